@@ -1,0 +1,375 @@
+//! One data file: a JSON array of records that grows by appending, never by rewriting.
+//!
+//! The file always has the original's shape, `[` records separated by `,` then `\n]`. A save
+//! overwrites the closing `\n]` with `,\n  {record}\n]` in one positioned write, so its cost does
+//! not depend on how big the file is. A save interrupted by a crash leaves a *torn tail* (a
+//! partial record, a dangling comma, a missing `]`, or zeros where a power cut lost the data)
+//! that [`scan`] recognises and opening repairs; damage anywhere else is refused.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use super::format::{write_array_element, Record};
+use crate::error::{Error, Result};
+use crate::model::Id;
+use crate::store::Repair;
+
+/// Where one record's bytes (`{` to `}`) sit in the file.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Span {
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// What reading a file found.
+pub(super) struct Scanned<T> {
+    pub records: Vec<T>,
+    pub spans: Vec<Span>,
+    /// Offset just past the last record's `}` (or the `[` of an empty array): where appends write.
+    pub tail: u64,
+    /// Set when the file ends in a torn tail: cut it at `tail` and close the array.
+    pub torn: Option<Repair>,
+}
+
+/// Parses a whole data file, record by record.
+///
+/// Returns the records and where each sits. A torn tail is reported in `torn` (nothing is
+/// changed here); damage anywhere else is [`Error::CorruptFile`] with the byte offset.
+pub(super) fn scan<T: Record>(path: &Path, bytes: &[u8]) -> Result<Scanned<T>> {
+    // Zeros at the end are what a power cut leaves where an extended file's data never landed.
+    let data_len = bytes.len() - bytes.iter().rev().take_while(|b| **b == 0).count();
+    let data = &bytes[..data_len];
+    let corrupt = |offset: usize, message: String| corrupt_at(path, bytes, offset, message);
+
+    let start = skip_ws(data, 0);
+    if start == data.len() {
+        return Err(corrupt(
+            0,
+            "the file holds no JSON array (it is empty or all zeros)".into(),
+        ));
+    }
+    if data[start] != b'[' {
+        return Err(corrupt(
+            start,
+            "expected '[': the file must hold a JSON array of records".into(),
+        ));
+    }
+    let mut scanned = Scanned {
+        records: Vec::new(),
+        spans: Vec::new(),
+        tail: start as u64 + 1,
+        torn: None,
+    };
+    let torn = |scanned: &Scanned<T>, what: &str| Repair {
+        file: path.to_owned(),
+        offset: scanned.tail,
+        removed_bytes: bytes.len() as u64 - scanned.tail,
+        detail: format!("cut a torn tail ({what}) left by an interrupted save, and closed the array"),
+    };
+    let mut previous_id: Option<Id> = None;
+    loop {
+        let at = skip_ws(data, scanned.tail as usize);
+        let record_at = match data.get(at) {
+            None => {
+                scanned.torn = Some(torn(&scanned, "the closing ']' is missing"));
+                return Ok(scanned);
+            }
+            Some(b']') => {
+                let after = skip_ws(data, at + 1);
+                if after != data.len() {
+                    return Err(corrupt(after, "unexpected data after the closing ']'".into()));
+                }
+                if data_len != bytes.len() {
+                    scanned.torn = Some(torn(&scanned, "zero bytes after the closing ']'"));
+                }
+                return Ok(scanned);
+            }
+            Some(b',') if !scanned.records.is_empty() => {
+                let next = skip_ws(data, at + 1);
+                match data.get(next) {
+                    None | Some(b']') => {
+                        scanned.torn = Some(torn(&scanned, "a dangling ',' after the last record"));
+                        return Ok(scanned);
+                    }
+                    Some(b'{') => next,
+                    Some(_) => return Err(corrupt(next, "expected a record ('{')".into())),
+                }
+            }
+            Some(b'{') if scanned.records.is_empty() => at,
+            Some(_) if scanned.records.is_empty() => {
+                return Err(corrupt(at, "expected a record ('{') or ']'".into()))
+            }
+            Some(_) => return Err(corrupt(at, "expected ',' or ']' after a record".into())),
+        };
+        let mut stream = serde_json::Deserializer::from_slice(&data[record_at..]).into_iter::<T>();
+        match stream.next() {
+            Some(Ok(record)) => {
+                let end = record_at + stream.byte_offset();
+                let id = record.id();
+                if previous_id.is_some_and(|p| id <= p) {
+                    return Err(corrupt(
+                        record_at,
+                        format!(
+                            "record id {id} does not follow id {} (ids must ascend)",
+                            previous_id.unwrap_or(0)
+                        ),
+                    ));
+                }
+                previous_id = Some(id);
+                scanned.records.push(record);
+                scanned.spans.push(Span {
+                    offset: record_at as u64,
+                    len: (end - record_at) as u64,
+                });
+                scanned.tail = end as u64;
+            }
+            Some(Err(error)) => {
+                let error_at = record_at + offset_of(&data[record_at..], error.line(), error.column());
+                // The parser ran out of bytes: the record was being written when the writer died.
+                if error.is_eof() || error_at >= data.len() {
+                    scanned.torn = Some(torn(&scanned, "a partly written record"));
+                    return Ok(scanned);
+                }
+                return Err(corrupt(
+                    error_at.saturating_sub(1),
+                    format!("{} record: {error}", T::FILE),
+                ));
+            }
+            None => unreachable!("a '{{' was seen, so the stream yields a value or an error"),
+        }
+    }
+}
+
+/// Byte offset of serde_json's 1-based line and byte column within `data`.
+fn offset_of(data: &[u8], line: usize, column: usize) -> usize {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        data.iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(line - 2)
+            .map_or(data.len(), |(i, _)| i + 1)
+    };
+    (line_start + column).min(data.len())
+}
+
+fn skip_ws(data: &[u8], mut at: usize) -> usize {
+    while at < data.len() && matches!(data[at], b' ' | b'\n' | b'\r' | b'\t') {
+        at += 1;
+    }
+    at
+}
+
+fn corrupt_at(path: &Path, bytes: &[u8], offset: usize, message: String) -> Error {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line = before.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+    let column = (before.len() - before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)) as u64 + 1;
+    Error::CorruptFile {
+        path: path.to_owned(),
+        offset: offset as u64,
+        line,
+        column,
+        message,
+    }
+}
+
+/// An open data file and where its records sit.
+#[derive(Debug)]
+pub(super) struct ArrayFile {
+    pub path: PathBuf,
+    file: File,
+    /// Where the next append writes: just past the last record (the closing `\n]` follows).
+    tail: u64,
+    /// The file's length.
+    len: u64,
+    pub spans: Vec<Span>,
+}
+
+impl ArrayFile {
+    /// Wraps an opened file whose contents `scan` has read (and whose torn tail, if any, is repaired).
+    pub fn new(path: PathBuf, file: File, len: u64, tail: u64, spans: Vec<Span>) -> Self {
+        ArrayFile {
+            path,
+            file,
+            tail,
+            len,
+            spans,
+        }
+    }
+
+    /// Cuts the file at `tail` and closes the array there: the repair of a torn tail.
+    pub fn close_array_at(file: &File, path: &Path, tail: u64, has_records: bool) -> Result<u64> {
+        let closing: &[u8] = if has_records { b"\n]" } else { b"]" };
+        file.set_len(tail).map_err(|e| Error::io("truncating", path, e))?;
+        file.write_all_at(closing, tail)
+            .map_err(|e| Error::io("writing", path, e))?;
+        Ok(tail + closing.len() as u64)
+    }
+
+    /// The bytes an append of `records` writes at the tail, and each record's offset within them.
+    pub fn encode_append<T: Record>(&self, records: &[T]) -> (Vec<u8>, Vec<Span>) {
+        let mut bytes = Vec::with_capacity(records.len() * 384 + 2);
+        let mut spans = Vec::with_capacity(records.len());
+        for (i, record) in records.iter().enumerate() {
+            let first_in_file = self.spans.is_empty() && i == 0;
+            bytes.extend_from_slice(if first_in_file { b"\n  " } else { b",\n  " });
+            let start = bytes.len();
+            write_array_element(&mut bytes, record);
+            spans.push(Span {
+                offset: self.tail + start as u64,
+                len: (bytes.len() - start) as u64,
+            });
+        }
+        bytes.extend_from_slice(b"\n]");
+        (bytes, spans)
+    }
+
+    /// Where the next append writes, and what the file's length will be after writing `n` bytes there.
+    pub fn tail(&self) -> u64 {
+        self.tail
+    }
+
+    /// Writes encoded records at the tail. On failure the caller must call [`ArrayFile::restore`].
+    pub fn write_append(&mut self, bytes: &[u8], spans: Vec<Span>) -> Result<()> {
+        self.file
+            .write_all_at(bytes, self.tail)
+            .map_err(|e| Error::io("writing", &self.path, e))?;
+        let end = self.tail + bytes.len() as u64;
+        if self.len > end {
+            self.file
+                .set_len(end)
+                .map_err(|e| Error::io("truncating", &self.path, e))?;
+        }
+        self.len = end;
+        self.tail = end - 2;
+        self.spans.extend(spans);
+        Ok(())
+    }
+
+    /// Puts the closing bracket back at the tail after a failed append, so the file is whole again.
+    pub fn restore(&mut self) -> Result<()> {
+        self.len = Self::close_array_at(&self.file, &self.path, self.tail, !self.spans.is_empty())?;
+        Ok(())
+    }
+
+    /// Flushes the file's data to stable storage.
+    pub fn sync(&self) -> Result<()> {
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io("syncing", &self.path, e))
+    }
+
+    /// Reads one record's raw bytes, as they sit in the file.
+    pub fn read_span(&self, span: Span, out: &mut Vec<u8>) -> Result<()> {
+        out.resize(span.len as usize, 0);
+        self.file
+            .read_exact_at(out, span.offset)
+            .map_err(|e| Error::io("reading", &self.path, e))
+    }
+}
+
+impl ArrayFile {
+    /// Replaces the file with one holding only the records `keep` selects, copied byte for byte.
+    ///
+    /// The new file is written beside the old one and renamed over it, so a crash leaves either
+    /// the old file or the new one, never a mix. Costs a pass over the file: deletes are rare.
+    pub fn rewrite_keeping(&mut self, keep: &[bool], sync: bool) -> Result<()> {
+        let temp = temp_path(&self.path);
+        let written = (|| -> Result<(File, Vec<Span>, u64)> {
+            let file = File::options()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&temp)
+                .map_err(|e| Error::io("creating", &temp, e))?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
+            let mut offset = 1u64;
+            let mut spans = Vec::new();
+            let mut raw = Vec::new();
+            use std::io::Write;
+            out.write_all(b"[").map_err(|e| Error::io("writing", &temp, e))?;
+            for (span, _) in self.spans.iter().zip(keep).filter(|(_, keep)| **keep) {
+                self.read_span(*span, &mut raw)?;
+                let separator: &[u8] = if spans.is_empty() { b"\n  " } else { b",\n  " };
+                out.write_all(separator)
+                    .and_then(|_| out.write_all(&raw))
+                    .map_err(|e| Error::io("writing", &temp, e))?;
+                offset += separator.len() as u64;
+                spans.push(Span {
+                    offset,
+                    len: span.len,
+                });
+                offset += span.len;
+            }
+            let closing: &[u8] = if spans.is_empty() { b"]" } else { b"\n]" };
+            out.write_all(closing)
+                .map_err(|e| Error::io("writing", &temp, e))?;
+            out.flush().map_err(|e| Error::io("writing", &temp, e))?;
+            drop(out);
+            if sync {
+                file.sync_all().map_err(|e| Error::io("syncing", &temp, e))?;
+            }
+            Ok((file, spans, offset))
+        })();
+        let (file, spans, tail) = match written {
+            Ok(done) => done,
+            Err(error) => {
+                let _ = std::fs::remove_file(&temp);
+                return Err(error);
+            }
+        };
+        std::fs::rename(&temp, &self.path).map_err(|e| Error::io("replacing", &self.path, e))?;
+        if sync {
+            sync_parent_dir(&self.path)?;
+        }
+        self.len = tail + if spans.is_empty() { 1 } else { 2 };
+        self.tail = tail;
+        self.spans = spans;
+        self.file = file;
+        Ok(())
+    }
+}
+
+/// The name a file is written under before it is renamed into place.
+pub(super) fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".racestore-tmp");
+    path.with_file_name(name)
+}
+
+/// Makes a rename or creation in `path`'s directory durable.
+pub(super) fn sync_parent_dir(path: &Path) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("syncing directory", dir, e))
+}
+
+/// Writes `contents` to `path` through a temporary file and a rename, so readers and crashes
+/// see the old contents or the new, never a part.
+pub(super) fn replace_file(path: &Path, contents: &[u8], sync: bool) -> Result<()> {
+    let temp = temp_path(path);
+    let result = (|| {
+        let file = File::create(&temp).map_err(|e| Error::io("creating", &temp, e))?;
+        file.write_all_at(contents, 0)
+            .map_err(|e| Error::io("writing", &temp, e))?;
+        if sync {
+            file.sync_all().map_err(|e| Error::io("syncing", &temp, e))?;
+        }
+        std::fs::rename(&temp, path).map_err(|e| Error::io("replacing", path, e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result?;
+    if sync {
+        sync_parent_dir(path)?;
+    }
+    Ok(())
+}

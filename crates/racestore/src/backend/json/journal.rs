@@ -1,0 +1,120 @@
+//! The two small files beside the data files: the id high-water marks and the intent journal.
+//!
+//! `racestore.meta.json` remembers the highest id each collection ever gave, so a delete of the
+//! newest records cannot make an id come back (the original computed `max(id)+1` on open).
+//! `racestore.journal` holds, while it runs, the one multi-step write in progress: a batch
+//! append (rolled back on open unless all of it landed) or a session delete (redone on open).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::array_file::replace_file;
+use crate::error::{Error, Result};
+use crate::model::Id;
+
+/// The metadata file's name.
+pub(super) const META_FILE: &str = "racestore.meta.json";
+/// The journal's name.
+pub(super) const JOURNAL_FILE: &str = "racestore.journal";
+
+/// Contents of `racestore.meta.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(super) struct Meta {
+    /// Format version of the directory; 1 is the original's five files plus these two.
+    pub format: u32,
+    /// Per data file, the highest id it ever held.
+    pub max_ids: BTreeMap<String, Id>,
+}
+
+impl Meta {
+    /// Reads the metadata, or the default when the directory has none yet (as the original's has not).
+    pub fn load(dir: &Path) -> Result<Meta> {
+        let path = dir.join(META_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::CorruptFile {
+                offset: 0,
+                line: e.line() as u64,
+                column: e.column() as u64,
+                message: format!("racestore metadata: {e}"),
+                path,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Meta {
+                format: 1,
+                ..Meta::default()
+            }),
+            Err(e) => Err(Error::io("reading", path, e)),
+        }
+    }
+
+    /// Replaces the metadata file atomically.
+    pub fn store(&self, dir: &Path, sync: bool) -> Result<()> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("metadata serializes");
+        bytes.push(b'\n');
+        replace_file(&dir.join(META_FILE), &bytes, sync)
+    }
+}
+
+/// A multi-step write in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub(super) enum Intent {
+    /// Records are being appended to `file` from byte `start`; complete when the file holds
+    /// whole records from there up to `end` (the offset of the closing `\n]`).
+    Append { file: String, start: u64, end: u64 },
+    /// Session `session_id` and everything under it are being deleted.
+    DeleteSession { session_id: Id },
+}
+
+/// The journal file, kept open.
+#[derive(Debug)]
+pub(super) struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    /// Opens (creating) the journal and returns the intent a crash left in it, if any.
+    pub fn open(dir: &Path) -> Result<(Journal, Option<Intent>)> {
+        let path = dir.join(JOURNAL_FILE);
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io("opening", &path, e))?;
+        let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+        // A journal that does not parse was being written when the process died, before the
+        // step it announces began: nothing to undo or redo.
+        let pending = serde_json::from_slice::<Intent>(&bytes).ok();
+        Ok((Journal { path, file }, pending))
+    }
+
+    /// Records `intent` before its steps start.
+    pub fn begin(&self, intent: &Intent, sync: bool) -> Result<()> {
+        let bytes = serde_json::to_vec(intent).expect("intents serialize");
+        self.file
+            .set_len(0)
+            .map_err(|e| Error::io("truncating", &self.path, e))?;
+        self.file
+            .write_all_at(&bytes, 0)
+            .map_err(|e| Error::io("writing", &self.path, e))?;
+        if sync {
+            self.file
+                .sync_data()
+                .map_err(|e| Error::io("syncing", &self.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Marks the intent done.
+    pub fn clear(&self) -> Result<()> {
+        self.file
+            .set_len(0)
+            .map_err(|e| Error::io("truncating", &self.path, e))
+    }
+}

@@ -1,0 +1,69 @@
+//! One writer process per directory, enforced with an advisory lock on `racestore.lock`.
+
+use std::fs::{File, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The lock file's name inside a store directory.
+pub(super) const LOCK_FILE: &str = "racestore.lock";
+
+/// Holds the directory's lock until dropped (the operating system releases it if the process dies).
+#[derive(Debug)]
+pub(super) struct DirLock {
+    _file: File,
+}
+
+impl DirLock {
+    /// Takes the lock on `dir`, or fails with [`Error::Locked`] naming the holder.
+    ///
+    /// The lock is per open store, not per process: a second `open` of the same directory in the
+    /// same process is refused too, as two stores writing one directory would interleave.
+    pub fn acquire(dir: &Path) -> Result<DirLock> {
+        let path = dir.join(LOCK_FILE);
+        let mut file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io("opening", &path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let this_process = format!("process {} ", std::process::id());
+                let holder = if holder.is_empty() {
+                    "another process".to_owned()
+                } else if holder.starts_with(&this_process) {
+                    format!("{holder}, another open store in this same process")
+                } else {
+                    holder.to_owned()
+                };
+                return Err(Error::Locked {
+                    path: dir.to_owned(),
+                    holder,
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::io("locking", &path, e)),
+        }
+        let program = std::env::args()
+            .next()
+            .map(PathBuf::from)
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+        let holder = format!(
+            "process {} ({}) since {}\n",
+            std::process::id(),
+            program.as_deref().unwrap_or("unknown program"),
+            crate::model::now_timestamp()
+        );
+        file.set_len(0)
+            .and_then(|_| file.rewind())
+            .and_then(|_| file.write_all(holder.as_bytes()))
+            .map_err(|e| Error::io("writing", &path, e))?;
+        Ok(DirLock { _file: file })
+    }
+}

@@ -1,0 +1,543 @@
+//! The JSON-directory backend: the original's five human-readable files, made safe.
+//!
+//! A directory holds `race_sessions.json`, `driver_metrics.json`, `lap_data.json`,
+//! `predictions.json` and `simulations.json`, each a pretty-printed JSON array exactly as the
+//! original wrote them, plus `racestore.lock` (one writer process), `racestore.meta.json` (id
+//! high-water marks) and `racestore.journal` (the multi-step write in progress).
+//! See `docs/storage-format.md`.
+//!
+//! Every record is also kept in memory, indexed by session, so reads never touch the files.
+//! Saves append in place (see [`array_file`]); only a delete rewrites a file.
+
+mod array_file;
+mod format;
+mod journal;
+mod lock;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+use array_file::{scan, ArrayFile};
+use format::Record;
+use journal::{Intent, Journal, Meta};
+use lock::DirLock;
+
+use crate::error::{Error, Result};
+use crate::model::{
+    now_timestamp, Counts, DriverMetrics, Id, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction,
+    NewSession, NewSimulation, Prediction, Session, SessionQuery, Simulation,
+};
+use crate::store::{RaceStore, Repair};
+use crate::url::Durability;
+
+/// A store in a directory of JSON files (the default backend).
+///
+/// Open it with [`crate::open`]`("json:DIR")` or [`JsonStore::open`]. One process at a time may
+/// have a directory open; a second gets [`Error::Locked`].
+#[derive(Debug)]
+pub struct JsonStore {
+    dir: PathBuf,
+    state: RwLock<Option<State>>,
+    repairs: Vec<Repair>,
+}
+
+#[derive(Debug)]
+struct State {
+    durability: Durability,
+    sessions: Collection<Session>,
+    metrics: Collection<DriverMetrics>,
+    laps: Collection<Lap>,
+    predictions: Collection<Prediction>,
+    simulations: Collection<Simulation>,
+    meta: Meta,
+    journal: Journal,
+    /// Set when a write or sync failed in a way that leaves the file's state unknown.
+    poisoned: Option<String>,
+    _lock: DirLock,
+}
+
+/// One file's records, in id order, with an index by session.
+#[derive(Debug)]
+struct Collection<T> {
+    file: ArrayFile,
+    records: Vec<T>,
+    by_session: HashMap<Id, Vec<u32>>,
+    next_id: Id,
+}
+
+impl JsonStore {
+    /// Opens (creating if needed) the store in `dir`.
+    ///
+    /// Takes the directory's lock, finishes or undoes a multi-step write a crash interrupted,
+    /// cuts torn tails (reported by [`RaceStore::repairs`]), and refuses a file damaged
+    /// anywhere else with [`Error::CorruptFile`], changing nothing in it.
+    pub fn open(dir: impl AsRef<Path>, durability: Durability) -> Result<JsonStore> {
+        let dir = dir.as_ref().to_owned();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating directory", &dir, e))?;
+        let lock = DirLock::acquire(&dir)?;
+        let sync = durability == Durability::PowerLoss;
+        let meta = Meta::load(&dir)?;
+        let (journal, pending) = Journal::open(&dir)?;
+        let mut repairs = Vec::new();
+        let pending_append = match &pending {
+            Some(Intent::Append { file, start, end }) => Some((file.as_str(), *start, *end)),
+            _ => None,
+        };
+        let mut state = State {
+            durability,
+            sessions: Collection::open(&dir, &meta, pending_append, sync, &mut repairs)?,
+            metrics: Collection::open(&dir, &meta, pending_append, sync, &mut repairs)?,
+            laps: Collection::open(&dir, &meta, pending_append, sync, &mut repairs)?,
+            predictions: Collection::open(&dir, &meta, pending_append, sync, &mut repairs)?,
+            simulations: Collection::open(&dir, &meta, pending_append, sync, &mut repairs)?,
+            meta,
+            journal,
+            poisoned: None,
+            _lock: lock,
+        };
+        if let Some(Intent::DeleteSession { session_id }) = pending {
+            // The delete was acknowledged to nobody, but it may have half happened: finish it.
+            state.delete_session(&dir, session_id)?;
+            repairs.push(Repair {
+                file: dir.join(journal::JOURNAL_FILE),
+                offset: 0,
+                removed_bytes: 0,
+                detail: format!("finished deleting session {session_id}, which a crash interrupted"),
+            });
+        }
+        if pending.is_some() {
+            state.journal.clear()?;
+        }
+        for repair in &repairs {
+            tracing::warn!("{repair}");
+        }
+        Ok(JsonStore {
+            dir,
+            state: RwLock::new(Some(state)),
+            repairs,
+        })
+    }
+
+    /// The directory this store keeps its files in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&State) -> Result<R>) -> Result<R> {
+        let guard = self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(guard.as_ref().ok_or(Error::Closed)?)
+    }
+
+    fn write<R>(&self, f: impl FnOnce(&mut State) -> Result<R>) -> Result<R> {
+        let mut guard = self
+            .state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let state = guard.as_mut().ok_or(Error::Closed)?;
+        if let Some(reason) = &state.poisoned {
+            return Err(Error::Poisoned(reason.clone()));
+        }
+        f(state)
+    }
+}
+
+impl State {
+    fn sync(&self) -> bool {
+        self.durability == Durability::PowerLoss
+    }
+
+    fn require_session(&self, session_id: Id) -> Result<()> {
+        if self.sessions.get(session_id).is_some() {
+            Ok(())
+        } else {
+            Err(Error::session_not_found(session_id))
+        }
+    }
+
+    /// Appends records to one collection, journaling a batch so a crash cannot leave half of it.
+    fn append<T: Record>(
+        collection: &mut Collection<T>,
+        journal: &Journal,
+        poisoned: &mut Option<String>,
+        records: Vec<T>,
+        sync: bool,
+    ) -> Result<()> {
+        let (bytes, spans) = collection.file.encode_append(&records);
+        let batch = records.len() > 1;
+        if batch {
+            let start = collection.file.tail();
+            let end = start + bytes.len() as u64 - 2;
+            journal.begin(
+                &Intent::Append {
+                    file: T::FILE.to_owned(),
+                    start,
+                    end,
+                },
+                sync,
+            )?;
+        }
+        let written = collection.file.write_append(&bytes, spans).and_then(|()| {
+            if sync {
+                collection.file.sync()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(error) = written {
+            // What reached the file is unknown now (after a failed fsync, even what was
+            // written before may be lost): refuse writes until a reopen re-reads the files.
+            let _ = collection.file.restore();
+            *poisoned = Some(error.to_string());
+            return Err(error);
+        }
+        if batch {
+            journal.clear()?;
+        }
+        collection.push_all(records);
+        Ok(())
+    }
+
+    fn delete_session(&mut self, dir: &Path, session_id: Id) -> Result<Counts> {
+        let sync = self.sync();
+        self.journal.begin(&Intent::DeleteSession { session_id }, sync)?;
+        // Remember the ids given so far first, so none comes back once its record is gone.
+        let mut meta = self.meta.clone();
+        self.sessions.record_max_id(&mut meta);
+        self.metrics.record_max_id(&mut meta);
+        self.laps.record_max_id(&mut meta);
+        self.predictions.record_max_id(&mut meta);
+        self.simulations.record_max_id(&mut meta);
+        meta.store(dir, sync)?;
+        self.meta = meta;
+        // Children first: a crash part-way leaves the session, and the journal finishes the job.
+        let counts = Counts {
+            driver_metrics: self.metrics.remove_session(session_id, sync)?,
+            laps: self.laps.remove_session(session_id, sync)?,
+            predictions: self.predictions.remove_session(session_id, sync)?,
+            simulations: self.simulations.remove_session(session_id, sync)?,
+            sessions: self.sessions.remove_where(|s| s.id == session_id, sync)?,
+        };
+        self.journal.clear()?;
+        Ok(counts)
+    }
+}
+
+impl<T: Record> Collection<T> {
+    fn open(
+        dir: &Path,
+        meta: &Meta,
+        pending_append: Option<(&str, u64, u64)>,
+        sync: bool,
+        repairs: &mut Vec<Repair>,
+    ) -> Result<Self> {
+        let path = dir.join(T::FILE);
+        let _ = std::fs::remove_file(array_file::temp_path(&path));
+        if !path.exists() {
+            array_file::replace_file(&path, b"[]", sync)?;
+        }
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io("opening", &path, e))?;
+        let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+        let batch = pending_append
+            .filter(|(file, _, _)| *file == T::FILE)
+            .map(|(_, s, e)| (s, e));
+        let mut scanned = match (scan::<T>(&path, &bytes), batch) {
+            // Damage inside a batch that never finished is that batch's torn tail.
+            (Err(Error::CorruptFile { offset, .. }), Some((start, _))) if offset >= start => {
+                scan::<T>(&path, &bytes[..start as usize])?
+            }
+            (scanned, _) => scanned?,
+        };
+        if let Some((start, end)) = batch {
+            let landed = scanned.spans.iter().any(|s| s.offset + s.len == end);
+            if !landed && scanned.tail > start {
+                let keep = scanned.spans.iter().take_while(|s| s.offset < start).count();
+                scanned.records.truncate(keep);
+                scanned.spans.truncate(keep);
+                scanned.tail = start;
+            }
+            if !landed {
+                scanned.torn = Some(Repair {
+                    file: path.clone(),
+                    offset: start,
+                    removed_bytes: bytes.len() as u64 - start,
+                    detail:
+                        "rolled back a batch of records that a crash interrupted (a batch is all or nothing)"
+                            .into(),
+                });
+            }
+        }
+        let mut len = bytes.len() as u64;
+        if let Some(repair) = scanned.torn.take() {
+            len = ArrayFile::close_array_at(&file, &path, scanned.tail, !scanned.records.is_empty())?;
+            if sync {
+                file.sync_data().map_err(|e| Error::io("syncing", &path, e))?;
+            }
+            repairs.push(repair);
+        }
+        let max_in_file = scanned.records.last().map_or(0, Record::id);
+        let max_ever = meta.max_ids.get(T::FILE).copied().unwrap_or(0);
+        let mut collection = Collection {
+            file: ArrayFile::new(path, file, len, scanned.tail, scanned.spans),
+            records: scanned.records,
+            by_session: HashMap::new(),
+            next_id: max_in_file.max(max_ever) + 1,
+        };
+        collection.reindex();
+        Ok(collection)
+    }
+
+    fn reindex(&mut self) {
+        self.by_session.clear();
+        for (index, record) in self.records.iter().enumerate() {
+            if let Some(session_id) = record.session_id() {
+                self.by_session.entry(session_id).or_default().push(index as u32);
+            }
+        }
+    }
+
+    fn push_all(&mut self, records: Vec<T>) {
+        for record in records {
+            self.next_id = self.next_id.max(record.id() + 1);
+            if let Some(session_id) = record.session_id() {
+                self.by_session
+                    .entry(session_id)
+                    .or_default()
+                    .push(self.records.len() as u32);
+            }
+            self.records.push(record);
+        }
+    }
+
+    fn get(&self, id: Id) -> Option<&T> {
+        self.records
+            .binary_search_by_key(&id, Record::id)
+            .ok()
+            .map(|index| &self.records[index])
+    }
+
+    fn of_session(&self, session_id: Id) -> impl Iterator<Item = &T> {
+        self.by_session
+            .get(&session_id)
+            .into_iter()
+            .flatten()
+            .map(|index| &self.records[*index as usize])
+    }
+
+    fn record_max_id(&self, meta: &mut Meta) {
+        let given = self.next_id - 1;
+        let entry = meta.max_ids.entry(T::FILE.to_owned()).or_insert(0);
+        *entry = (*entry).max(given);
+    }
+
+    fn remove_session(&mut self, session_id: Id, sync: bool) -> Result<u64> {
+        if !self.by_session.contains_key(&session_id) {
+            return Ok(0);
+        }
+        self.remove_where(|record| record.session_id() == Some(session_id), sync)
+    }
+
+    fn remove_where(&mut self, remove: impl Fn(&T) -> bool, sync: bool) -> Result<u64> {
+        let keep: Vec<bool> = self.records.iter().map(|r| !remove(r)).collect();
+        let removed = keep.iter().filter(|k| !**k).count() as u64;
+        if removed == 0 {
+            return Ok(0);
+        }
+        self.file.rewrite_keeping(&keep, sync)?;
+        let mut flags = keep.iter();
+        self.records.retain(|_| *flags.next().unwrap_or(&true));
+        self.reindex();
+        Ok(removed)
+    }
+}
+
+impl RaceStore for JsonStore {
+    fn create_session(&self, session: &NewSession) -> Result<Id> {
+        self.write(|state| {
+            let record = session.validate(state.sessions.next_id, &now_timestamp())?;
+            let id = record.id;
+            let sync = state.sync();
+            State::append(
+                &mut state.sessions,
+                &state.journal,
+                &mut state.poisoned,
+                vec![record],
+                sync,
+            )?;
+            Ok(id)
+        })
+    }
+
+    fn save_driver_metrics(&self, metrics: &NewDriverMetrics) -> Result<Id> {
+        self.write(|state| {
+            let record = metrics.validate(state.metrics.next_id, &now_timestamp())?;
+            state.require_session(record.session_id)?;
+            let id = record.id;
+            let sync = state.sync();
+            State::append(
+                &mut state.metrics,
+                &state.journal,
+                &mut state.poisoned,
+                vec![record],
+                sync,
+            )?;
+            Ok(id)
+        })
+    }
+
+    fn save_laps(&self, laps: &[NewLap]) -> Result<Vec<Id>> {
+        if laps.is_empty() {
+            return self.read(|_| Ok(Vec::new()));
+        }
+        self.write(|state| {
+            let now = now_timestamp();
+            let first_id = state.laps.next_id;
+            let records = laps
+                .iter()
+                .zip(first_id..)
+                .map(|(lap, id)| lap.validate(id, &now))
+                .collect::<Result<Vec<_>>>()?;
+            for record in &records {
+                state.require_session(record.session_id)?;
+            }
+            let ids = records.iter().map(|r| r.id).collect();
+            let sync = state.sync();
+            State::append(
+                &mut state.laps,
+                &state.journal,
+                &mut state.poisoned,
+                records,
+                sync,
+            )?;
+            Ok(ids)
+        })
+    }
+
+    fn save_prediction(&self, prediction: &NewPrediction) -> Result<Id> {
+        self.write(|state| {
+            let record = prediction.validate(state.predictions.next_id, &now_timestamp())?;
+            state.require_session(record.session_id)?;
+            let id = record.id;
+            let sync = state.sync();
+            State::append(
+                &mut state.predictions,
+                &state.journal,
+                &mut state.poisoned,
+                vec![record],
+                sync,
+            )?;
+            Ok(id)
+        })
+    }
+
+    fn save_simulation(&self, simulation: &NewSimulation) -> Result<Id> {
+        self.write(|state| {
+            let record = simulation.validate(state.simulations.next_id, &now_timestamp())?;
+            state.require_session(record.session_id)?;
+            let id = record.id;
+            let sync = state.sync();
+            State::append(
+                &mut state.simulations,
+                &state.journal,
+                &mut state.poisoned,
+                vec![record],
+                sync,
+            )?;
+            Ok(id)
+        })
+    }
+
+    fn get_session(&self, session_id: Id) -> Result<Option<Session>> {
+        self.read(|state| Ok(state.sessions.get(session_id).cloned()))
+    }
+
+    fn get_sessions(&self, query: &SessionQuery) -> Result<Vec<Session>> {
+        self.read(|state| {
+            Ok(state
+                .sessions
+                .records
+                .iter()
+                .filter(|s| query.matches(s))
+                .cloned()
+                .collect())
+        })
+    }
+
+    fn get_session_metrics(&self, session_id: Id) -> Result<Vec<DriverMetrics>> {
+        self.read(|state| Ok(state.metrics.of_session(session_id).cloned().collect()))
+    }
+
+    fn get_laps(&self, query: &LapQuery) -> Result<Vec<Lap>> {
+        self.read(|state| {
+            let laps = &state.laps;
+            Ok(match query.session_id {
+                Some(session_id) => laps
+                    .of_session(session_id)
+                    .filter(|l| query.matches(l))
+                    .cloned()
+                    .collect(),
+                None => laps
+                    .records
+                    .iter()
+                    .filter(|l| query.matches(l))
+                    .cloned()
+                    .collect(),
+            })
+        })
+    }
+
+    fn get_session_predictions(&self, session_id: Id) -> Result<Vec<Prediction>> {
+        self.read(|state| Ok(state.predictions.of_session(session_id).cloned().collect()))
+    }
+
+    fn get_session_simulations(&self, session_id: Id) -> Result<Vec<Simulation>> {
+        self.read(|state| Ok(state.simulations.of_session(session_id).cloned().collect()))
+    }
+
+    fn delete_session(&self, session_id: Id) -> Result<Counts> {
+        self.write(|state| {
+            state.require_session(session_id)?;
+            let result = state.delete_session(&self.dir, session_id);
+            if let Err(error) = &result {
+                state.poisoned = Some(format!("deleting session {session_id} failed: {error}"));
+            }
+            result
+        })
+    }
+
+    fn counts(&self) -> Result<Counts> {
+        self.read(|state| {
+            Ok(Counts {
+                sessions: state.sessions.records.len() as u64,
+                driver_metrics: state.metrics.records.len() as u64,
+                laps: state.laps.records.len() as u64,
+                predictions: state.predictions.records.len() as u64,
+                simulations: state.simulations.records.len() as u64,
+            })
+        })
+    }
+
+    fn close(&self) -> Result<()> {
+        let mut guard = self
+            .state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let state = guard.take().ok_or(Error::Closed)?;
+        // Make everything durable before letting go, whatever the durability asked for.
+        state.sessions.file.sync()?;
+        state.metrics.file.sync()?;
+        state.laps.file.sync()?;
+        state.predictions.file.sync()?;
+        state.simulations.file.sync()?;
+        Ok(())
+    }
+
+    fn repairs(&self) -> Vec<Repair> {
+        self.repairs.clone()
+    }
+}

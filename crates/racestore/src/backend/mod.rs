@@ -1,0 +1,4 @@
+//! The backends: each folder maps the shared model onto one kind of storage.
+
+pub mod json;
+pub mod sqlite;

@@ -1,0 +1,995 @@
+//! The conformance suite: one function per sentence of [`RaceStore`]'s `# Contract`.
+//!
+//! Every backend runs every function through [`conformance_tests!`](crate::conformance_tests),
+//! so none can silently run fewer. Each function gets a [`Harness`] that opens a fresh, empty
+//! store (and reopens the same one after a close).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::model::{
+    Counts, Id, LapQuery, NewDriverMetrics, NewLap, NewPrediction, NewSession, NewSimulation, Sectors,
+    SessionQuery,
+};
+use crate::{Error, RaceStore, RaceStoreExt};
+
+/// Opens the store a conformance test runs against.
+pub trait Harness {
+    /// Opens the harness's store: empty the first time, the same store again after a close.
+    fn open(&self) -> Box<dyn RaceStore>;
+}
+
+/// Instantiates every conformance test for one backend.
+///
+/// `$harness` is an expression giving `Option<impl Harness>`, evaluated afresh for each test
+/// (so each gets its own empty store); `None` means the backend is unavailable here, and the
+/// expression is expected to have printed a visible SKIP line (and to panic when `CI` is set).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($harness:expr) => {
+        $crate::conformance_tests!(@each $harness;
+            ids_ascend_from_one_in_each_collection,
+            session_defaults_are_race_and_now,
+            sessions_round_trip_exactly,
+            get_sessions_filters_by_circuit_in_id_order,
+            unknown_session_reads_are_empty,
+            laps_round_trip_exactly,
+            lap_queries_filter_by_session_driver_and_type_in_id_order,
+            batch_saves_every_lap_with_consecutive_ids,
+            batch_with_one_invalid_lap_stores_nothing,
+            batch_with_an_unknown_session_stores_nothing,
+            empty_batch_stores_nothing,
+            metrics_round_trip_with_empty_objects_for_missing_dicts,
+            metrics_accept_nested_aggression_score,
+            predictions_round_trip_exactly,
+            simulations_round_trip_json_exactly,
+            json_values_keep_unicode_nesting_and_large_numbers,
+            saves_into_an_unknown_session_are_not_found_and_store_nothing,
+            invalid_session_input_names_the_field,
+            invalid_lap_input_names_the_field,
+            invalid_metrics_prediction_and_simulation_input_names_the_field,
+            rejected_saves_use_no_id,
+            delete_removes_the_session_and_everything_under_it,
+            delete_leaves_other_sessions_untouched,
+            delete_of_an_unknown_session_is_not_found,
+            ids_are_never_reused_after_a_delete_even_after_reopening,
+            saved_records_survive_reopening,
+            concurrent_saves_lose_nothing_and_get_unique_ids,
+            closed_store_refuses_every_call,
+            counts_count_every_collection,
+            timestamps_written_use_the_documented_format,
+        );
+    };
+    (@each $harness:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                if let Some(harness) = $harness {
+                    $crate::conformance::$name(&harness);
+                }
+            }
+        )*
+    };
+}
+
+const D1: &str = "GR86-002-7";
+const D2: &str = "GR86-013-22";
+
+fn session(store: &dyn RaceStore) -> Id {
+    store
+        .create_session(&NewSession::new("Barber Motorsports Park").date("2025-09-06T14:00:00"))
+        .expect("create session")
+}
+
+fn lap(session_id: Id, driver: &str, number: i64) -> NewLap {
+    NewLap::new(session_id, driver, number, 90.0 + number as f64 / 8.0)
+        .sectors(Sectors::new(29.3, 32.05, 30.131))
+        .position(1)
+}
+
+fn prediction(session_id: Id) -> NewPrediction {
+    NewPrediction {
+        session_id,
+        driver_id: D1.into(),
+        prediction_type: "lap_time".into(),
+        prediction_value: 91.482,
+        model_path: "models/lap_time_predictor.pkl".into(),
+        confidence: Some(0.87),
+    }
+}
+
+fn simulation(session_id: Id) -> NewSimulation {
+    NewSimulation {
+        session_id,
+        driver_paces: json!({D1: 91.5, D2: 91.8}),
+        n_laps: 20,
+        iterations: 1000,
+        results: json!({"win_probability": {D1: 0.62, D2: 0.38}}),
+    }
+}
+
+fn ids<T>(records: &[T], id: impl Fn(&T) -> Id) -> Vec<Id> {
+    records.iter().map(id).collect()
+}
+
+fn assert_invalid<T: std::fmt::Debug>(result: crate::Result<T>, field: &str) {
+    match result {
+        Err(Error::Invalid { field: got, message }) => {
+            assert_eq!(got, field, "wrong field named (message: {message})");
+            assert!(!message.is_empty());
+        }
+        other => panic!("expected Invalid naming {field}, got {other:?}"),
+    }
+}
+
+fn assert_not_found<T: std::fmt::Debug>(result: crate::Result<T>, id: Id) {
+    match result {
+        Err(Error::NotFound {
+            what: "session",
+            id: got,
+        }) => assert_eq!(got, id),
+        other => panic!("expected NotFound for session {id}, got {other:?}"),
+    }
+}
+
+fn is_racestore_timestamp(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 27
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'.',
+            26 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// Each collection numbers its records 1, 2, 3, ... in save order, independently of the others.
+pub fn ids_ascend_from_one_in_each_collection(h: &dyn Harness) {
+    let store = h.open();
+    assert_eq!(session(&*store), 1);
+    assert_eq!(session(&*store), 2);
+    for expected in 1..=3 {
+        assert_eq!(store.save_lap_data(&lap(2, D1, expected)).unwrap(), expected);
+        assert_eq!(
+            store.save_driver_metrics(&NewDriverMetrics::new(1, D1)).unwrap(),
+            expected
+        );
+        assert_eq!(store.save_prediction(&prediction(1)).unwrap(), expected);
+        assert_eq!(store.save_simulation(&simulation(2)).unwrap(), expected);
+    }
+    assert_eq!(session(&*store), 3);
+}
+
+/// A session without race_type is a `race`; without date it is dated now, in the timestamp format.
+pub fn session_defaults_are_race_and_now(h: &dyn Harness) {
+    let store = h.open();
+    let before = crate::model::now_timestamp();
+    let id = store
+        .create_session(&NewSession::new("Autódromo Hermanos Rodríguez"))
+        .unwrap();
+    let after = crate::model::now_timestamp();
+    let got = store.get_session(id).unwrap().expect("session exists");
+    assert_eq!(got.race_type, "race");
+    assert!(is_racestore_timestamp(&got.date), "{}", got.date);
+    assert!(
+        before <= got.date && got.date <= after,
+        "{before} <= {} <= {after}",
+        got.date
+    );
+    assert_eq!(got.created_at, got.updated_at);
+}
+
+/// A session reads back with exactly the circuit, date and type given.
+pub fn sessions_round_trip_exactly(h: &dyn Harness) {
+    let store = h.open();
+    let id = store
+        .create_session(
+            &NewSession::new("Autódromo Hermanos Rodríguez – \"Foro Sol\" 🏁")
+                .date("2025-10-26T13:00:00-06:00")
+                .race_type("qualifying"),
+        )
+        .unwrap();
+    let got = store.get_session(id).unwrap().unwrap();
+    assert_eq!(got.id, id);
+    assert_eq!(got.circuit, "Autódromo Hermanos Rodríguez – \"Foro Sol\" 🏁");
+    assert_eq!(got.date, "2025-10-26T13:00:00-06:00");
+    assert_eq!(got.race_type, "qualifying");
+    assert!(is_racestore_timestamp(&got.created_at));
+}
+
+/// `get_sessions` returns every session in id order, or only those at one circuit.
+pub fn get_sessions_filters_by_circuit_in_id_order(h: &dyn Harness) {
+    let store = h.open();
+    for circuit in ["Barber", "COTA", "Barber", "Sebring", "Barber"] {
+        store.create_session(&NewSession::new(circuit)).unwrap();
+    }
+    assert_eq!(ids(&store.get_all_sessions().unwrap(), |s| s.id), [1, 2, 3, 4, 5]);
+    let barber = store
+        .get_sessions(&SessionQuery::all().circuit("Barber"))
+        .unwrap();
+    assert_eq!(ids(&barber, |s| s.id), [1, 3, 5]);
+    assert!(store
+        .get_sessions(&SessionQuery::all().circuit("barber"))
+        .unwrap()
+        .is_empty());
+}
+
+/// Reading a session that does not exist gives `None` and empty lists, not an error.
+pub fn unknown_session_reads_are_empty(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    store.save_lap_data(&lap(id, D1, 1)).unwrap();
+    assert_eq!(store.get_session(99).unwrap(), None);
+    assert_eq!(store.get_session(0).unwrap(), None);
+    assert!(store.get_session_laps(99).unwrap().is_empty());
+    assert!(store.get_session_metrics(99).unwrap().is_empty());
+    assert!(store.get_session_predictions(99).unwrap().is_empty());
+    assert!(store.get_session_simulations(99).unwrap().is_empty());
+}
+
+/// A lap reads back with every value given, missing sectors and position as `None`.
+pub fn laps_round_trip_exactly(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    let full = NewLap::new(id, D1, 1, 91.482)
+        .sectors(Sectors::new(29.301, 32.05, 30.131))
+        .lap_type("normal")
+        .position(1);
+    let partial = NewLap {
+        sectors: Sectors {
+            s1: Some(29.6),
+            s2: Some(32.4),
+            s3: None,
+        },
+        position: None,
+        ..NewLap::new(id, D2, 2, 118.25).lap_type("pit")
+    };
+    store.save_lap_data(&full).unwrap();
+    store
+        .save_lap_json(
+            id,
+            D1,
+            2,
+            92.0,
+            &json!({"S1": 29.4, "S2": 32.3, "S3": 30.3}),
+            "normal",
+            Some(1),
+        )
+        .unwrap();
+    store.save_lap_data(&partial).unwrap();
+    let laps = store.get_session_laps(id).unwrap();
+    assert_eq!(ids(&laps, |l| l.id), [1, 2, 3]);
+    let first = &laps[0];
+    assert_eq!(
+        (first.session_id, first.driver_id.as_str(), first.lap_number),
+        (id, D1, 1)
+    );
+    assert_eq!(first.lap_time, 91.482);
+    assert_eq!(
+        (first.sector_1, first.sector_2, first.sector_3),
+        (Some(29.301), Some(32.05), Some(30.131))
+    );
+    assert_eq!((first.lap_type.as_str(), first.position), ("normal", Some(1)));
+    assert_eq!((laps[1].lap_time, laps[1].sector_3), (92.0, Some(30.3)));
+    let pit = &laps[2];
+    assert_eq!(
+        (pit.driver_id.as_str(), pit.lap_number, pit.lap_time),
+        (D2, 2, 118.25)
+    );
+    assert_eq!(
+        (pit.sector_1, pit.sector_2, pit.sector_3),
+        (Some(29.6), Some(32.4), None)
+    );
+    assert_eq!((pit.lap_type.as_str(), pit.position), ("pit", None));
+}
+
+/// Lap queries select by session, driver and lap type, always in id order.
+pub fn lap_queries_filter_by_session_driver_and_type_in_id_order(h: &dyn Harness) {
+    let store = h.open();
+    let (s1, s2) = (session(&*store), session(&*store));
+    for n in 1..=3 {
+        store.save_lap_data(&lap(s1, D1, n)).unwrap();
+        store.save_lap_data(&lap(s2, D1, n)).unwrap();
+        store
+            .save_lap_data(&lap(s1, D2, n).lap_type(if n == 2 { "pit" } else { "normal" }))
+            .unwrap();
+    }
+    assert_eq!(
+        ids(&store.get_session_laps(s1).unwrap(), |l| l.id),
+        [1, 3, 4, 6, 7, 9]
+    );
+    assert_eq!(ids(&store.get_session_laps(s2).unwrap(), |l| l.id), [2, 5, 8]);
+    assert_eq!(ids(&store.get_driver_laps(s1, D2).unwrap(), |l| l.id), [3, 6, 9]);
+    let pits = store.get_laps(&LapQuery::session(s1).lap_type("pit")).unwrap();
+    assert_eq!(ids(&pits, |l| l.id), [6]);
+    assert_eq!(
+        ids(&store.get_laps(&LapQuery::all().driver(D1)).unwrap(), |l| l.id),
+        [1, 2, 4, 5, 7, 8]
+    );
+    assert_eq!(store.get_laps(&LapQuery::all()).unwrap().len(), 9);
+    assert!(store.get_driver_laps(s2, D2).unwrap().is_empty());
+}
+
+/// A batch stores every lap, in input order, with consecutive ids.
+pub fn batch_saves_every_lap_with_consecutive_ids(h: &dyn Harness) {
+    let store = h.open();
+    let (s1, s2) = (session(&*store), session(&*store));
+    store.save_lap_data(&lap(s1, D1, 1)).unwrap();
+    let batch: Vec<NewLap> = (2..=201)
+        .map(|n| lap(if n % 2 == 0 { s1 } else { s2 }, D2, n))
+        .collect();
+    let got = store.save_laps(&batch).unwrap();
+    assert_eq!(got, (2..=201).collect::<Vec<Id>>());
+    let all = store.get_laps(&LapQuery::all()).unwrap();
+    assert_eq!(all.len(), 201);
+    for (saved, given) in all[1..].iter().zip(&batch) {
+        assert_eq!(
+            (saved.session_id, saved.lap_number, saved.lap_time),
+            (given.session_id, given.lap_number, given.lap_time)
+        );
+    }
+    assert_eq!(store.save_lap_data(&lap(s1, D1, 2)).unwrap(), 202);
+}
+
+/// One invalid lap rejects the whole batch: nothing is stored.
+pub fn batch_with_one_invalid_lap_stores_nothing(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    let mut batch: Vec<NewLap> = (1..=50).map(|n| lap(id, D1, n)).collect();
+    batch[37].lap_time = f64::NAN;
+    assert_invalid(store.save_laps(&batch), "lap_time");
+    assert_eq!(store.counts().unwrap().laps, 0);
+    assert!(store.get_session_laps(id).unwrap().is_empty());
+}
+
+/// A batch with one lap in an unknown session is NotFound and stores nothing.
+pub fn batch_with_an_unknown_session_stores_nothing(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    let mut batch: Vec<NewLap> = (1..=50).map(|n| lap(id, D1, n)).collect();
+    batch[49].session_id = 7;
+    assert_not_found(store.save_laps(&batch), 7);
+    assert_eq!(store.counts().unwrap().laps, 0);
+}
+
+/// An empty batch stores nothing and returns no ids.
+pub fn empty_batch_stores_nothing(h: &dyn Harness) {
+    let store = h.open();
+    session(&*store);
+    assert_eq!(store.save_laps(&[]).unwrap(), Vec::<Id>::new());
+    assert_eq!(store.counts().unwrap().laps, 0);
+}
+
+/// Metrics read back as given; metric dicts not given read back as `{}`, never null.
+pub fn metrics_round_trip_with_empty_objects_for_missing_dicts(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    let full = NewDriverMetrics {
+        consistency_index: Some(0.912),
+        aggression_score: Some(0.65),
+        sector_strength: json!({"S1": 0.98, "S2": 1.01, "S3": 0.99}),
+        pace_stability: json!({"std": 0.41, "trend": -0.02}),
+        fatigue_dropoff: json!({"dropoff_per_lap": 0.035}),
+        ..NewDriverMetrics::new(id, D1)
+    };
+    store.save_driver_metrics(&full).unwrap();
+    store.save_driver_metrics(&NewDriverMetrics::new(id, D2)).unwrap();
+    let got = store.get_session_metrics(id).unwrap();
+    assert_eq!(ids(&got, |m| m.id), [1, 2]);
+    assert_eq!(
+        (
+            got[0].driver_id.as_str(),
+            got[0].consistency_index,
+            got[0].aggression_score
+        ),
+        (D1, Some(0.912), Some(0.65))
+    );
+    assert_eq!(got[0].sector_strength, full.sector_strength);
+    assert_eq!(got[0].pace_stability, full.pace_stability);
+    assert_eq!(got[0].fatigue_dropoff, full.fatigue_dropoff);
+    assert_eq!((got[1].consistency_index, got[1].aggression_score), (None, None));
+    for empty in [
+        &got[1].sector_strength,
+        &got[1].pace_stability,
+        &got[1].fatigue_dropoff,
+    ] {
+        assert_eq!(*empty, json!({}));
+    }
+}
+
+/// `aggression_score` given as `{"aggression_score": 0.65, ...}` is stored as the number 0.65.
+pub fn metrics_accept_nested_aggression_score(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    let nested = json!({
+        "consistency_index": 0.912,
+        "aggression_score": {"aggression_score": 0.65, "brake_events": 12},
+        "sector_strength": {"S1": 0.98},
+    });
+    store.save_driver_metrics_json(id, D1, &nested).unwrap();
+    store
+        .save_driver_metrics_json(id, D2, &json!({"aggression_score": 0.72}))
+        .unwrap();
+    let got = store.get_session_metrics(id).unwrap();
+    assert_eq!(got[0].aggression_score, Some(0.65));
+    assert_eq!(got[0].consistency_index, Some(0.912));
+    assert_eq!(got[0].sector_strength, json!({"S1": 0.98}));
+    assert_eq!(got[1].aggression_score, Some(0.72));
+    assert_eq!(got[1].pace_stability, json!({}));
+}
+
+/// Predictions read back as given, with or without confidence.
+pub fn predictions_round_trip_exactly(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    store.save_prediction(&prediction(id)).unwrap();
+    let without = NewPrediction {
+        driver_id: D2.into(),
+        prediction_type: "finish_position".into(),
+        prediction_value: 2.0,
+        model_path: "models/position_model.pkl".into(),
+        confidence: None,
+        ..prediction(id)
+    };
+    store.save_prediction(&without).unwrap();
+    let got = store.get_session_predictions(id).unwrap();
+    assert_eq!(ids(&got, |p| p.id), [1, 2]);
+    assert_eq!(
+        (got[0].prediction_type.as_str(), got[0].prediction_value),
+        ("lap_time", 91.482)
+    );
+    assert_eq!(
+        (got[0].model_path.as_str(), got[0].confidence),
+        ("models/lap_time_predictor.pkl", Some(0.87))
+    );
+    assert_eq!(
+        (
+            got[1].driver_id.as_str(),
+            got[1].prediction_value,
+            got[1].confidence
+        ),
+        (D2, 2.0, None)
+    );
+}
+
+/// Simulations read back with paces and results equal to what was saved.
+pub fn simulations_round_trip_json_exactly(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    let given = NewSimulation {
+        results: json!({
+            "win_probability": {D1: 0.62, D2: 0.38},
+            "expected_positions": {D1: 1.38, D2: 1.62},
+            "note": "Pérez-style undercut – low tyre wear",
+        }),
+        ..simulation(id)
+    };
+    assert_eq!(store.save_simulation(&given).unwrap(), 1);
+    let got = store.get_session_simulations(id).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].id, got[0].session_id, got[0].n_laps, got[0].iterations),
+        (1, id, 20, 1000)
+    );
+    assert_eq!(got[0].driver_paces, given.driver_paces);
+    assert_eq!(got[0].results, given.results);
+    let keys: Vec<&String> = got[0].results.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        ["win_probability", "expected_positions", "note"],
+        "key order is kept"
+    );
+}
+
+/// JSON values keep unicode, escapes, deep nesting and integers at the edges of i64 and u64.
+pub fn json_values_keep_unicode_nesting_and_large_numbers(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    let tricky = json!({
+        "max_u64": u64::MAX,
+        "min_i64": i64::MIN,
+        "big_float": 1.7976931348623157e308,
+        "tiny": 5e-324,
+        "text": "Kévin ESTRE – \"quoted\" \\ back\nslash\ttab \u{1F3C1}",
+        "nested": {"a": [1, [2, [3, {"b": [null, true, false, []]}]]], "empty": {}},
+    });
+    let given = NewSimulation {
+        driver_paces: json!({"ÉLODIE": 91.5}),
+        results: tricky.clone(),
+        ..simulation(id)
+    };
+    store.save_simulation(&given).unwrap();
+    let metrics = NewDriverMetrics {
+        sector_strength: tricky.clone(),
+        ..NewDriverMetrics::new(id, "Kévin")
+    };
+    store.save_driver_metrics(&metrics).unwrap();
+    let got = store.get_session_simulations(id).unwrap();
+    assert_eq!(got[0].results, tricky);
+    assert_eq!(got[0].results["max_u64"].as_u64(), Some(u64::MAX));
+    assert_eq!(got[0].results["min_i64"].as_i64(), Some(i64::MIN));
+    assert_eq!(got[0].driver_paces, json!({"ÉLODIE": 91.5}));
+    assert_eq!(store.get_session_metrics(id).unwrap()[0].sector_strength, tricky);
+}
+
+/// Saving anything into a session that does not exist is NotFound and stores nothing.
+pub fn saves_into_an_unknown_session_are_not_found_and_store_nothing(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    for missing in [id + 1, 0, -3] {
+        assert_not_found(store.save_lap_data(&lap(missing, D1, 1)), missing);
+        assert_not_found(
+            store.save_driver_metrics(&NewDriverMetrics::new(missing, D1)),
+            missing,
+        );
+        assert_not_found(store.save_prediction(&prediction(missing)), missing);
+        assert_not_found(store.save_simulation(&simulation(missing)), missing);
+    }
+    assert_eq!(
+        store.counts().unwrap(),
+        Counts {
+            sessions: 1,
+            ..Counts::default()
+        }
+    );
+}
+
+/// A blank circuit or race type, or a date that is not ISO 8601, is Invalid naming the field.
+pub fn invalid_session_input_names_the_field(h: &dyn Harness) {
+    let store = h.open();
+    assert_invalid(store.create_session(&NewSession::new("")), "circuit");
+    assert_invalid(store.create_session(&NewSession::new("   ")), "circuit");
+    assert_invalid(
+        store.create_session(&NewSession::new("Barber").date("last sunday")),
+        "date",
+    );
+    assert_invalid(
+        store.create_session(&NewSession::new("Barber").date("2025-13-40")),
+        "date",
+    );
+    assert_invalid(
+        store.create_session(&NewSession::new("Barber").race_type("")),
+        "race_type",
+    );
+    assert_eq!(store.counts().unwrap().sessions, 0);
+}
+
+/// Bad lap times, lap numbers, positions, drivers, lap types and sectors are Invalid naming the field.
+pub fn invalid_lap_input_names_the_field(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    for bad_time in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -91.5] {
+        assert_invalid(store.save_lap_data(&NewLap::new(id, D1, 1, bad_time)), "lap_time");
+    }
+    assert_invalid(store.save_lap_data(&NewLap::new(id, D1, -1, 91.0)), "lap_number");
+    assert_invalid(
+        store.save_lap_data(&NewLap::new(id, D1, 1, 91.0).position(0)),
+        "position",
+    );
+    assert_invalid(
+        store.save_lap_data(&NewLap::new(id, D1, 1, 91.0).position(-2)),
+        "position",
+    );
+    assert_invalid(store.save_lap_data(&NewLap::new(id, "", 1, 91.0)), "driver_id");
+    assert_invalid(
+        store.save_lap_data(&NewLap::new(id, D1, 1, 91.0).lap_type(" ")),
+        "lap_type",
+    );
+    let nan_sector = Sectors {
+        s2: Some(f64::NAN),
+        ..Sectors::new(29.0, 32.0, 30.0)
+    };
+    assert_invalid(
+        store.save_lap_data(&NewLap::new(id, D1, 1, 91.0).sectors(nan_sector)),
+        "sector_2",
+    );
+    let negative_sector = Sectors {
+        s3: Some(-1.0),
+        ..Sectors::new(29.0, 32.0, 30.0)
+    };
+    assert_invalid(
+        store.save_lap_data(&NewLap::new(id, D1, 1, 91.0).sectors(negative_sector)),
+        "sector_3",
+    );
+    let text_sector = json!({"S1": 29.0, "S2": "32.1", "S3": 30.0});
+    assert_invalid(
+        store.save_lap_json(id, D1, 1, 91.0, &text_sector, "normal", None),
+        "sectors.S2",
+    );
+    assert_invalid(
+        store.save_lap_json(id, D1, 1, 91.0, &json!({"S4": 1.0}), "normal", None),
+        "sectors.S4",
+    );
+    assert_invalid(
+        store.save_lap_json(id, D1, 1, 91.0, &json!([29.0, 32.0]), "normal", None),
+        "sectors",
+    );
+    assert_eq!(store.counts().unwrap().laps, 0);
+    // Lap 0 (a formation or out lap) is a lap like any other.
+    assert_eq!(store.save_lap_data(&NewLap::new(id, D1, 0, 130.5)).unwrap(), 1);
+}
+
+/// Bad metrics, predictions and simulations are Invalid naming the field, and nothing is stored.
+pub fn invalid_metrics_prediction_and_simulation_input_names_the_field(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    let metrics = |metrics: Value| store.save_driver_metrics_json(id, D1, &metrics);
+    assert_invalid(
+        metrics(json!({"aggression_score": "high"})),
+        "metrics.aggression_score",
+    );
+    assert_invalid(
+        metrics(json!({"aggression_score": {"aggression_score": "x"}})),
+        "metrics.aggression_score",
+    );
+    assert_invalid(
+        metrics(json!({"consistency_index": [1]})),
+        "metrics.consistency_index",
+    );
+    assert_invalid(
+        metrics(json!({"consitency_index": 0.9})),
+        "metrics.consitency_index",
+    );
+    assert_invalid(metrics(json!({"pace_stability": [0.41]})), "pace_stability");
+    assert_invalid(metrics(json!([1, 2])), "metrics");
+    assert_invalid(store.save_driver_metrics_json(id, "", &json!({})), "driver_id");
+    let nan_index = NewDriverMetrics {
+        consistency_index: Some(f64::NAN),
+        ..NewDriverMetrics::new(id, D1)
+    };
+    assert_invalid(store.save_driver_metrics(&nan_index), "consistency_index");
+
+    let prediction_with = |p: NewPrediction| store.save_prediction(&p);
+    assert_invalid(
+        prediction_with(NewPrediction {
+            prediction_value: f64::INFINITY,
+            ..prediction(id)
+        }),
+        "prediction_value",
+    );
+    assert_invalid(
+        prediction_with(NewPrediction {
+            confidence: Some(1.5),
+            ..prediction(id)
+        }),
+        "confidence",
+    );
+    assert_invalid(
+        prediction_with(NewPrediction {
+            confidence: Some(f64::NAN),
+            ..prediction(id)
+        }),
+        "confidence",
+    );
+    assert_invalid(
+        prediction_with(NewPrediction {
+            prediction_type: "".into(),
+            ..prediction(id)
+        }),
+        "prediction_type",
+    );
+    assert_invalid(
+        prediction_with(NewPrediction {
+            driver_id: "".into(),
+            ..prediction(id)
+        }),
+        "driver_id",
+    );
+
+    let simulation_with = |s: NewSimulation| store.save_simulation(&s);
+    assert_invalid(
+        simulation_with(NewSimulation {
+            n_laps: 0,
+            ..simulation(id)
+        }),
+        "n_laps",
+    );
+    assert_invalid(
+        simulation_with(NewSimulation {
+            iterations: -5,
+            ..simulation(id)
+        }),
+        "iterations",
+    );
+    assert_invalid(
+        simulation_with(NewSimulation {
+            driver_paces: json!([91.5]),
+            ..simulation(id)
+        }),
+        "driver_paces",
+    );
+
+    assert_eq!(
+        store.counts().unwrap(),
+        Counts {
+            sessions: 1,
+            ..Counts::default()
+        }
+    );
+}
+
+/// A rejected save uses no id: the next good save gets the id the rejected one would have had.
+pub fn rejected_saves_use_no_id(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    assert_eq!(store.save_lap_data(&lap(id, D1, 1)).unwrap(), 1);
+    assert!(store.save_lap_data(&NewLap::new(id, D1, 2, -1.0)).is_err());
+    assert!(store.save_lap_data(&lap(id + 5, D1, 2)).is_err());
+    assert!(store
+        .save_laps(&[lap(id, D1, 2), NewLap::new(id, D1, 3, f64::NAN)])
+        .is_err());
+    assert_eq!(store.save_lap_data(&lap(id, D1, 2)).unwrap(), 2);
+    assert!(store.create_session(&NewSession::new("")).is_err());
+    assert_eq!(session(&*store), 2);
+}
+
+/// Deleting a session removes it and every record under it, and reports how many of each went.
+pub fn delete_removes_the_session_and_everything_under_it(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    store
+        .save_laps(&(1..=5).map(|n| lap(id, D1, n)).collect::<Vec<_>>())
+        .unwrap();
+    store.save_driver_metrics(&NewDriverMetrics::new(id, D1)).unwrap();
+    store.save_driver_metrics(&NewDriverMetrics::new(id, D2)).unwrap();
+    store.save_prediction(&prediction(id)).unwrap();
+    store.save_simulation(&simulation(id)).unwrap();
+    let removed = store.delete_session(id).unwrap();
+    assert_eq!(
+        removed,
+        Counts {
+            sessions: 1,
+            driver_metrics: 2,
+            laps: 5,
+            predictions: 1,
+            simulations: 1
+        }
+    );
+    assert_eq!(store.counts().unwrap(), Counts::default());
+    assert_eq!(store.get_session(id).unwrap(), None);
+    assert!(store.get_session_laps(id).unwrap().is_empty());
+    assert!(store.get_session_metrics(id).unwrap().is_empty());
+    assert!(store.get_session_predictions(id).unwrap().is_empty());
+    assert!(store.get_session_simulations(id).unwrap().is_empty());
+}
+
+/// Deleting one session leaves every other session and its records as they were.
+pub fn delete_leaves_other_sessions_untouched(h: &dyn Harness) {
+    let store = h.open();
+    let (s1, s2, s3) = (session(&*store), session(&*store), session(&*store));
+    for n in 1..=4 {
+        for s in [s1, s2, s3] {
+            store.save_lap_data(&lap(s, D1, n)).unwrap();
+        }
+    }
+    for s in [s1, s2, s3] {
+        store.save_driver_metrics(&NewDriverMetrics::new(s, D2)).unwrap();
+        store.save_simulation(&simulation(s)).unwrap();
+    }
+    let before: Vec<_> = [s1, s3]
+        .iter()
+        .map(|s| store.get_session_laps(*s).unwrap())
+        .collect();
+    store.delete_session(s2).unwrap();
+    let after: Vec<_> = [s1, s3]
+        .iter()
+        .map(|s| store.get_session_laps(*s).unwrap())
+        .collect();
+    assert_eq!(before, after);
+    assert_eq!(ids(&store.get_all_sessions().unwrap(), |s| s.id), [s1, s3]);
+    assert_eq!(ids(&store.get_session_metrics(s3).unwrap(), |m| m.id), [3]);
+    assert_eq!(ids(&store.get_session_simulations(s1).unwrap(), |m| m.id), [1]);
+    assert_eq!(store.counts().unwrap().laps, 8);
+}
+
+/// Deleting a session that does not exist is NotFound.
+pub fn delete_of_an_unknown_session_is_not_found(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    assert_not_found(store.delete_session(id + 1), id + 1);
+    store.delete_session(id).unwrap();
+    assert_not_found(store.delete_session(id), id);
+}
+
+/// Ids of deleted records are never given again, not even after closing and reopening the store.
+pub fn ids_are_never_reused_after_a_delete_even_after_reopening(h: &dyn Harness) {
+    let store = h.open();
+    let (keep, newest) = (session(&*store), session(&*store));
+    store.save_lap_data(&lap(keep, D1, 1)).unwrap();
+    store
+        .save_laps(&[lap(newest, D1, 1), lap(newest, D1, 2)])
+        .unwrap();
+    store
+        .save_driver_metrics(&NewDriverMetrics::new(newest, D1))
+        .unwrap();
+    store.save_prediction(&prediction(newest)).unwrap();
+    store.save_simulation(&simulation(newest)).unwrap();
+    store.delete_session(newest).unwrap();
+    assert_eq!(session(&*store), 3);
+    store.close().unwrap();
+    drop(store);
+
+    let store = h.open();
+    assert_eq!(session(&*store), 4);
+    assert_eq!(store.save_lap_data(&lap(keep, D1, 2)).unwrap(), 4);
+    assert_eq!(
+        store
+            .save_driver_metrics(&NewDriverMetrics::new(keep, D1))
+            .unwrap(),
+        2
+    );
+    assert_eq!(store.save_prediction(&prediction(keep)).unwrap(), 2);
+    assert_eq!(store.save_simulation(&simulation(keep)).unwrap(), 2);
+}
+
+/// Everything acknowledged is there, unchanged, after the store is closed (or dropped) and reopened.
+pub fn saved_records_survive_reopening(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    store
+        .save_laps(&(1..=30).map(|n| lap(id, D1, n)).collect::<Vec<_>>())
+        .unwrap();
+    store.save_lap_data(&lap(id, D2, 1)).unwrap();
+    store
+        .save_driver_metrics_json(id, D1, &json!({"aggression_score": {"aggression_score": 0.65}}))
+        .unwrap();
+    store.save_prediction(&prediction(id)).unwrap();
+    store.save_simulation(&simulation(id)).unwrap();
+    let snapshot = |store: &dyn RaceStore| {
+        (
+            store.get_all_sessions().unwrap(),
+            store.get_session_laps(id).unwrap(),
+            store.get_session_metrics(id).unwrap(),
+            store.get_session_predictions(id).unwrap(),
+            store.get_session_simulations(id).unwrap(),
+        )
+    };
+    let before = snapshot(&*store);
+    store.close().unwrap();
+    drop(store);
+    let store = h.open();
+    assert_eq!(snapshot(&*store), before);
+    // Dropping without close() keeps everything too.
+    store.save_lap_data(&lap(id, D2, 2)).unwrap();
+    drop(store);
+    let store = h.open();
+    assert_eq!(store.get_session_laps(id).unwrap().len(), 32);
+}
+
+/// 8 threads saving at once (single saves and batches) lose nothing and every save gets its own id.
+pub fn concurrent_saves_lose_nothing_and_get_unique_ids(h: &dyn Harness) {
+    const THREADS: usize = 8;
+    const SAVES: usize = 250;
+    let store: Arc<dyn RaceStore> = Arc::from(h.open());
+    let sessions: Vec<Id> = (0..THREADS).map(|_| session(&*store)).collect();
+    let handles: Vec<_> = sessions
+        .iter()
+        .enumerate()
+        .map(|(thread, &sid)| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                let driver = format!("driver-{thread}");
+                let mut lap_ids = Vec::new();
+                let mut other_ids = Vec::new();
+                for n in 0..SAVES as i64 {
+                    if n % 10 == 0 {
+                        let batch: Vec<NewLap> =
+                            (0..5).map(|k| lap(sid, &driver, 1000 + n * 5 + k)).collect();
+                        lap_ids.extend(store.save_laps(&batch).unwrap());
+                    } else {
+                        lap_ids.push(store.save_lap_data(&lap(sid, &driver, n)).unwrap());
+                    }
+                    if n % 25 == 0 {
+                        other_ids.push(store.save_prediction(&prediction(sid)).unwrap());
+                        // Readers run alongside the writers and see whole records only.
+                        for l in store.get_session_laps(sid).unwrap() {
+                            assert_eq!(l.driver_id, driver);
+                        }
+                    }
+                }
+                (lap_ids, other_ids)
+            })
+        })
+        .collect();
+    let mut lap_ids = BTreeSet::new();
+    let mut prediction_ids = BTreeSet::new();
+    for handle in handles {
+        let (laps, predictions) = handle.join().expect("thread panicked");
+        for id in laps {
+            assert!(lap_ids.insert(id), "lap id {id} given twice");
+        }
+        for id in predictions {
+            assert!(prediction_ids.insert(id), "prediction id {id} given twice");
+        }
+    }
+    let expected_laps = THREADS * (SAVES / 10 * 5 + SAVES - SAVES / 10);
+    assert_eq!(lap_ids.len(), expected_laps);
+    assert_eq!(
+        lap_ids.iter().copied().collect::<Vec<_>>(),
+        (1..=expected_laps as Id).collect::<Vec<_>>()
+    );
+    assert_eq!(prediction_ids.len(), THREADS * SAVES / 25);
+    let counts = store.counts().unwrap();
+    assert_eq!(
+        (counts.laps as usize, counts.predictions as usize),
+        (expected_laps, THREADS * SAVES / 25)
+    );
+    for (thread, sid) in sessions.iter().enumerate() {
+        let laps = store.get_session_laps(*sid).unwrap();
+        assert_eq!(laps.len(), expected_laps / THREADS);
+        assert!(laps.iter().all(|l| l.driver_id == format!("driver-{thread}")));
+        assert!(laps.windows(2).all(|w| w[0].id < w[1].id));
+    }
+    store.close().unwrap();
+    drop(store);
+    assert_eq!(h.open().counts().unwrap().laps as usize, expected_laps);
+}
+
+/// After `close`, every call (a second close included) fails with Closed.
+pub fn closed_store_refuses_every_call(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    store.close().unwrap();
+    let closed = |result: crate::Result<()>| assert!(matches!(result, Err(Error::Closed)), "{result:?}");
+    closed(store.create_session(&NewSession::new("Barber")).map(drop));
+    closed(store.save_lap_data(&lap(id, D1, 1)).map(drop));
+    closed(store.save_laps(&[]).map(drop));
+    closed(store.get_session(id).map(drop));
+    closed(store.get_all_sessions().map(drop));
+    closed(store.get_session_laps(id).map(drop));
+    closed(store.counts().map(drop));
+    closed(store.delete_session(id).map(drop));
+    closed(store.close());
+}
+
+/// `counts` reports the number of records in every collection.
+pub fn counts_count_every_collection(h: &dyn Harness) {
+    let store = h.open();
+    assert_eq!(store.counts().unwrap(), Counts::default());
+    let (s1, s2) = (session(&*store), session(&*store));
+    store
+        .save_laps(&(1..=7).map(|n| lap(s1, D1, n)).collect::<Vec<_>>())
+        .unwrap();
+    store.save_lap_data(&lap(s2, D1, 1)).unwrap();
+    store.save_driver_metrics(&NewDriverMetrics::new(s2, D1)).unwrap();
+    for _ in 0..3 {
+        store.save_prediction(&prediction(s1)).unwrap();
+    }
+    store.save_simulation(&simulation(s2)).unwrap();
+    assert_eq!(
+        store.counts().unwrap(),
+        Counts {
+            sessions: 2,
+            driver_metrics: 1,
+            laps: 8,
+            predictions: 3,
+            simulations: 1
+        }
+    );
+}
+
+/// Every timestamp racestore writes is RFC 3339 UTC with microseconds, e.g. `2026-11-25T16:33:08.009625Z`.
+pub fn timestamps_written_use_the_documented_format(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    store.save_lap_data(&lap(id, D1, 1)).unwrap();
+    store.save_driver_metrics(&NewDriverMetrics::new(id, D1)).unwrap();
+    store.save_prediction(&prediction(id)).unwrap();
+    store.save_simulation(&simulation(id)).unwrap();
+    let s = store.get_session(id).unwrap().unwrap();
+    let stamps = [
+        s.created_at,
+        s.updated_at,
+        store.get_session_laps(id).unwrap()[0].created_at.clone(),
+        store.get_session_metrics(id).unwrap()[0].created_at.clone(),
+        store.get_session_predictions(id).unwrap()[0].created_at.clone(),
+        store.get_session_simulations(id).unwrap()[0].created_at.clone(),
+    ];
+    for stamp in stamps {
+        assert!(is_racestore_timestamp(&stamp), "{stamp}");
+    }
+}

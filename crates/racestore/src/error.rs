@@ -1,0 +1,130 @@
+//! The one error type every backend returns.
+
+use std::path::PathBuf;
+
+use crate::model::Id;
+
+/// What can go wrong when using a store, in variants a caller can act on.
+///
+/// Backends keep their detailed errors private and convert them into these, so a caller that
+/// matches on `Error::NotFound` or `Error::Invalid` behaves the same on every backend.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A record the call refers to does not exist (a save into an unknown session, say).
+    #[error("{what} {id} does not exist")]
+    NotFound {
+        /// The kind of record: `"session"`.
+        what: &'static str,
+        /// The id that was looked for.
+        id: Id,
+    },
+
+    /// The input was rejected before anything was stored.
+    #[error("invalid {field}: {message}")]
+    Invalid {
+        /// The field at fault, as the caller named it (`lap_time`, `sectors.S2`, `metrics.aggression_score`).
+        field: String,
+        /// Why it was rejected.
+        message: String,
+    },
+
+    /// A data file is damaged in a way racestore will not guess around; nothing was changed.
+    #[error("{} is damaged at byte {offset} (line {line}, column {column}): {message}; the file was left untouched, restore it from a backup or repair it by hand", path.display())]
+    CorruptFile {
+        /// The damaged file.
+        path: PathBuf,
+        /// Byte offset of the first bad byte.
+        offset: u64,
+        /// 1-based line of that byte.
+        line: u64,
+        /// 1-based column of that byte.
+        column: u64,
+        /// What was found there.
+        message: String,
+    },
+
+    /// A row in a database does not hold what the schema promises.
+    #[error("{table} row {id} is damaged: {message}")]
+    CorruptRow {
+        /// The table holding the row.
+        table: &'static str,
+        /// The row's id.
+        id: Id,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// Another process (or another open store in this process) holds the store for writing.
+    #[error("{} is in use by {holder}; close that store first, or use another directory", path.display())]
+    Locked {
+        /// The locked store.
+        path: PathBuf,
+        /// Who holds it, as the holder recorded it (process id, program, since when).
+        holder: String,
+    },
+
+    /// The store URL names no backend racestore has, or an option it does not know.
+    #[error("unsupported store URL {url:?}: {message}")]
+    Unsupported {
+        /// The URL as given (passwords redacted).
+        url: String,
+        /// What is wrong and what would work.
+        message: String,
+    },
+
+    /// The store was closed with [`RaceStore::close`](crate::RaceStore::close).
+    #[error("the store has been closed")]
+    Closed,
+
+    /// An earlier write or sync failed, so the store no longer knows what reached the disk; reopen it.
+    #[error("the store stopped accepting writes after an earlier failure ({0}); reopen it to recover")]
+    Poisoned(String),
+
+    /// Reading or writing a file failed.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What racestore was doing (`"writing"`, `"opening"`).
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The database engine reported an error racestore has no better variant for.
+    #[error("{backend}: {message}")]
+    Backend {
+        /// Which backend (`"sqlite"`, `"postgres"`).
+        backend: &'static str,
+        /// The engine's message.
+        message: String,
+    },
+}
+
+/// `Result` with racestore's [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Builds an [`Error::Invalid`] for `field`.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Builds the [`Error::NotFound`] a save into an unknown session gets.
+    pub fn session_not_found(id: Id) -> Self {
+        Error::NotFound { what: "session", id }
+    }
+
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! racestore keeps motor-racing analytics — race sessions, lap-by-lap timing with sectors,
+//! driver metrics, model predictions and Monte Carlo simulations — behind one interface,
+//! [`RaceStore`], with interchangeable backends chosen by a URL:
+//!
+//! - `json:DIR` — a directory of human-readable JSON files, the files of the original
+//!   GR Race Guardian storage (the default, `json:storage`; no server);
+//! - `sqlite:FILE` — one SQLite database, schema-compatible with the original `race_data.db`.
+//!
+//! Every backend passes the same conformance suite, so switching is changing the URL.
+//!
+//! ```
+//! use racestore::{NewLap, NewSession, RaceStoreExt, Sectors};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = racestore::open(&format!("json:{}", dir.path().display()))?;
+//!
+//! let session = store.create_session(&NewSession::new("Barber Motorsports Park").date("2025-09-06T14:00:00"))?;
+//! let lap = NewLap::new(session, "GR86-002-7", 1, 91.482)
+//!     .sectors(Sectors::new(29.301, 32.05, 30.131))
+//!     .position(1);
+//! store.save_lap_data(&lap)?;
+//! store.save_laps(&[NewLap::new(session, "GR86-002-7", 2, 92.0), NewLap::new(session, "GR86-013-22", 2, 91.9)])?;
+//!
+//! let laps = store.get_session_laps(session)?;
+//! assert_eq!(laps.iter().map(|l| l.id).collect::<Vec<_>>(), [1, 2, 3]);
+//! assert_eq!(laps[0].sector_2, Some(32.05));
+//! store.close()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
+
+mod backend;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod error;
+pub mod model;
+mod store;
+mod url;
+
+pub use backend::json::JsonStore;
+pub use backend::sqlite::SqliteStore;
+pub use error::{Error, Result};
+pub use model::{
+    Counts, DriverMetrics, Id, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction, NewSession,
+    NewSimulation, Prediction, Sectors, Session, SessionQuery, Simulation,
+};
+pub use store::{RaceStore, RaceStoreExt, Repair};
+pub use url::{default_url, open, open_default, Durability, Location, StoreUrl, DEFAULT_URL, URL_ENV};
