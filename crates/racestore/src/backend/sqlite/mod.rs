@@ -112,9 +112,9 @@ impl SqliteStore {
         conn.busy_timeout(busy_timeout).map_err(|e| fail(e.into()))?;
         // Checked before anything is written, so a database that is not one racestore can use
         // is left exactly as it was.
-        check_schema(&conn, path).map_err(fail)?;
-        configure(&conn, durability).map_err(fail)?;
-        migrate(&mut conn, path).map_err(fail)?;
+        check_schema(&conn, path).map_err(|e| {eprintln!("STEP check {e:?}"); fail(e)})?;
+        configure(&conn, durability).map_err(|e| {eprintln!("STEP configure {e:?}"); fail(e)})?;
+        migrate(&mut conn, path).map_err(|e| {eprintln!("STEP migrate {e:?}"); fail(e)})?;
         Ok(SqliteStore {
             path: path.to_owned(),
             durability,

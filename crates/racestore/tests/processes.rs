@@ -1,0 +1,230 @@
+//! Tests that need a second process: the JSON directory's writer lock, and kill -9 mid-save.
+//!
+//! This file has its own `main` (`harness = false`): the test binary runs the scenarios, and
+//! re-runs itself as the child process of each (`RACESTORE_TEST_ROLE` picks the child's part).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use racestore::{Durability, Error, Id, JsonStore, LapQuery, NewLap, NewSession, RaceStore, RaceStoreExt};
+
+const ROLE: &str = "RACESTORE_TEST_ROLE";
+const DRIVER: &str = "GR86-002-7";
+
+fn main() {
+    if let Ok(role) = std::env::var(ROLE) {
+        let dir = PathBuf::from(std::env::args().nth(1).expect("child gets the store directory"));
+        match role.as_str() {
+            "hold-lock" => hold_lock(&dir),
+            "writer" => writer(&dir),
+            other => panic!("unknown role {other}"),
+        }
+        return;
+    }
+    let scenarios: [(&str, fn()); 2] = [
+        (
+            "a_second_process_is_refused_the_json_directory_with_the_holder_named",
+            second_process_is_refused,
+        ),
+        (
+            "kill_9_mid_save_loses_no_acknowledged_record_and_every_file_parses",
+            kill_9_loses_nothing,
+        ),
+    ];
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let mut failed = 0;
+    let mut passed = 0;
+    for (name, scenario) in scenarios {
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        let outcome = std::panic::catch_unwind(scenario);
+        println!(
+            "test {name} ... {}",
+            if outcome.is_ok() { "ok" } else { "FAILED" }
+        );
+        if outcome.is_ok() {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
+
+fn spawn(role: &str, dir: &Path) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .arg(dir)
+        .env(ROLE, role)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn child test process")
+}
+
+/// Child: holds the store open until its stdin closes.
+fn hold_lock(dir: &Path) {
+    let store = JsonStore::open(dir, Durability::Process).unwrap();
+    store.create_session(&NewSession::new("Barber")).unwrap();
+    println!("ready");
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    store.close().unwrap();
+}
+
+/// Child: saves laps forever (single saves and batches), printing each acknowledged id.
+fn writer(dir: &Path) {
+    let store = JsonStore::open(dir, Durability::Process).unwrap();
+    let session = match store.get_session(1).unwrap() {
+        Some(s) => s.id,
+        None => store
+            .create_session(&NewSession::new("Barber Motorsports Park"))
+            .unwrap(),
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready").unwrap();
+    let mut n: i64 = store.counts().unwrap().laps as i64;
+    loop {
+        if n % 7 == 0 {
+            let batch: Vec<NewLap> = (0..40).map(|k| lap(session, n + k)).collect();
+            let ids = store.save_laps(&batch).unwrap();
+            n += 40;
+            let line: Vec<String> = ids.iter().map(Id::to_string).collect();
+            writeln!(out, "ack {}", line.join(" ")).unwrap();
+        } else {
+            let id = store.save_lap_data(&lap(session, n)).unwrap();
+            n += 1;
+            writeln!(out, "ack {id}").unwrap();
+        }
+    }
+}
+
+/// The lap with number `n`; its content is a function of `n` so the parent can check it.
+fn lap(session: Id, n: i64) -> NewLap {
+    NewLap::new(session, DRIVER, n, 90.0 + (n % 100) as f64 / 10.0).position(1 + n % 20)
+}
+
+fn second_process_is_refused() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("storage");
+    let mut child = spawn("hold-lock", &dir);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+
+    match JsonStore::open(&dir, Durability::Process) {
+        Err(Error::Locked { path, holder }) => {
+            assert_eq!(path, dir);
+            assert!(
+                holder.contains(&format!("process {}", child.id())),
+                "holder: {holder}"
+            );
+            let message = Error::Locked { path, holder }.to_string();
+            assert!(message.contains(&dir.display().to_string()), "{message}");
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    // Refused means untouched: the holder's session is still the only one.
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    let store = JsonStore::open(&dir, Durability::Process).expect("free once the holder closed it");
+    assert_eq!(store.counts().unwrap().sessions, 1);
+}
+
+fn kill_9_loses_nothing() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("storage");
+    let mut seed = Instant::now().elapsed().as_nanos() as u64 ^ u64::from(std::process::id()) << 20;
+    println!("kill -9 test seed {seed}");
+    let mut acknowledged: Vec<Id> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut rounds = 0;
+    let mut repaired_rounds = 0;
+    while rounds < 12 || (Instant::now() < deadline && rounds < 40) {
+        rounds += 1;
+        let mut child = spawn("writer", &dir);
+        let acks = Arc::new(Mutex::new(Vec::new()));
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut ready = String::new();
+        stdout.read_line(&mut ready).unwrap();
+        assert_eq!(ready.trim(), "ready", "writer did not start");
+        let reader = {
+            let acks = Arc::clone(&acks);
+            std::thread::spawn(move || {
+                for line in stdout.lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(ids) = line.strip_prefix("ack ") {
+                        acks.lock()
+                            .unwrap()
+                            .extend(ids.split(' ').map(|id| id.parse::<Id>().unwrap()));
+                    }
+                }
+            })
+        };
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        std::thread::sleep(Duration::from_millis(5 + (seed >> 33) % 120));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        reader.join().unwrap();
+        acknowledged.extend(acks.lock().unwrap().iter());
+
+        let store = JsonStore::open(&dir, Durability::Process).expect("store opens after kill -9");
+        if !store.repairs().is_empty() {
+            repaired_rounds += 1;
+        }
+        let laps = store.get_laps(&LapQuery::all()).unwrap();
+        let ids: Vec<Id> = laps.iter().map(|l| l.id).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascend, each once");
+        assert_eq!(ids, (1..=ids.len() as Id).collect::<Vec<_>>(), "no gaps");
+        for lap in &laps {
+            let expected = self::lap(1, lap.lap_number);
+            assert_eq!(
+                (lap.lap_time, lap.position, lap.driver_id.as_str()),
+                (expected.lap_time, expected.position, DRIVER)
+            );
+        }
+        let last_acked = acknowledged.iter().copied().max().unwrap_or(0);
+        // Every acknowledged lap is there; at most the one save in flight (up to a batch) beyond.
+        assert!(
+            ids.len() as Id >= last_acked,
+            "lost acknowledged laps: have {}, acked up to {last_acked}",
+            ids.len()
+        );
+        assert!(
+            ids.len() as Id <= last_acked + 40,
+            "more laps than were ever saved"
+        );
+        for file in [
+            "race_sessions.json",
+            "lap_data.json",
+            "driver_metrics.json",
+            "predictions.json",
+            "simulations.json",
+        ] {
+            let bytes = std::fs::read(dir.join(file)).unwrap();
+            serde_json::from_slice::<serde_json::Value>(&bytes)
+                .unwrap_or_else(|e| panic!("{file} does not parse: {e}"));
+        }
+        // Saving carries on with the next id.
+        let next = store.save_lap_data(&lap(1, ids.len() as i64)).unwrap();
+        assert_eq!(next, ids.len() as Id + 1);
+        store.close().unwrap();
+        acknowledged.push(next);
+    }
+    let unique: std::collections::BTreeSet<Id> = acknowledged.iter().copied().collect();
+    assert_eq!(unique.len(), acknowledged.len(), "an id was acknowledged twice");
+    println!(
+        "kill -9: {rounds} rounds, {} acknowledged laps, {repaired_rounds} rounds repaired a torn tail",
+        unique.len()
+    );
+}
