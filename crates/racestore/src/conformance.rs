@@ -346,13 +346,14 @@ pub fn batch_with_one_invalid_lap_stores_nothing(h: &dyn Harness) {
     assert!(store.get_session_laps(id).unwrap().is_empty());
 }
 
-/// A batch with one lap in an unknown session is NotFound and stores nothing.
+/// A batch with laps in unknown sessions is NotFound for the first such lap, and stores nothing.
 pub fn batch_with_an_unknown_session_stores_nothing(h: &dyn Harness) {
     let store = h.open();
     let id = session(&*store);
     let mut batch: Vec<NewLap> = (1..=50).map(|n| lap(id, D1, n)).collect();
+    batch[20].session_id = 9;
     batch[49].session_id = 7;
-    assert_not_found(store.save_laps(&batch), 7);
+    assert_not_found(store.save_laps(&batch), 9);
     assert_eq!(store.counts().unwrap().laps, 0);
 }
 

@@ -34,7 +34,8 @@ use crate::model::{
 ///   [`Error::NotFound`](crate::Error::NotFound), and nothing is stored. Reading an unknown
 ///   session gives `None` or an empty list.
 /// - **Batches.** [`save_laps`](RaceStore::save_laps) stores every lap or none: one bad lap, or
-///   one unknown session, rejects the whole batch. Its ids are consecutive.
+///   one unknown session, rejects the whole batch, and the error is the one the first such lap
+///   (in input order) gets. Its ids are consecutive.
 /// - **Delete.** [`delete_session`](RaceStore::delete_session) removes the session and every
 ///   record under it, says how many of each it removed, and leaves other sessions untouched.
 ///   Deleting an unknown session is `NotFound`.

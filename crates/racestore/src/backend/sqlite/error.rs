@@ -51,6 +51,14 @@ impl SqlError {
     }
 }
 
+/// Whether SQLite gave up because another connection held a lock.
+pub(super) fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
 /// What went wrong with the database at `path`, in words a user can act on.
 fn describe(err: &rusqlite::Error, path: &Path, busy_timeout: Duration) -> String {
     let path = path.display();

@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::ToSql;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior};
@@ -110,11 +110,21 @@ impl SqliteStore {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(path, flags).map_err(|e| fail(e.into()))?;
         conn.busy_timeout(busy_timeout).map_err(|e| fail(e.into()))?;
-        // Checked before anything is written, so a database that is not one racestore can use
-        // is left exactly as it was.
-        check_schema(&conn, path).map_err(|e| {eprintln!("STEP check {e:?}"); fail(e)})?;
-        configure(&conn, durability).map_err(|e| {eprintln!("STEP configure {e:?}"); fail(e)})?;
-        migrate(&mut conn, path).map_err(|e| {eprintln!("STEP migrate {e:?}"); fail(e)})?;
+        // Every step is idempotent, and a failed migration rolls back, so a busy database is
+        // simply tried again: switching a fresh file to WAL while other connections open it too
+        // can fail at once with SQLITE_BUSY (SQLite's deadlock avoidance skips the busy handler).
+        let deadline = Instant::now() + busy_timeout;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match set_up(&mut conn, path, durability) {
+                Err(SqlError::Sqlite(e)) if error::is_busy(&e) && Instant::now() < deadline => {
+                    tracing::debug!(path = %path.display(), error = %e, "database busy while opening; retrying");
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                result => break result.map_err(fail)?,
+            }
+        }
         Ok(SqliteStore {
             path: path.to_owned(),
             durability,
@@ -190,10 +200,13 @@ impl RaceStore for SqliteStore {
             // Nothing to store; still `Closed` on a closed store, like every other call.
             return self.with_conn(|_| Ok(Vec::new()));
         }
-        let sessions: BTreeSet<Id> = records.iter().map(|lap| lap.session_id).collect();
         self.write(|tx| {
-            for &session_id in &sessions {
-                require_session(tx, session_id)?;
+            // In input order, so the error names the first lap's unknown session, as on every backend.
+            let mut checked = BTreeSet::new();
+            for lap in &records {
+                if checked.insert(lap.session_id) {
+                    require_session(tx, lap.session_id)?;
+                }
             }
             rows::insert_laps(tx, &records)
         })
@@ -323,14 +336,27 @@ impl RaceStore for SqliteStore {
 
     fn close(&self) -> Result<()> {
         let conn = self.lock().take().ok_or(Error::Closed)?;
-        // Best effort: fold the WAL back into the database file and empty it, so the file is
-        // complete on its own. Another connection reading at the moment makes this a no-op.
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+        // Best effort, without waiting: fold the WAL back into the database file and empty it,
+        // so the file is complete on its own. Another connection using the file at the moment
+        // makes this a no-op; the last connection to close checkpoints anyway.
+        let checkpoint = conn
+            .busy_timeout(Duration::ZERO)
+            .and_then(|()| conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())));
+        if let Err(e) = checkpoint {
             tracing::debug!(path = %self.path.display(), error = %e, "checkpoint on close skipped");
         }
         conn.close()
             .map_err(|(_, e)| SqlError::from(e).into_error(&self.path, self.busy_timeout))
     }
+}
+
+/// Readies a newly opened connection: checks the schema, sets the PRAGMAs, migrates.
+fn set_up(conn: &mut Connection, path: &Path, durability: Durability) -> SqlResult<()> {
+    // Checked before anything is written, so a database that is not one racestore can use is
+    // left exactly as it was.
+    check_schema(conn, path)?;
+    configure(conn, durability)?;
+    migrate(conn, path)
 }
 
 /// Sets the connection's PRAGMAs: WAL journaling, no foreign-key enforcement, and the
