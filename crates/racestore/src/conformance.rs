@@ -46,6 +46,7 @@ macro_rules! conformance_tests {
             predictions_round_trip_exactly,
             simulations_round_trip_json_exactly,
             json_values_keep_unicode_nesting_and_large_numbers,
+            json_values_nested_too_deep_to_read_back_are_invalid,
             saves_into_an_unknown_session_are_not_found_and_store_nothing,
             invalid_session_input_names_the_field,
             invalid_lap_input_names_the_field,
@@ -515,6 +516,35 @@ pub fn json_values_keep_unicode_nesting_and_large_numbers(h: &dyn Harness) {
     assert_eq!(got[0].results["min_i64"].as_i64(), Some(i64::MIN));
     assert_eq!(got[0].driver_paces, json!({"ÉLODIE": 91.5}));
     assert_eq!(store.get_session_metrics(id).unwrap()[0].sector_strength, tricky);
+}
+
+/// A JSON value nested deeper than [`MAX_JSON_DEPTH`](crate::model::MAX_JSON_DEPTH) is Invalid (it could not be read back).
+pub fn json_values_nested_too_deep_to_read_back_are_invalid(h: &dyn Harness) {
+    let store = h.open();
+    let id = session(&*store);
+    let nest = |levels: usize| (0..levels).fold(json!(1), |inner, _| json!({ "x": inner }));
+    let deep = NewSimulation {
+        results: nest(crate::model::MAX_JSON_DEPTH + 1),
+        ..simulation(id)
+    };
+    assert_invalid(store.save_simulation(&deep), "results");
+    let deep_metrics = NewDriverMetrics {
+        pace_stability: nest(crate::model::MAX_JSON_DEPTH + 1),
+        ..NewDriverMetrics::new(id, D1)
+    };
+    assert_invalid(store.save_driver_metrics(&deep_metrics), "pace_stability");
+    let deepest_allowed = NewSimulation {
+        results: nest(crate::model::MAX_JSON_DEPTH),
+        ..simulation(id)
+    };
+    store.save_simulation(&deepest_allowed).unwrap();
+    store.close().unwrap();
+    drop(store);
+    let store = h.open();
+    assert_eq!(
+        store.get_session_simulations(id).unwrap()[0].results,
+        deepest_allowed.results
+    );
 }
 
 /// Saving anything into a session that does not exist is NotFound and stores nothing.

@@ -509,6 +509,8 @@ impl NewSimulation {
                 ),
             ));
         }
+        require_json_depth("driver_paces", &self.driver_paces)?;
+        require_json_depth("results", &self.results)?;
         for (field, value) in [("n_laps", self.n_laps), ("iterations", self.iterations)] {
             if value < 1 {
                 return Err(Error::invalid(field, format!("must be 1 or more, got {value}")));
@@ -758,7 +760,29 @@ fn json_number(field: &str, value: &Value) -> Result<Option<f64>> {
     }
 }
 
+/// How deeply JSON values may nest. Parsers (serde_json among them) refuse deeper documents,
+/// so a deeper value could be saved but never read back.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+fn require_json_depth(field: &str, value: &Value) -> Result<()> {
+    fn depth(value: &Value) -> usize {
+        match value {
+            Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+            Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    if depth(value) > MAX_JSON_DEPTH {
+        return Err(Error::invalid(
+            field,
+            format!("nests deeper than {MAX_JSON_DEPTH} levels, which JSON readers refuse"),
+        ));
+    }
+    Ok(())
+}
+
 fn object_or_empty(field: &str, value: &Value) -> Result<Value> {
+    require_json_depth(field, value)?;
     match value {
         Value::Null => Ok(Value::Object(Map::new())),
         Value::Object(_) => Ok(value.clone()),

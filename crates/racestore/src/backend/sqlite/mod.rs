@@ -122,7 +122,10 @@ impl SqliteStore {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(50));
                 }
-                result => break result.map_err(fail)?,
+                result => {
+                    result.map_err(fail)?;
+                    break;
+                }
             }
         }
         Ok(SqliteStore {
