@@ -9,7 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use racestore::{Durability, Error, Id, JsonStore, LapQuery, NewLap, NewSession, RaceStore, RaceStoreExt};
+use racestore::{
+    Durability, Error, Id, JsonStore, LapQuery, NewLap, NewSession, RaceStore, RaceStoreExt, SqliteStore,
+};
 
 const ROLE: &str = "RACESTORE_TEST_ROLE";
 const DRIVER: &str = "GR86-002-7";
@@ -20,11 +22,12 @@ fn main() {
         match role.as_str() {
             "hold-lock" => hold_lock(&dir),
             "writer" => writer(&dir),
+            "sqlite-writer" => sqlite_writer(&dir),
             other => panic!("unknown role {other}"),
         }
         return;
     }
-    let scenarios: [(&str, fn()); 2] = [
+    let scenarios: [(&str, fn()); 3] = [
         (
             "a_second_process_is_refused_the_json_directory_with_the_holder_named",
             second_process_is_refused,
@@ -32,6 +35,10 @@ fn main() {
         (
             "kill_9_mid_save_loses_no_acknowledged_record_and_every_file_parses",
             kill_9_loses_nothing,
+        ),
+        (
+            "two_processes_writing_one_sqlite_file_lose_nothing",
+            two_processes_share_sqlite,
         ),
     ];
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
@@ -142,7 +149,7 @@ fn second_process_is_refused() {
 fn kill_9_loses_nothing() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("storage");
-    let mut seed = Instant::now().elapsed().as_nanos() as u64 ^ u64::from(std::process::id()) << 20;
+    let mut seed = std::time::SystemTime::UNIX_EPOCH.elapsed().unwrap().as_nanos() as u64;
     println!("kill -9 test seed {seed}");
     let mut acknowledged: Vec<Id> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -226,5 +233,60 @@ fn kill_9_loses_nothing() {
     println!(
         "kill -9: {rounds} rounds, {} acknowledged laps, {repaired_rounds} rounds repaired a torn tail",
         unique.len()
+    );
+}
+
+const SQLITE_SAVES: i64 = 600;
+
+/// Child: saves `SQLITE_SAVES` laps (singles and batches of 10) into the SQLite file `path`.
+fn sqlite_writer(path: &Path) {
+    let store = SqliteStore::open(path, Durability::Process).unwrap();
+    let driver = format!("process-{}", std::process::id());
+    let mut ids = Vec::new();
+    let mut n = 0;
+    while n < SQLITE_SAVES {
+        if n % 50 == 0 {
+            let batch: Vec<NewLap> = (n..n + 10)
+                .map(|k| NewLap::new(1, driver.as_str(), k, 91.0))
+                .collect();
+            ids.extend(store.save_laps(&batch).unwrap());
+            n += 10;
+        } else {
+            ids.push(
+                store
+                    .save_lap_data(&NewLap::new(1, driver.as_str(), n, 91.0))
+                    .unwrap(),
+            );
+            n += 1;
+        }
+    }
+    store.close().unwrap();
+    println!("{}", ids.iter().map(Id::to_string).collect::<Vec<_>>().join(" "));
+}
+
+fn two_processes_share_sqlite() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("race.db");
+    let store = SqliteStore::open(&path, Durability::Process).unwrap();
+    store.create_session(&NewSession::new("Barber")).unwrap();
+    store.close().unwrap();
+    let children: Vec<Child> = (0..2).map(|_| spawn("sqlite-writer", &path)).collect();
+    let mut all_ids = std::collections::BTreeSet::new();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "a writer process failed");
+        for id in String::from_utf8(output.stdout).unwrap().split_whitespace() {
+            assert!(
+                all_ids.insert(id.parse::<Id>().unwrap()),
+                "id {id} given to both processes"
+            );
+        }
+    }
+    let store = SqliteStore::open(&path, Durability::Process).unwrap();
+    let laps = store.get_session_laps(1).unwrap();
+    assert_eq!(laps.len() as i64, 2 * SQLITE_SAVES);
+    assert_eq!(
+        all_ids.into_iter().collect::<Vec<_>>(),
+        laps.iter().map(|l| l.id).collect::<Vec<_>>()
     );
 }
