@@ -1,1 +1,93 @@
-fn main() {}
+//! `racestore`: the command line over the racestore library.
+//!
+//! This file parses the command line and dispatches; each command group lives in its own file
+//! under `commands/`. Every storage decision is the library's: commands only call the public
+//! [`racestore::RaceStore`] API.
+
+mod commands;
+mod synthetic;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+/// Record and inspect motor-racing data: sessions, laps, driver metrics, predictions and simulations.
+///
+/// Every command works on one store, named by a URL: json:DIR (a directory of JSON files in the
+/// original GR Race Guardian format) or sqlite:FILE (one SQLite database). Without --store, the
+/// URL comes from RACESTORE_URL, and without that it is json:storage.
+///
+/// Start with: racestore demo, then racestore sessions.
+#[derive(Debug, Parser)]
+#[command(name = "racestore", version)]
+struct Cli {
+    /// The store: json:DIR or sqlite:FILE (or a directory path, or a file path ending .db)
+    ///
+    /// A JSON directory is created if missing, and so is a SQLite file. Add ?durability=power-loss
+    /// to have every write reach stable storage before it returns (slower); the default,
+    /// ?durability=process, survives the process crashing but not a power cut.
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Store",
+        value_name = "URL",
+        env = racestore::URL_ENV,
+        default_value = racestore::DEFAULT_URL,
+        hide_env_values = true
+    )]
+    store: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a generated race into the store and print its result as read back
+    ///
+    /// Generates a GR Cup race at Barber Motorsports Park from the seed: a session, every lap of
+    /// every driver with its three sectors, lap type (RACE_LAP, IN_LAP, OUT_LAP) and running
+    /// position, all saved in one batch; then per-driver metrics, a lap-time prediction for the
+    /// leader and a Monte Carlo simulation of the race. The same seed writes the same race. The
+    /// result table is computed from what the store returns, not from memory.
+    Demo(commands::demo::DemoArgs),
+    /// List the sessions in the store with their laps, drivers and best lap
+    ///
+    /// Prints "no sessions in URL" for an empty store.
+    Sessions(commands::sessions::SessionsArgs),
+}
+
+fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    // An empty RACESTORE_URL counts as unset, as it does for the library; an empty --store stays
+    // an error.
+    if cli.store.is_empty() && matches.value_source("store") == Some(ValueSource::EnvVariable) {
+        cli.store = racestore::default_url();
+    }
+    let result = match &cli.command {
+        Command::Demo(args) => commands::demo::run(&cli.store, args),
+        Command::Sessions(args) => commands::sessions::run(&cli.store, args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // A reader that went away (`racestore sessions | head -1`) is not worth an error message.
+        Err(err) if commands::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
