@@ -37,7 +37,7 @@ pub mod model;
 mod store;
 mod url;
 
-pub use backend::json::JsonStore;
+pub use backend::json::{Fault, FaultInjector, FileOp, JsonStore};
 pub use backend::sqlite::SqliteStore;
 pub use error::{Error, Result};
 pub use model::{

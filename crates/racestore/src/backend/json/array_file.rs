@@ -11,6 +11,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::format::{write_array_element, Record};
+use super::fsio::{temp_path, Io};
 use crate::error::{Error, Result};
 use crate::model::Id;
 use crate::store::Repair;
@@ -180,6 +181,7 @@ fn corrupt_at(path: &Path, bytes: &[u8], offset: usize, message: String) -> Erro
 pub(super) struct ArrayFile {
     pub path: PathBuf,
     file: File,
+    io: Io,
     /// Where the next append writes: just past the last record (the closing `\n]` follows).
     tail: u64,
     /// The file's length.
@@ -189,10 +191,11 @@ pub(super) struct ArrayFile {
 
 impl ArrayFile {
     /// Wraps an opened file whose contents `scan` has read (and whose torn tail, if any, is repaired).
-    pub fn new(path: PathBuf, file: File, len: u64, tail: u64, spans: Vec<Span>) -> Self {
+    pub fn new(path: PathBuf, file: File, io: Io, len: u64, tail: u64, spans: Vec<Span>) -> Self {
         ArrayFile {
             path,
             file,
+            io,
             tail,
             len,
             spans,
@@ -200,15 +203,14 @@ impl ArrayFile {
     }
 
     /// Cuts the file at `tail` and closes the array there: the repair of a torn tail.
-    pub fn close_array_at(file: &File, path: &Path, tail: u64, has_records: bool) -> Result<u64> {
+    pub fn close_array_at(io: &Io, file: &File, path: &Path, tail: u64, has_records: bool) -> Result<u64> {
         let closing: &[u8] = if has_records { b"\n]" } else { b"]" };
-        file.set_len(tail).map_err(|e| Error::io("truncating", path, e))?;
-        file.write_all_at(closing, tail)
-            .map_err(|e| Error::io("writing", path, e))?;
+        io.set_len(file, path, tail)?;
+        io.write_at(file, path, closing, tail)?;
         Ok(tail + closing.len() as u64)
     }
 
-    /// The bytes an append of `records` writes at the tail, and each record's offset within them.
+    /// The bytes an append of `records` writes at the tail, and each record's place in the file.
     pub fn encode_append<T: Record>(&self, records: &[T]) -> (Vec<u8>, Vec<Span>) {
         let mut bytes = Vec::with_capacity(records.len() * 384 + 2);
         let mut spans = Vec::with_capacity(records.len());
@@ -226,21 +228,17 @@ impl ArrayFile {
         (bytes, spans)
     }
 
-    /// Where the next append writes, and what the file's length will be after writing `n` bytes there.
+    /// Where the next append writes.
     pub fn tail(&self) -> u64 {
         self.tail
     }
 
     /// Writes encoded records at the tail. On failure the caller must call [`ArrayFile::restore`].
     pub fn write_append(&mut self, bytes: &[u8], spans: Vec<Span>) -> Result<()> {
-        self.file
-            .write_all_at(bytes, self.tail)
-            .map_err(|e| Error::io("writing", &self.path, e))?;
+        self.io.write_at(&self.file, &self.path, bytes, self.tail)?;
         let end = self.tail + bytes.len() as u64;
         if self.len > end {
-            self.file
-                .set_len(end)
-                .map_err(|e| Error::io("truncating", &self.path, e))?;
+            self.io.set_len(&self.file, &self.path, end)?;
         }
         self.len = end;
         self.tail = end - 2;
@@ -250,15 +248,19 @@ impl ArrayFile {
 
     /// Puts the closing bracket back at the tail after a failed append, so the file is whole again.
     pub fn restore(&mut self) -> Result<()> {
-        self.len = Self::close_array_at(&self.file, &self.path, self.tail, !self.spans.is_empty())?;
+        self.len = Self::close_array_at(
+            &self.io,
+            &self.file,
+            &self.path,
+            self.tail,
+            !self.spans.is_empty(),
+        )?;
         Ok(())
     }
 
     /// Flushes the file's data to stable storage.
     pub fn sync(&self) -> Result<()> {
-        self.file
-            .sync_data()
-            .map_err(|e| Error::io("syncing", &self.path, e))
+        self.io.sync(&self.file, &self.path)
     }
 
     /// Reads one record's raw bytes, as they sit in the file.
@@ -268,9 +270,7 @@ impl ArrayFile {
             .read_exact_at(out, span.offset)
             .map_err(|e| Error::io("reading", &self.path, e))
     }
-}
 
-impl ArrayFile {
     /// Replaces the file with one holding only the records `keep` selects, copied byte for byte.
     ///
     /// The new file is written beside the old one and renamed over it, so a crash leaves either
@@ -278,41 +278,33 @@ impl ArrayFile {
     pub fn rewrite_keeping(&mut self, keep: &[bool], sync: bool) -> Result<()> {
         let temp = temp_path(&self.path);
         let written = (|| -> Result<(File, Vec<Span>, u64)> {
-            let file = File::options()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&temp)
-                .map_err(|e| Error::io("creating", &temp, e))?;
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
-            let mut offset = 1u64;
+            let file = self.io.create(&temp)?;
+            let mut out = Vec::with_capacity(1 << 20);
+            let mut written = 0u64;
             let mut spans = Vec::new();
             let mut raw = Vec::new();
-            use std::io::Write;
-            out.write_all(b"[").map_err(|e| Error::io("writing", &temp, e))?;
+            out.push(b'[');
             for (span, _) in self.spans.iter().zip(keep).filter(|(_, keep)| **keep) {
                 self.read_span(*span, &mut raw)?;
-                let separator: &[u8] = if spans.is_empty() { b"\n  " } else { b",\n  " };
-                out.write_all(separator)
-                    .and_then(|_| out.write_all(&raw))
-                    .map_err(|e| Error::io("writing", &temp, e))?;
-                offset += separator.len() as u64;
+                out.extend_from_slice(if spans.is_empty() { b"\n  " } else { b",\n  " });
                 spans.push(Span {
-                    offset,
+                    offset: written + out.len() as u64,
                     len: span.len,
                 });
-                offset += span.len;
+                out.extend_from_slice(&raw);
+                if out.len() >= 1 << 20 {
+                    self.io.write_at(&file, &temp, &out, written)?;
+                    written += out.len() as u64;
+                    out.clear();
+                }
             }
-            let closing: &[u8] = if spans.is_empty() { b"]" } else { b"\n]" };
-            out.write_all(closing)
-                .map_err(|e| Error::io("writing", &temp, e))?;
-            out.flush().map_err(|e| Error::io("writing", &temp, e))?;
-            drop(out);
+            let tail = written + out.len() as u64;
+            out.extend_from_slice(if spans.is_empty() { b"]" } else { b"\n]" });
+            self.io.write_at(&file, &temp, &out, written)?;
             if sync {
-                file.sync_all().map_err(|e| Error::io("syncing", &temp, e))?;
+                self.io.sync(&file, &temp)?;
             }
-            Ok((file, spans, offset))
+            Ok((file, spans, tail))
         })();
         let (file, spans, tail) = match written {
             Ok(done) => done,
@@ -321,9 +313,9 @@ impl ArrayFile {
                 return Err(error);
             }
         };
-        std::fs::rename(&temp, &self.path).map_err(|e| Error::io("replacing", &self.path, e))?;
+        self.io.rename(&temp, &self.path)?;
         if sync {
-            sync_parent_dir(&self.path)?;
+            self.io.sync_parent_dir(&self.path)?;
         }
         self.len = tail + if spans.is_empty() { 1 } else { 2 };
         self.tail = tail;
@@ -331,45 +323,4 @@ impl ArrayFile {
         self.file = file;
         Ok(())
     }
-}
-
-/// The name a file is written under before it is renamed into place.
-pub(super) fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".racestore-tmp");
-    path.with_file_name(name)
-}
-
-/// Makes a rename or creation in `path`'s directory durable.
-pub(super) fn sync_parent_dir(path: &Path) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io("syncing directory", dir, e))
-}
-
-/// Writes `contents` to `path` through a temporary file and a rename, so readers and crashes
-/// see the old contents or the new, never a part.
-pub(super) fn replace_file(path: &Path, contents: &[u8], sync: bool) -> Result<()> {
-    let temp = temp_path(path);
-    let result = (|| {
-        let file = File::create(&temp).map_err(|e| Error::io("creating", &temp, e))?;
-        file.write_all_at(contents, 0)
-            .map_err(|e| Error::io("writing", &temp, e))?;
-        if sync {
-            file.sync_all().map_err(|e| Error::io("syncing", &temp, e))?;
-        }
-        std::fs::rename(&temp, path).map_err(|e| Error::io("replacing", path, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result?;
-    if sync {
-        sync_parent_dir(path)?;
-    }
-    Ok(())
 }

@@ -7,12 +7,11 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::array_file::replace_file;
+use super::fsio::Io;
 use crate::error::{Error, Result};
 use crate::model::Id;
 
@@ -51,10 +50,10 @@ impl Meta {
     }
 
     /// Replaces the metadata file atomically.
-    pub fn store(&self, dir: &Path, sync: bool) -> Result<()> {
+    pub fn store(&self, io: &Io, dir: &Path, sync: bool) -> Result<()> {
         let mut bytes = serde_json::to_vec_pretty(self).expect("metadata serializes");
         bytes.push(b'\n');
-        replace_file(&dir.join(META_FILE), &bytes, sync)
+        io.replace_file(&dir.join(META_FILE), &bytes, sync)
     }
 }
 
@@ -74,11 +73,12 @@ pub(super) enum Intent {
 pub(super) struct Journal {
     path: PathBuf,
     file: File,
+    io: Io,
 }
 
 impl Journal {
     /// Opens (creating) the journal and returns the intent a crash left in it, if any.
-    pub fn open(dir: &Path) -> Result<(Journal, Option<Intent>)> {
+    pub fn open(dir: &Path, io: Io) -> Result<(Journal, Option<Intent>)> {
         let path = dir.join(JOURNAL_FILE);
         let file = File::options()
             .read(true)
@@ -91,30 +91,22 @@ impl Journal {
         // A journal that does not parse was being written when the process died, before the
         // step it announces began: nothing to undo or redo.
         let pending = serde_json::from_slice::<Intent>(&bytes).ok();
-        Ok((Journal { path, file }, pending))
+        Ok((Journal { path, file, io }, pending))
     }
 
     /// Records `intent` before its steps start.
     pub fn begin(&self, intent: &Intent, sync: bool) -> Result<()> {
         let bytes = serde_json::to_vec(intent).expect("intents serialize");
-        self.file
-            .set_len(0)
-            .map_err(|e| Error::io("truncating", &self.path, e))?;
-        self.file
-            .write_all_at(&bytes, 0)
-            .map_err(|e| Error::io("writing", &self.path, e))?;
+        self.io.set_len(&self.file, &self.path, 0)?;
+        self.io.write_at(&self.file, &self.path, &bytes, 0)?;
         if sync {
-            self.file
-                .sync_data()
-                .map_err(|e| Error::io("syncing", &self.path, e))?;
+            self.io.sync(&self.file, &self.path)?;
         }
         Ok(())
     }
 
     /// Marks the intent done.
     pub fn clear(&self) -> Result<()> {
-        self.file
-            .set_len(0)
-            .map_err(|e| Error::io("truncating", &self.path, e))
+        self.io.set_len(&self.file, &self.path, 0)
     }
 }

@@ -11,16 +11,20 @@
 
 mod array_file;
 mod format;
+mod fsio;
 mod journal;
 mod lock;
+
+pub use fsio::{Fault, FaultInjector, FileOp};
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use array_file::{scan, ArrayFile};
 use format::Record;
+use fsio::Io;
 use journal::{Intent, Journal, Meta};
 use lock::DirLock;
 
@@ -53,6 +57,7 @@ struct State {
     simulations: Collection<Simulation>,
     meta: Meta,
     journal: Journal,
+    io: Io,
     /// Set when a write or sync failed in a way that leaves the file's state unknown.
     poisoned: Option<String>,
     _lock: DirLock,
@@ -74,12 +79,23 @@ impl JsonStore {
     /// cuts torn tails (reported by [`RaceStore::repairs`]), and refuses a file damaged
     /// anywhere else with [`Error::CorruptFile`], changing nothing in it.
     pub fn open(dir: impl AsRef<Path>, durability: Durability) -> Result<JsonStore> {
+        Self::open_with_faults(dir, durability, None)
+    }
+
+    /// Opens the store with every file write, fsync, truncate and rename passed first through
+    /// `injector`, which can make it fail: for testing how failures are handled.
+    pub fn open_with_faults(
+        dir: impl AsRef<Path>,
+        durability: Durability,
+        injector: Option<Arc<dyn FaultInjector>>,
+    ) -> Result<JsonStore> {
+        let io = Io::new(injector);
         let dir = dir.as_ref().to_owned();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating directory", &dir, e))?;
         let lock = DirLock::acquire(&dir)?;
         let sync = durability == Durability::PowerLoss;
         let meta = Meta::load(&dir)?;
-        let (journal, pending) = Journal::open(&dir)?;
+        let (journal, pending) = Journal::open(&dir, io.clone())?;
         let mut repairs = Vec::new();
         let pending_append = match &pending {
             Some(Intent::Append { file, start, end }) => Some((file.as_str(), *start, *end)),
@@ -87,13 +103,14 @@ impl JsonStore {
         };
         let mut state = State {
             durability,
-            sessions: Collection::open(&dir, &meta, pending_append, sync, &mut repairs)?,
-            metrics: Collection::open(&dir, &meta, pending_append, sync, &mut repairs)?,
-            laps: Collection::open(&dir, &meta, pending_append, sync, &mut repairs)?,
-            predictions: Collection::open(&dir, &meta, pending_append, sync, &mut repairs)?,
-            simulations: Collection::open(&dir, &meta, pending_append, sync, &mut repairs)?,
+            sessions: Collection::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
+            metrics: Collection::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
+            laps: Collection::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
+            predictions: Collection::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
+            simulations: Collection::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
             meta,
             journal,
+            io,
             poisoned: None,
             _lock: lock,
         };
@@ -178,19 +195,26 @@ impl State {
                 sync,
             )?;
         }
-        let written = collection.file.write_append(&bytes, spans).and_then(|()| {
-            if sync {
-                collection.file.sync()
-            } else {
-                Ok(())
+        if let Err(error) = collection.file.write_append(&bytes, spans) {
+            // Nothing of this append was acknowledged: put the closing bracket back where it
+            // was. Only if that fails too is the file's state unknown.
+            match collection.file.restore() {
+                Ok(()) if batch => {
+                    let _ = journal.clear();
+                }
+                Ok(()) => {}
+                Err(restore_error) => *poisoned = Some(format!("{error}, then {restore_error}")),
             }
-        });
-        if let Err(error) = written {
-            // What reached the file is unknown now (after a failed fsync, even what was
-            // written before may be lost): refuse writes until a reopen re-reads the files.
-            let _ = collection.file.restore();
-            *poisoned = Some(error.to_string());
             return Err(error);
+        }
+        if sync {
+            if let Err(error) = collection.file.sync() {
+                // After a failed fsync the kernel may have dropped the data, earlier saves'
+                // included, and a later fsync could still succeed: no write is trusted again
+                // until a reopen re-reads what the files really hold.
+                *poisoned = Some(error.to_string());
+                return Err(error);
+            }
         }
         if batch {
             journal.clear()?;
@@ -209,7 +233,7 @@ impl State {
         self.laps.record_max_id(&mut meta);
         self.predictions.record_max_id(&mut meta);
         self.simulations.record_max_id(&mut meta);
-        meta.store(dir, sync)?;
+        meta.store(&self.io, dir, sync)?;
         self.meta = meta;
         // Children first: a crash part-way leaves the session, and the journal finishes the job.
         let counts = Counts {
@@ -226,6 +250,7 @@ impl State {
 
 impl<T: Record> Collection<T> {
     fn open(
+        io: &Io,
         dir: &Path,
         meta: &Meta,
         pending_append: Option<(&str, u64, u64)>,
@@ -233,9 +258,9 @@ impl<T: Record> Collection<T> {
         repairs: &mut Vec<Repair>,
     ) -> Result<Self> {
         let path = dir.join(T::FILE);
-        let _ = std::fs::remove_file(array_file::temp_path(&path));
+        let _ = std::fs::remove_file(fsio::temp_path(&path));
         if !path.exists() {
-            array_file::replace_file(&path, b"[]", sync)?;
+            io.replace_file(&path, b"[]", sync)?;
         }
         let file = File::options()
             .read(true)
@@ -255,13 +280,11 @@ impl<T: Record> Collection<T> {
         };
         if let Some((start, end)) = batch {
             let landed = scanned.spans.iter().any(|s| s.offset + s.len == end);
-            if !landed && scanned.tail > start {
+            if !landed && (scanned.tail > start || scanned.torn.is_some()) {
                 let keep = scanned.spans.iter().take_while(|s| s.offset < start).count();
                 scanned.records.truncate(keep);
                 scanned.spans.truncate(keep);
-                scanned.tail = start;
-            }
-            if !landed {
+                scanned.tail = scanned.tail.min(start);
                 scanned.torn = Some(Repair {
                     file: path.clone(),
                     offset: start,
@@ -274,16 +297,16 @@ impl<T: Record> Collection<T> {
         }
         let mut len = bytes.len() as u64;
         if let Some(repair) = scanned.torn.take() {
-            len = ArrayFile::close_array_at(&file, &path, scanned.tail, !scanned.records.is_empty())?;
+            len = ArrayFile::close_array_at(io, &file, &path, scanned.tail, !scanned.records.is_empty())?;
             if sync {
-                file.sync_data().map_err(|e| Error::io("syncing", &path, e))?;
+                io.sync(&file, &path)?;
             }
             repairs.push(repair);
         }
         let max_in_file = scanned.records.last().map_or(0, Record::id);
         let max_ever = meta.max_ids.get(T::FILE).copied().unwrap_or(0);
         let mut collection = Collection {
-            file: ArrayFile::new(path, file, len, scanned.tail, scanned.spans),
+            file: ArrayFile::new(path, file, io.clone(), len, scanned.tail, scanned.spans),
             records: scanned.records,
             by_session: HashMap::new(),
             next_id: max_in_file.max(max_ever) + 1,
