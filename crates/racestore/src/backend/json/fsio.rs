@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 
@@ -72,11 +72,30 @@ pub trait FaultInjector: std::fmt::Debug + Send + Sync {
 #[derive(Debug, Clone, Default)]
 pub(super) struct Io {
     injector: Option<Arc<dyn FaultInjector>>,
+    /// The first fsync that failed. After one, the kernel may have dropped written data while a
+    /// later fsync succeeds, so nothing written since can be trusted to be on disk.
+    failed_sync: Arc<Mutex<Option<String>>>,
 }
 
 impl Io {
     pub fn new(injector: Option<Arc<dyn FaultInjector>>) -> Io {
-        Io { injector }
+        Io {
+            injector,
+            failed_sync: Arc::default(),
+        }
+    }
+
+    /// Why the store must stop writing: an fsync that failed, if one did.
+    pub fn failed_sync(&self) -> Option<String> {
+        self.failed_sync.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn note_sync(&self, result: Result<()>) -> Result<()> {
+        if let Err(error) = &result {
+            let mut failed = self.failed_sync.lock().unwrap_or_else(|p| p.into_inner());
+            failed.get_or_insert_with(|| error.to_string());
+        }
+        result
     }
 
     fn fault(&self, op: FileOp<'_>) -> Option<Fault> {
@@ -121,13 +140,15 @@ impl Io {
     }
 
     pub fn sync(&self, file: &File, path: &Path) -> Result<()> {
-        self.plain(FileOp::Sync { path }, "syncing", path, || file.sync_data())
+        self.note_sync(self.plain(FileOp::Sync { path }, "syncing", path, || file.sync_data()))
     }
 
     pub fn sync_dir(&self, dir: &Path) -> Result<()> {
-        self.plain(FileOp::SyncDir { path: dir }, "syncing directory", dir, || {
-            File::open(dir).and_then(|d| d.sync_all())
-        })
+        self.note_sync(
+            self.plain(FileOp::SyncDir { path: dir }, "syncing directory", dir, || {
+                File::open(dir).and_then(|d| d.sync_all())
+            }),
+        )
     }
 
     pub fn rename(&self, from: &Path, to: &Path) -> Result<()> {

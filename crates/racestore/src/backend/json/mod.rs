@@ -153,8 +153,8 @@ impl JsonStore {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let state = guard.as_mut().ok_or(Error::Closed)?;
-        if let Some(reason) = &state.poisoned {
-            return Err(Error::Poisoned(reason.clone()));
+        if let Some(reason) = state.poisoned.clone().or_else(|| state.io.failed_sync()) {
+            return Err(Error::Poisoned(reason));
         }
         f(state)
     }
@@ -208,18 +208,17 @@ impl State {
             return Err(error);
         }
         if sync {
-            if let Err(error) = collection.file.sync() {
-                // After a failed fsync the kernel may have dropped the data, earlier saves'
-                // included, and a later fsync could still succeed: no write is trusted again
-                // until a reopen re-reads what the files really hold.
-                *poisoned = Some(error.to_string());
-                return Err(error);
-            }
-        }
-        if batch {
-            journal.clear()?;
+            // A failed fsync is recorded by `Io` and stops every later write (see `write`).
+            collection.file.sync()?;
         }
         collection.push_all(records);
+        if batch {
+            // The batch is saved either way: a journal left behind names a batch that landed,
+            // which opening recognises and keeps.
+            if let Err(error) = journal.clear() {
+                tracing::warn!("could not clear the journal after a batch: {error}");
+            }
+        }
         Ok(())
     }
 
@@ -243,7 +242,10 @@ impl State {
             simulations: self.simulations.remove_session(session_id, sync)?,
             sessions: self.sessions.remove_where(|s| s.id == session_id, sync)?,
         };
-        self.journal.clear()?;
+        if let Err(error) = self.journal.clear() {
+            // The delete is done; a journal left behind only makes the next open redo it.
+            tracing::warn!("could not clear the journal after a delete: {error}");
+        }
         Ok(counts)
     }
 }
