@@ -58,6 +58,7 @@ macro_rules! conformance_tests {
             ids_are_never_reused_after_a_delete_even_after_reopening,
             saved_records_survive_reopening,
             concurrent_saves_lose_nothing_and_get_unique_ids,
+            readers_beside_sixteen_writers_see_whole_records_and_no_gaps,
             closed_store_refuses_every_call,
             counts_count_every_collection,
             timestamps_written_use_the_documented_format,
@@ -958,6 +959,93 @@ pub fn concurrent_saves_lose_nothing_and_get_unique_ids(h: &dyn Harness) {
     store.close().unwrap();
     drop(store);
     assert_eq!(h.open().counts().unwrap().laps as usize, expected_laps);
+}
+
+/// 16 threads x 1,000 saves with readers alongside: exact totals, and every read shows whole
+/// records with ids 1..=n, no gap that a later read fills in.
+pub fn readers_beside_sixteen_writers_see_whole_records_and_no_gaps(h: &dyn Harness) {
+    const WRITERS: i64 = 16;
+    const SAVES: i64 = 1000;
+    let store: Arc<dyn RaceStore> = Arc::from(h.open());
+    let sid = session(&*store);
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let lap_time = |n: i64| 80.0 + (n % 400) as f64 / 16.0;
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                let driver = format!("writer-{w}");
+                let mut ids = Vec::new();
+                let mut n = 0;
+                while n < SAVES {
+                    if n % 100 == 0 {
+                        let batch: Vec<NewLap> = (n..n + 10)
+                            .map(|k| NewLap::new(sid, &driver, k, lap_time(k)))
+                            .collect();
+                        ids.extend(store.save_laps(&batch).unwrap());
+                        n += 10;
+                    } else {
+                        ids.push(
+                            store
+                                .save_lap_data(&NewLap::new(sid, &driver, n, lap_time(n)))
+                                .unwrap(),
+                        );
+                        n += 1;
+                    }
+                }
+                ids
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (store, done) = (Arc::clone(&store), Arc::clone(&done));
+            std::thread::spawn(move || {
+                let mut seen = 0;
+                let mut reads = 0;
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    let laps = store.get_laps(&LapQuery::all()).unwrap();
+                    assert!(laps.len() >= seen, "a read saw fewer laps than an earlier one");
+                    for (i, lap) in laps.iter().enumerate() {
+                        assert_eq!(lap.id, i as Id + 1, "a gap before id {}", lap.id);
+                        assert_eq!(
+                            lap.lap_time,
+                            lap_time(lap.lap_number),
+                            "a partial record: {lap:?}"
+                        );
+                        assert!(lap.driver_id.starts_with("writer-"));
+                    }
+                    seen = laps.len();
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    let mut ids = BTreeSet::new();
+    for writer in writers {
+        for id in writer.join().expect("writer panicked") {
+            assert!(ids.insert(id), "lap id {id} given twice");
+        }
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    for reader in readers {
+        assert!(reader.join().expect("reader panicked") > 0);
+    }
+    let total = (WRITERS * SAVES) as usize;
+    assert_eq!(ids.len(), total);
+    assert_eq!(
+        ids.into_iter().collect::<Vec<_>>(),
+        (1..=total as Id).collect::<Vec<_>>()
+    );
+    assert_eq!(store.counts().unwrap().laps as usize, total);
+    for w in 0..WRITERS {
+        let mine = store.get_driver_laps(sid, &format!("writer-{w}")).unwrap();
+        assert_eq!(
+            mine.iter().map(|l| l.lap_number).collect::<Vec<_>>(),
+            (0..SAVES).collect::<Vec<_>>()
+        );
+    }
 }
 
 /// After `close`, every call (a second close included) fails with Closed.

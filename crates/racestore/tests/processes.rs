@@ -6,6 +6,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -155,20 +156,39 @@ fn kill_9_loses_nothing() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut rounds = 0;
     let mut repaired_rounds = 0;
+    let mut killed_while_opening = 0;
     while rounds < 12 || (Instant::now() < deadline && rounds < 40) {
         rounds += 1;
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        // Every third round starts from a torn tail (an interrupted save) and kills the writer
+        // within a few milliseconds: while it opens, that is while it repairs the tail.
+        let during_repair = rounds % 3 == 0 && dir.join("lap_data.json").exists();
+        if during_repair {
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(dir.join("lap_data.json"))
+                .unwrap();
+            let torn = b",\n  {\n    \"id\": 999999,\n    \"session_id\": 1,\n    \"driv";
+            let cut = 1 + (seed >> 40) as usize % (torn.len() - 1);
+            // The array was closed ("\n]"); an interrupted append overwrote that with its start.
+            let len = file.metadata().unwrap().len();
+            file.set_len(len - 2).unwrap();
+            file.write_all(&torn[..cut]).unwrap();
+        }
         let mut child = spawn("writer", &dir);
         let acks = Arc::new(Mutex::new(Vec::new()));
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut ready = String::new();
-        stdout.read_line(&mut ready).unwrap();
-        assert_eq!(ready.trim(), "ready", "writer did not start");
+        let started = Arc::new(AtomicBool::new(false));
+        let stdout = BufReader::new(child.stdout.take().unwrap());
         let reader = {
-            let acks = Arc::clone(&acks);
+            let (acks, started) = (Arc::clone(&acks), Arc::clone(&started));
             std::thread::spawn(move || {
                 for line in stdout.lines() {
                     let Ok(line) = line else { break };
-                    if let Some(ids) = line.strip_prefix("ack ") {
+                    if line == "ready" {
+                        started.store(true, Ordering::SeqCst);
+                    } else if let Some(ids) = line.strip_prefix("ack ") {
                         acks.lock()
                             .unwrap()
                             .extend(ids.split(' ').map(|id| id.parse::<Id>().unwrap()));
@@ -176,13 +196,20 @@ fn kill_9_loses_nothing() {
                 }
             })
         };
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        std::thread::sleep(Duration::from_millis(5 + (seed >> 33) % 120));
+        if during_repair {
+            std::thread::sleep(Duration::from_micros((seed >> 33) % 4000));
+        } else {
+            while !started.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            std::thread::sleep(Duration::from_millis(5 + (seed >> 33) % 120));
+        }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         reader.join().unwrap();
+        if during_repair && !started.load(Ordering::SeqCst) {
+            killed_while_opening += 1;
+        }
         acknowledged.extend(acks.lock().unwrap().iter());
 
         let store = JsonStore::open(&dir, Durability::Process).expect("store opens after kill -9");
@@ -231,7 +258,8 @@ fn kill_9_loses_nothing() {
     let unique: std::collections::BTreeSet<Id> = acknowledged.iter().copied().collect();
     assert_eq!(unique.len(), acknowledged.len(), "an id was acknowledged twice");
     println!(
-        "kill -9: {rounds} rounds, {} acknowledged laps, {repaired_rounds} rounds repaired a torn tail",
+        "kill -9: {rounds} rounds, {} acknowledged laps, {repaired_rounds} reopens repaired a torn tail, \
+         {killed_while_opening} writers killed while opening (repairing)",
         unique.len()
     );
 }
