@@ -456,6 +456,30 @@ pub struct NewPrediction {
 }
 
 impl NewPrediction {
+    /// A prediction without a confidence.
+    pub fn new(
+        session_id: Id,
+        driver_id: impl Into<String>,
+        prediction_type: impl Into<String>,
+        prediction_value: f64,
+        model_path: impl Into<String>,
+    ) -> Self {
+        NewPrediction {
+            session_id,
+            driver_id: driver_id.into(),
+            prediction_type: prediction_type.into(),
+            prediction_value,
+            model_path: model_path.into(),
+            confidence: None,
+        }
+    }
+
+    /// Sets the model's confidence, in `[0, 1]`.
+    pub fn confidence(mut self, confidence: f64) -> Self {
+        self.confidence = Some(confidence);
+        self
+    }
+
     /// Checks the input, giving the record to store under `id`.
     pub fn validate(&self, id: Id, now: &str) -> Result<Prediction> {
         require_text("driver_id", &self.driver_id)?;
@@ -498,6 +522,17 @@ pub struct NewSimulation {
 }
 
 impl NewSimulation {
+    /// A simulation of `n_laps` laps over `iterations` runs, from `driver_paces`, with its `results`.
+    pub fn new(session_id: Id, driver_paces: Value, n_laps: i64, iterations: i64, results: Value) -> Self {
+        NewSimulation {
+            session_id,
+            driver_paces,
+            n_laps,
+            iterations,
+            results,
+        }
+    }
+
     /// Checks the input, giving the record to store under `id`.
     pub fn validate(&self, id: Id, now: &str) -> Result<Simulation> {
         if !self.driver_paces.is_object() {
@@ -791,6 +826,27 @@ fn object_or_empty(field: &str, value: &Value) -> Result<Value> {
             format!("expected a JSON object, got {other}"),
         )),
     }
+}
+
+/// Lap types in the vocabulary of the original system's race data (`RACE_LAP`, `IN_LAP`,
+/// `OUT_LAP`, ...), as importers write them into [`Lap::lap_type`].
+///
+/// [`Lap::lap_type`] stays free text (the original also stored `normal`, `pit`, `qualifying`);
+/// these are the values with a fixed meaning. A flag type describes the flag shown when the car
+/// crossed the line at the end of the lap.
+pub mod lap_type {
+    /// A lap at racing speed under the green flag (the finish lap included).
+    pub const RACE_LAP: &str = "RACE_LAP";
+    /// The lap that ends in the pit lane: the car stops at the end of it.
+    pub const IN_LAP: &str = "IN_LAP";
+    /// The lap that starts in the pit lane, after a stop.
+    pub const OUT_LAP: &str = "OUT_LAP";
+    /// A lap ended behind the safety car.
+    pub const SAFETY_CAR: &str = "SAFETY_CAR";
+    /// A lap ended under a full-course yellow (neutralised at a set speed, no safety car).
+    pub const FULL_COURSE_YELLOW: &str = "FULL_COURSE_YELLOW";
+    /// A lap ended under the red flag (the session stopped).
+    pub const RED_FLAG: &str = "RED_FLAG";
 }
 
 #[cfg(test)]

@@ -269,3 +269,191 @@ fn a_delete_a_crash_interrupted_is_finished_on_open() {
         5
     );
 }
+
+const DATA_FILES: [&str; 5] = [
+    "race_sessions.json",
+    "driver_metrics.json",
+    "lap_data.json",
+    "predictions.json",
+    "simulations.json",
+];
+
+/// A closed store with several records in every one of the five files.
+fn full_store(dir: &Path) {
+    let store = open(dir).unwrap();
+    for circuit in ["Barber", "COTA", "Sebring"] {
+        let s = store
+            .create_session(&NewSession::new(circuit).date("2025-09-06T14:00:00"))
+            .unwrap();
+        store
+            .save_laps(
+                &(1..=3)
+                    .map(|n| NewLap::new(s, "GR86-002-7", n, 91.5))
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap();
+        store
+            .save_driver_metrics_json(
+                s,
+                "GR86-002-7",
+                &serde_json::json!({"sector_strength": {"S1": 0.98}}),
+            )
+            .unwrap();
+        store
+            .save_prediction(
+                &racestore::NewPrediction::new(s, "GR86-002-7", "lap_time", 91.4, "m.pkl").confidence(0.8),
+            )
+            .unwrap();
+        store
+            .save_simulation(&racestore::NewSimulation::new(
+                s,
+                serde_json::json!({"GR86-002-7": 91.5}),
+                20,
+                100,
+                serde_json::json!({"win_probability": {"GR86-002-7": 1.0}, "note": "Pérez"}),
+            ))
+            .unwrap();
+    }
+    store.close().unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for file in DATA_FILES {
+        std::fs::copy(from.join(file), to.join(file)).unwrap();
+    }
+}
+
+/// Each collection's records, as JSON text per record, in id order.
+fn contents(store: &dyn RaceStore) -> Vec<Vec<String>> {
+    let ids = store
+        .get_all_sessions()
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect::<Vec<_>>();
+    let text = |v: serde_json::Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+    };
+    let per_session = |f: &dyn Fn(i64) -> serde_json::Value| {
+        let mut all: Vec<serde_json::Value> = ids
+            .iter()
+            .flat_map(|s| f(*s).as_array().unwrap().clone())
+            .collect();
+        all.sort_by_key(|r| r["id"].as_i64());
+        text(serde_json::Value::Array(all))
+    };
+    vec![
+        text(serde_json::to_value(store.get_all_sessions().unwrap()).unwrap()),
+        per_session(&|s| serde_json::to_value(store.get_session_metrics(s).unwrap()).unwrap()),
+        text(serde_json::to_value(store.get_laps(&LapQuery::all()).unwrap()).unwrap()),
+        per_session(&|s| serde_json::to_value(store.get_session_predictions(s).unwrap()).unwrap()),
+        per_session(&|s| serde_json::to_value(store.get_session_simulations(s).unwrap()).unwrap()),
+    ]
+}
+
+#[test]
+fn every_data_file_cut_inside_its_last_record_or_anywhere_opens_as_a_reported_prefix() {
+    let temp = tempfile::tempdir().unwrap();
+    let original = temp.path().join("original");
+    full_store(&original);
+    let whole = contents(&open(&original).unwrap());
+    let mut opened = 0;
+    for (index, file) in DATA_FILES.iter().enumerate() {
+        let bytes = std::fs::read(original.join(file)).unwrap();
+        let last_record = bytes.windows(4).rposition(|w| w == b",\n  ").unwrap();
+        // Every byte of the last record and the closing bracket; a sample of offsets before it.
+        let cuts = (last_record..bytes.len()).chain((1..last_record).step_by(37));
+        for cut in cuts {
+            let dir = temp.path().join(format!("{file}-{cut}"));
+            copy_dir(&original, &dir);
+            std::fs::write(dir.join(file), &bytes[..cut]).unwrap();
+            let store = open(&dir).unwrap_or_else(|e| panic!("{file} cut at {cut}: {e}"));
+            let repairs = store.repairs();
+            if cut < bytes.len() {
+                assert_eq!(repairs.len(), 1, "{file} cut at {cut}");
+                assert_eq!(repairs[0].file, dir.join(file));
+                assert!(repairs[0].offset <= cut as u64);
+            }
+            let got = contents(&store);
+            for (other, (have, had)) in got.iter().zip(&whole).enumerate() {
+                if other == index {
+                    assert!(
+                        have.len() <= had.len() && had[..have.len()] == have[..],
+                        "{file} cut at {cut}"
+                    );
+                } else if index != 0 {
+                    assert_eq!(have, had, "{file} cut at {cut} changed {}", DATA_FILES[other]);
+                }
+            }
+            drop(store);
+            serde_json::from_slice::<serde_json::Value>(&std::fs::read(dir.join(file)).unwrap())
+                .unwrap_or_else(|e| panic!("{file} cut at {cut} does not parse after the repair: {e}"));
+            std::fs::remove_dir_all(&dir).unwrap();
+            opened += 1;
+        }
+    }
+    println!("{opened} truncated stores opened and repaired");
+}
+
+#[test]
+fn every_data_file_with_a_flipped_structural_byte_is_refused_untouched_and_zeros_after_it_are_cut() {
+    let temp = tempfile::tempdir().unwrap();
+    let original = temp.path().join("original");
+    full_store(&original);
+    for file in DATA_FILES {
+        let bytes = std::fs::read(original.join(file)).unwrap();
+        let last_record = bytes.windows(4).rposition(|w| w == b",\n  ").unwrap();
+        // Bytes of the JSON structure (not inside a string), where '#' is never valid.
+        let structural: Vec<usize> = (2..last_record)
+            .filter(|&i| match bytes[i] {
+                b'{' | b'}' => true,
+                b',' => bytes[i + 1] == b'\n',
+                b':' => bytes[i - 1] == b'"' && bytes[i + 1] == b' ',
+                b'"' => bytes[i - 1] == b' ' && bytes[i - 2] == b' ',
+                _ => false,
+            })
+            .collect();
+        for &at in structural.iter().step_by(7) {
+            let dir = temp.path().join(format!("{file}-flip-{at}"));
+            copy_dir(&original, &dir);
+            let mut damaged = bytes.clone();
+            damaged[at] = b'#';
+            std::fs::write(dir.join(file), &damaged).unwrap();
+            match open(&dir) {
+                Err(Error::CorruptFile { path, offset, .. }) => {
+                    assert_eq!(path, dir.join(file));
+                    let flipped_line_end = at + bytes[at..].iter().position(|b| *b == b'\n').unwrap_or(0);
+                    assert!(
+                        (offset as usize) <= flipped_line_end + 1,
+                        "{file} flip at {at}: offset {offset}"
+                    );
+                }
+                other => panic!("{file} flip at {at}: expected CorruptFile, got {other:?}"),
+            }
+            assert_eq!(
+                std::fs::read(dir.join(file)).unwrap(),
+                damaged,
+                "{file}: a refused file was changed"
+            );
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        let dir = temp.path().join(format!("{file}-zeros"));
+        copy_dir(&original, &dir);
+        let mut zeros = bytes.clone();
+        zeros.extend_from_slice(&[0; 4096]);
+        std::fs::write(dir.join(file), &zeros).unwrap();
+        let store = open(&dir).unwrap();
+        assert_eq!(store.repairs().len(), 1);
+        drop(store);
+        assert_eq!(
+            std::fs::read(dir.join(file)).unwrap(),
+            bytes,
+            "{file}: zeros cut, nothing else"
+        );
+    }
+}

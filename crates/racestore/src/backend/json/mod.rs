@@ -40,7 +40,6 @@ use crate::url::Durability;
 ///
 /// Open it with [`crate::open`]`("json:DIR")` or [`JsonStore::open`]. One process at a time may
 /// have a directory open; a second gets [`Error::Locked`].
-#[derive(Debug)]
 pub struct JsonStore {
     dir: PathBuf,
     state: RwLock<Option<State>>,
@@ -70,6 +69,18 @@ struct Collection<T> {
     records: Vec<T>,
     by_session: HashMap<Id, Vec<u32>>,
     next_id: Id,
+}
+
+impl std::fmt::Debug for JsonStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the records: a store's Debug output must stay readable at a million laps.
+        let guard = self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f.debug_struct("JsonStore")
+            .field("dir", &self.dir)
+            .field("durability", &guard.as_ref().map(|s| s.durability))
+            .field("open", &guard.is_some())
+            .finish()
+    }
 }
 
 impl JsonStore {
