@@ -57,6 +57,17 @@ enum Command {
     ///
     /// Prints "no sessions in URL" for an empty store.
     Sessions(commands::sessions::SessionsArgs),
+    /// Measure every backend side by side: saves, batch ingest, growth, reads, open, size
+    ///
+    /// Creates fresh stores in a temporary directory (removed afterwards unless --keep) and, on
+    /// each backend in turn, measures through the same calls: single-save throughput at the
+    /// default durability and at power-loss; batch ingest of N laps (--laps) in batches of
+    /// 10,000 over sessions of 1,000; the cost of a single save in a store of 10,000 laps and in
+    /// the N-lap store (the growth ratio); get_session_laps latency (median, p99) for 1,000-lap
+    /// sessions; the time and peak memory of opening the N-lap store; its size on disk. Prints
+    /// the machine, a table with one column per backend, and the ratios between backends. The
+    /// global --store plays no part. Progress bars go to stderr when it is a terminal.
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +81,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Demo(args) => commands::demo::run(&cli.store, args),
         Command::Sessions(args) => commands::sessions::run(&cli.store, args),
+        Command::Bench(args) => commands::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! One file per command group; the helpers here are what every command shares.
 
+pub mod bench;
 pub mod demo;
 pub mod sessions;
 

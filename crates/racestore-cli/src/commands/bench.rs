@@ -1,0 +1,1056 @@
+//! `racestore bench`: measures every backend the same way, on the same generated laps, and prints
+//! the results side by side with the machine they ran on.
+//!
+//! Each backend gets fresh stores (directories under one temporary directory; fresh schemas for a
+//! server), each opened by [`racestore::open`] from a URL and driven only through [`RaceStore`],
+//! so the numbers differ only by what the backends do.
+//!
+//! Per backend, in this order:
+//! 1. single-save throughput: [`RaceStoreExt::save_lap_data`] in a loop, at the default
+//!    durability and at `?durability=power-loss`, each in a store of its own;
+//! 2. the cost of a single save in a store holding 10,000 laps (a store of its own);
+//! 3. batch ingest of N laps into the large store, in batches of 10,000 laps that fill sessions
+//!    of 1,000 laps each;
+//! 4. the large store's size on disk, once it is closed;
+//! 5. reopening it: the time [`racestore::open`] takes and the process's peak memory meanwhile;
+//! 6. [`RaceStoreExt::get_session_laps`] latency for random 1,000-lap sessions;
+//! 7. the cost of a single save in the large store, which then holds N + 1,020 laps (20 untimed
+//!    warm-up saves, then the 1,000 timed).
+
+mod machine;
+mod report;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use racestore::{Durability, Id, NewLap, NewSession, RaceStore, RaceStoreExt, Sectors};
+use serde_json::{json, Value};
+
+use crate::synthetic::Rng;
+use machine::Machine;
+use report::{Outcome, Report};
+
+/// Laps in every session the bench creates: 20 cars over 50 laps.
+const SESSION_LAPS: usize = 1_000;
+/// Cars in a session.
+const CARS: usize = 20;
+/// Laps per `save_laps` call during batch ingest.
+const BATCH_LAPS: usize = 10_000;
+/// Laps in the store where the base cost of a single save is measured.
+const BASE_LAPS: u64 = 10_000;
+/// Single saves measured at the base size and at N.
+const PROBE_SAVES: usize = 1_000;
+/// Single saves measured at the default durability.
+const SINGLE_SAVES: usize = 2_000;
+/// Single saves measured in power-loss mode, where each waits for the disk.
+const POWER_LOSS_SAVES: usize = 200;
+/// Single saves made before each timed loop, untimed: the first calls pay for warming caches
+/// (and, on a server, for connecting).
+const WARMUP_SAVES: usize = 20;
+/// The longest a loop of single saves runs; it stops early, and reports what it did, past this.
+const SAVE_BUDGET: Duration = Duration::from_secs(10);
+/// `get_session_laps` calls timed in the large store.
+const READS: usize = 200;
+/// Seed of the lap generator and of the choice of sessions read: every backend gets the same.
+const SEED: u64 = 2025;
+
+/// Options of `racestore bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Laps in the large store (10,000 or more): batch ingest, cost per save at N, reads, open
+    /// time, memory and size are measured on it
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100_000,
+        value_parser = clap::value_parser!(u64).range(10_000..=100_000_000)
+    )]
+    laps: u64,
+
+    /// Backends to measure, comma-separated, in column order: json, sqlite, postgres
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "json,sqlite"
+    )]
+    backends: Vec<Backend>,
+
+    /// Measure PostgreSQL too, in this database: postgres://USER[:PASSWORD]@HOST[:PORT]/DB
+    ///
+    /// Each phase runs in a schema of its own (racestore_bench_*), emptied afterwards unless
+    /// --keep is given.
+    #[arg(long, value_name = "URL")]
+    postgres: Option<String>,
+
+    /// Create the bench's temporary directory in DIR (created if missing) instead of the
+    /// system's temporary directory; the filesystem measured is DIR's
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+
+    /// Print everything as one JSON object instead of tables
+    #[arg(long)]
+    json: bool,
+
+    /// Keep the stores after the run (their directory is printed) instead of removing them
+    #[arg(long)]
+    keep: bool,
+}
+
+/// A backend `--backends` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    /// The JSON directory.
+    Json,
+    /// One SQLite file.
+    Sqlite,
+    /// A PostgreSQL database (needs --postgres URL).
+    Postgres,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Json => "json",
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Runs `racestore bench`. The global `--store` plays no part: the bench makes its own stores.
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let mut backends: Vec<Backend> = Vec::new();
+    for backend in args
+        .backends
+        .iter()
+        .copied()
+        .chain(args.postgres.is_some().then_some(Backend::Postgres))
+    {
+        if !backends.contains(&backend) {
+            backends.push(backend);
+        }
+    }
+    if backends.contains(&Backend::Postgres) && args.postgres.is_none() {
+        bail!("--backends postgres needs --postgres URL: the database to measure");
+    }
+
+    let parent = match &args.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating --dir {}", dir.display()))?;
+            dir.clone()
+        }
+        None => std::env::temp_dir(),
+    };
+    let temp = tempfile::Builder::new()
+        .prefix("racestore-bench-")
+        .tempdir_in(&parent)
+        .with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
+    let dir = temp.path().to_path_buf();
+    if dir.to_string_lossy().contains('?') {
+        bail!(
+            "the bench directory {} holds a '?', which store URLs read as options; choose another --dir",
+            dir.display()
+        );
+    }
+    let machine = Machine::probe(&dir);
+    // Told once, on stderr, so that a long run does not look stuck before its first bar.
+    if !args.json {
+        eprintln!(
+            "measuring {} with {} laps in {}",
+            backends.iter().map(|b| b.name()).collect::<Vec<_>>().join(", "),
+            thousands(args.laps),
+            dir.display()
+        );
+    }
+
+    let run_id = format!("{}_{}", std::process::id(), unix_seconds());
+    let outcomes: Vec<Outcome> = backends
+        .iter()
+        .map(|&backend| {
+            let target = Target {
+                backend,
+                place: match (backend, &args.postgres) {
+                    (Backend::Postgres, Some(url)) => Place::Server {
+                        url: url.clone(),
+                        run: run_id.clone(),
+                    },
+                    _ => Place::Dir(dir.join(backend.name())),
+                },
+            };
+            let result =
+                measure(&target, args.laps, args.keep).map_err(|err| target.scrub(&format!("{err:#}")));
+            Outcome { backend, result }
+        })
+        .collect();
+
+    let kept = if args.keep {
+        Some(temp.keep())
+    } else {
+        temp.close()
+            .with_context(|| format!("removing the bench directory {}", dir.display()))?;
+        None
+    };
+    let report = Report {
+        machine,
+        laps: args.laps,
+        outcomes,
+        kept,
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report.to_json())?)?;
+    } else {
+        report.write_text(&mut out)?;
+    }
+    out.flush()?;
+
+    let failed: Vec<&str> = report
+        .outcomes
+        .iter()
+        .filter(|o| o.result.is_err())
+        .map(|o| o.backend.name())
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} backends could not be measured: {} (the reason is in the report above)",
+            failed.len(),
+            report.outcomes.len(),
+            failed.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// One backend under test, and where its fresh stores go.
+#[derive(Debug)]
+struct Target {
+    backend: Backend,
+    place: Place,
+}
+
+/// Where a backend's stores live.
+#[derive(Debug)]
+enum Place {
+    /// Files: one subdirectory of this directory per store.
+    Dir(PathBuf),
+    /// A server: one schema per store, named after the run.
+    Server { url: String, run: String },
+}
+
+impl Target {
+    fn name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    /// Names a fresh store for `phase` at `durability`, creating its directory if it has one.
+    ///
+    /// Every backend's stores are then opened by the same [`open_fresh`].
+    fn store_url(&self, phase: &str, durability: Durability) -> anyhow::Result<String> {
+        let option = match durability {
+            Durability::PowerLoss => Some("durability=power-loss"),
+            Durability::Process => None,
+        };
+        match &self.place {
+            Place::Dir(root) => {
+                let dir = root.join(phase);
+                std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+                let url = match self.backend {
+                    Backend::Sqlite => format!("sqlite:{}", dir.join("race.db").display()),
+                    _ => format!("json:{}", dir.display()),
+                };
+                Ok(with_options(&url, option.into_iter()))
+            }
+            Place::Server { url, run } => {
+                let schema = format!("racestore_bench_{run}_{}", phase.replace('-', "_"));
+                let (base, query) = url.split_once('?').unwrap_or((url, ""));
+                // The bench chooses the schema and the durability; every other option stays.
+                let options = query
+                    .split('&')
+                    .filter(|o| !o.is_empty() && !o.starts_with("schema=") && !o.starts_with("durability="))
+                    .map(str::to_owned)
+                    .chain(std::iter::once(format!("schema={schema}")))
+                    .chain(option.map(str::to_owned));
+                Ok(with_options(base, options))
+            }
+        }
+    }
+
+    /// Bytes on disk of the store for `phase`: every file in its directory (for SQLite the
+    /// database and its `-wal` and `-shm` files). `None` for a server.
+    fn size_on_disk(&self, phase: &str) -> anyhow::Result<Option<u64>> {
+        match &self.place {
+            Place::Dir(root) => {
+                let dir = root.join(phase);
+                directory_size(&dir)
+                    .map(Some)
+                    .with_context(|| format!("measuring the size of {}", dir.display()))
+            }
+            Place::Server { .. } => Ok(None),
+        }
+    }
+
+    /// `message` with the server URL's password, wherever it appears, replaced by `***`: error
+    /// messages may quote the URL as given.
+    fn scrub(&self, message: &str) -> String {
+        match &self.place {
+            Place::Server { url, .. } => match password_of(url) {
+                Some(password) if !password.is_empty() => message.replace(password, "***"),
+                _ => message.to_owned(),
+            },
+            Place::Dir(_) => message.to_owned(),
+        }
+    }
+
+    /// The URL as it may be printed: a password replaced by `***`.
+    fn shown(&self, url: &str) -> String {
+        match self.place {
+            Place::Server { .. } => redact_password(url),
+            Place::Dir(_) => url.to_owned(),
+        }
+    }
+}
+
+/// `url` with `options` appended as a query.
+fn with_options(url: &str, options: impl Iterator<Item = impl AsRef<str>>) -> String {
+    let mut out = url.to_owned();
+    for (i, option) in options.enumerate() {
+        out.push(if i == 0 { '?' } else { '&' });
+        out.push_str(option.as_ref());
+    }
+    out
+}
+
+/// Replaces the password of a `scheme://user:password@host/...` URL, and a `password=` option,
+/// with `***`.
+fn redact_password(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            match authority.rsplit_once('@') {
+                Some((user_info, host)) if user_info.contains(':') => {
+                    let user = user_info.split(':').next().unwrap_or_default();
+                    format!("{scheme}://{user}:***@{host}{path}")
+                }
+                _ => base.to_owned(),
+            }
+        }
+        None => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let options: Vec<String> = query
+            .split('&')
+            .map(|o| {
+                if o.starts_with("password=") {
+                    "password=***".to_owned()
+                } else {
+                    o.to_owned()
+                }
+            })
+            .collect();
+        out = with_options(&out, options.iter());
+    }
+    out
+}
+
+/// The password of a `scheme://user:password@host/...` URL, or of its `password=` option.
+fn password_of(url: &str) -> Option<&str> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let in_query = query.split('&').find_map(|o| o.strip_prefix("password="));
+    let rest = base.split_once("://")?.1;
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let in_user_info = authority
+        .rsplit_once('@')
+        .and_then(|(user_info, _)| user_info.split_once(':'))
+        .map(|(_, password)| password);
+    in_user_info.or(in_query)
+}
+
+/// Opens a store that must be new: the one factory every backend's stores come from.
+fn open_fresh(url: &str, shown: &str) -> anyhow::Result<Box<dyn RaceStore>> {
+    let store = racestore::open(url).with_context(|| format!("opening {shown}"))?;
+    let counts = store
+        .counts()
+        .with_context(|| format!("counting the records of {shown}"))?;
+    ensure!(
+        counts.sessions == 0 && counts.laps == 0,
+        "{shown} is not empty ({} sessions, {} laps): the bench needs a fresh store",
+        counts.sessions,
+        counts.laps
+    );
+    Ok(store)
+}
+
+/// Closes a store the bench is done with; on a server, without `--keep`, empties it first.
+fn finish(store: Box<dyn RaceStore>, target: &Target, shown: &str, keep: bool) -> anyhow::Result<()> {
+    if matches!(target.place, Place::Server { .. }) && !keep {
+        for session in store.get_all_sessions()? {
+            store
+                .delete_session(session.id)
+                .with_context(|| format!("removing the bench's session {} from {shown}", session.id))?;
+        }
+    }
+    store
+        .close()
+        .with_context(|| format!("closing {shown}: the last writes may not have reached the disk"))
+}
+
+/// Everything measured on one backend.
+#[derive(Debug)]
+struct Measures {
+    /// `save_lap_data` in a loop, default durability.
+    single_process: SaveRun,
+    /// `save_lap_data` in a loop, `?durability=power-loss`.
+    single_power_loss: SaveRun,
+    /// Single saves into a store holding [`BASE_LAPS`] laps.
+    at_base: SaveRun,
+    /// Single saves into the large store, holding N laps.
+    at_n: SaveRun,
+    /// Batch ingest of N laps.
+    ingest: Ingest,
+    /// `get_session_laps` in the large store.
+    reads: Latency,
+    /// Reopening the large store.
+    open: OpenCost,
+    /// The large store's bytes on disk; `None` when the backend has no files.
+    size: Option<u64>,
+    /// Laps the reopened large store reported holding.
+    laps_after_reopen: u64,
+    /// Laps the large store held at the end, after the single saves timed at N.
+    laps_at_end: u64,
+    /// What the reader of the results should know about this backend's run.
+    notes: Vec<String>,
+    /// The large store's URL (password redacted).
+    store: String,
+}
+
+impl Measures {
+    /// The cost of a save at N over its cost at the base size.
+    fn growth(&self) -> f64 {
+        self.at_n.micros_per_save() / self.at_base.micros_per_save()
+    }
+}
+
+/// A loop of single saves.
+#[derive(Debug, Clone, Copy)]
+struct SaveRun {
+    saves: usize,
+    seconds: f64,
+}
+
+impl SaveRun {
+    fn per_second(self) -> f64 {
+        self.saves as f64 / self.seconds
+    }
+
+    fn micros_per_save(self) -> f64 {
+        self.seconds * 1e6 / self.saves as f64
+    }
+
+    fn to_json(self) -> Value {
+        json!({
+            "saves": self.saves,
+            "seconds": self.seconds,
+            "saves_per_second": self.per_second(),
+            "micros_per_save": self.micros_per_save(),
+        })
+    }
+}
+
+/// Batch ingest of the large store.
+#[derive(Debug)]
+struct Ingest {
+    laps: u64,
+    /// Sessions holding exactly [`SESSION_LAPS`] laps.
+    full_sessions: Vec<Id>,
+    /// Time in `create_session` and `save_laps`; generating the laps is not counted.
+    seconds: f64,
+}
+
+/// Read latencies, sorted.
+#[derive(Debug)]
+struct Latency {
+    sorted: Vec<Duration>,
+}
+
+impl Latency {
+    /// The nearest-rank percentile `p` (0 to 100), in milliseconds.
+    fn percentile_ms(&self, p: f64) -> f64 {
+        let rank = ((p / 100.0 * self.sorted.len() as f64).ceil() as usize).clamp(1, self.sorted.len());
+        self.sorted[rank - 1].as_secs_f64() * 1e3
+    }
+}
+
+/// Reopening the large store.
+#[derive(Debug)]
+struct OpenCost {
+    seconds: f64,
+    /// The process's resident memory just before the open, in bytes.
+    rss_before: Option<u64>,
+    /// The process's peak resident memory from just before the open to just after, in bytes;
+    /// `None` where the peak cannot be reset (`/proc/self/clear_refs` not writable).
+    peak_rss: Option<u64>,
+}
+
+/// Runs every measure on one backend.
+fn measure(target: &Target, laps: u64, keep: bool) -> anyhow::Result<Measures> {
+    let progress = Progress {
+        prefix: target.name(),
+    };
+    let mut laps_gen = LapGenerator::new(SEED);
+
+    let single_process = single_save_store(
+        target,
+        "single",
+        Durability::Process,
+        SINGLE_SAVES,
+        &mut laps_gen,
+        &progress,
+        keep,
+    )?;
+    let single_power_loss = single_save_store(
+        target,
+        "single-power-loss",
+        Durability::PowerLoss,
+        POWER_LOSS_SAVES,
+        &mut laps_gen,
+        &progress,
+        keep,
+    )?;
+
+    // The base cost: single saves into a store holding 10,000 laps, filled as the large one is.
+    let at_base = {
+        let url = target.store_url("10k", Durability::Process)?;
+        let shown = target.shown(&url);
+        let store = open_fresh(&url, &shown)?;
+        ingest(
+            store.as_ref(),
+            &mut laps_gen,
+            BASE_LAPS,
+            &progress.bar("fill to 10,000 laps", BASE_LAPS),
+        )
+        .with_context(|| format!("filling {shown} with {} laps", thousands(BASE_LAPS)))?;
+        let run = single_saves(
+            store.as_ref(),
+            &mut laps_gen,
+            PROBE_SAVES,
+            &progress.bar("single saves at 10,000 laps", PROBE_SAVES as u64),
+        )
+        .with_context(|| format!("single saves in {shown}"))?;
+        finish(store, target, &shown, keep)?;
+        run
+    };
+
+    // The large store.
+    let url = target.store_url("large", Durability::Process)?;
+    let shown = target.shown(&url);
+    let store = open_fresh(&url, &shown)?;
+    let ingested = ingest(
+        store.as_ref(),
+        &mut laps_gen,
+        laps,
+        &progress.bar(&format!("batch ingest of {} laps", thousands(laps)), laps),
+    )
+    .with_context(|| format!("ingesting {} laps into {shown}", thousands(laps)))?;
+    store
+        .close()
+        .with_context(|| format!("closing {shown} after the ingest"))?;
+    drop(store);
+    let size = target.size_on_disk("large")?;
+
+    let spinner = progress.spinner(&format!("opening the {}-lap store", thousands(laps)));
+    let (store, open) = timed_open(&url).with_context(|| format!("reopening {shown}"))?;
+    spinner.finish_and_clear();
+    let laps_after_reopen = store
+        .counts()
+        .with_context(|| format!("counting the laps of {shown}"))?
+        .laps;
+    ensure!(
+        laps_after_reopen == laps,
+        "{shown} holds {laps_after_reopen} laps after reopening, not the {} ingested",
+        thousands(laps)
+    );
+    let mut read_rng = Rng::new(SEED);
+    let reads = session_reads(
+        store.as_ref(),
+        &ingested.full_sessions,
+        &mut read_rng,
+        &progress.bar("get_session_laps", READS as u64),
+    )
+    .with_context(|| format!("reading sessions of {shown}"))?;
+    let at_n = single_saves(
+        store.as_ref(),
+        &mut laps_gen,
+        PROBE_SAVES,
+        &progress.bar(
+            &format!("single saves at {} laps", thousands(laps)),
+            PROBE_SAVES as u64,
+        ),
+    )
+    .with_context(|| format!("single saves in {shown}"))?;
+    let laps_at_end = store
+        .counts()
+        .with_context(|| format!("counting the laps of {shown}"))?
+        .laps;
+    finish(store, target, &shown, keep)?;
+
+    let mut notes = Vec::new();
+    if let Place::Server { run, .. } = &target.place {
+        notes.push(if keep {
+            format!("the stores are kept in the schemas racestore_bench_{run}_*")
+        } else {
+            format!(
+                "the schemas racestore_bench_{run}_* are left behind, emptied: racestore has no call \
+                 to remove a store"
+            )
+        });
+    }
+    Ok(Measures {
+        single_process,
+        single_power_loss,
+        at_base,
+        at_n,
+        ingest: ingested,
+        reads,
+        open,
+        size,
+        laps_after_reopen,
+        laps_at_end,
+        notes,
+        store: shown,
+    })
+}
+
+/// Times single saves in a fresh store of their own.
+fn single_save_store(
+    target: &Target,
+    phase: &str,
+    durability: Durability,
+    saves: usize,
+    laps_gen: &mut LapGenerator,
+    progress: &Progress,
+    keep: bool,
+) -> anyhow::Result<SaveRun> {
+    let url = target.store_url(phase, durability)?;
+    let shown = target.shown(&url);
+    let store = open_fresh(&url, &shown)?;
+    let mode = match durability {
+        Durability::PowerLoss => "power-loss",
+        Durability::Process => "process",
+    };
+    let bar = progress.bar(&format!("single saves ({mode})"), saves as u64);
+    let run = single_saves(store.as_ref(), laps_gen, saves, &bar)
+        .with_context(|| format!("single saves in {shown}"))?;
+    finish(store, target, &shown, keep)?;
+    Ok(run)
+}
+
+/// Saves up to `count` laps one `save_lap_data` call at a time, into a new session, for at most
+/// [`SAVE_BUDGET`]; times the calls alone.
+fn single_saves(
+    store: &dyn RaceStore,
+    laps_gen: &mut LapGenerator,
+    count: usize,
+    bar: &ProgressBar,
+) -> anyhow::Result<SaveRun> {
+    let session = store.create_session(&LapGenerator::session())?;
+    let laps: Vec<NewLap> = (0..WARMUP_SAVES + count)
+        .map(|k| laps_gen.lap(session, k))
+        .collect();
+    let (warmup, laps) = laps.split_at(WARMUP_SAVES);
+    for lap in warmup {
+        store.save_lap_data(lap)?;
+    }
+    let start = Instant::now();
+    let mut saves: usize = 0;
+    for lap in laps {
+        store.save_lap_data(lap)?;
+        saves += 1;
+        if saves.is_multiple_of(10) {
+            bar.set_position(saves as u64);
+            if start.elapsed() >= SAVE_BUDGET {
+                break;
+            }
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    Ok(SaveRun { saves, seconds })
+}
+
+/// Saves `laps` laps in `save_laps` batches of [`BATCH_LAPS`], creating a session for every
+/// [`SESSION_LAPS`] of them; times the store's calls alone, not the making of the laps.
+fn ingest(
+    store: &dyn RaceStore,
+    laps_gen: &mut LapGenerator,
+    laps: u64,
+    bar: &ProgressBar,
+) -> anyhow::Result<Ingest> {
+    let total = usize::try_from(laps).context("too many laps for this machine")?;
+    let mut sessions: Vec<Id> = Vec::with_capacity(total.div_ceil(SESSION_LAPS));
+    let mut timed = Duration::ZERO;
+    let mut batch: Vec<NewLap> = Vec::with_capacity(BATCH_LAPS);
+    let mut saved = 0;
+    while saved < total {
+        let end = (saved + BATCH_LAPS).min(total);
+        let new_sessions = (saved..end).filter(|i| i.is_multiple_of(SESSION_LAPS)).count();
+        let start = Instant::now();
+        for _ in 0..new_sessions {
+            sessions.push(store.create_session(&LapGenerator::session())?);
+        }
+        timed += start.elapsed();
+
+        batch.clear();
+        batch.extend((saved..end).map(|i| laps_gen.lap(sessions[i / SESSION_LAPS], i % SESSION_LAPS)));
+        let start = Instant::now();
+        store
+            .save_laps(&batch)
+            .with_context(|| format!("saving laps {} to {}", saved + 1, end))?;
+        timed += start.elapsed();
+        saved = end;
+        bar.set_position(saved as u64);
+    }
+    bar.finish_and_clear();
+    sessions.truncate(total / SESSION_LAPS);
+    Ok(Ingest {
+        laps,
+        full_sessions: sessions,
+        seconds: timed.as_secs_f64(),
+    })
+}
+
+/// Times [`READS`] `get_session_laps` calls on sessions drawn at random from `sessions`, each of
+/// which must give back its [`SESSION_LAPS`] laps.
+fn session_reads(
+    store: &dyn RaceStore,
+    sessions: &[Id],
+    rng: &mut Rng,
+    bar: &ProgressBar,
+) -> anyhow::Result<Latency> {
+    ensure!(!sessions.is_empty(), "no session holds {SESSION_LAPS} laps");
+    let mut sorted = Vec::with_capacity(READS);
+    for read in 1..=READS {
+        let session = sessions[rng.below(sessions.len())];
+        let start = Instant::now();
+        let laps = store.get_session_laps(session)?;
+        sorted.push(start.elapsed());
+        ensure!(
+            laps.len() == SESSION_LAPS,
+            "session {session} gave back {} laps, not {SESSION_LAPS}",
+            laps.len()
+        );
+        bar.set_position(read as u64);
+    }
+    bar.finish_and_clear();
+    sorted.sort();
+    Ok(Latency { sorted })
+}
+
+/// Opens `url`, timing [`racestore::open`] and recording the process's peak memory meanwhile.
+///
+/// The peak is reset by writing `5` to `/proc/self/clear_refs` just before the open and read
+/// (`VmHWM` in `/proc/self/status`) just after: it is the process's peak resident memory while
+/// opening, which includes what the process held before (`rss_before`).
+fn timed_open(url: &str) -> racestore::Result<(Box<dyn RaceStore>, OpenCost)> {
+    let rss_before = proc_status_bytes("VmRSS");
+    let peak_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let start = Instant::now();
+    let store = racestore::open(url)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let peak_rss = if peak_reset {
+        proc_status_bytes("VmHWM")
+    } else {
+        None
+    };
+    Ok((
+        store,
+        OpenCost {
+            seconds,
+            rss_before,
+            peak_rss,
+        },
+    ))
+}
+
+/// A `kB` field of `/proc/self/status`, in bytes.
+fn proc_status_bytes(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    kilobytes_field(&status, field)
+}
+
+/// `FIELD:   1234 kB` in a `/proc` file, in bytes.
+fn kilobytes_field(text: &str, field: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+        let kb: u64 = rest.trim().strip_suffix("kB")?.trim().parse().ok()?;
+        Some(kb * 1024)
+    })
+}
+
+/// Bytes in every file under `dir`.
+fn directory_size(dir: &Path) -> std::io::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        total += if meta.is_dir() {
+            directory_size(&entry.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
+}
+
+/// The bench's laps, fixed by a seed: sessions of 20 cars over 50 laps, lap times of 90 to
+/// 100 s made of three sectors in whole milliseconds, a standing-start first lap, one car
+/// pitting per session (an `IN_LAP`, then an `OUT_LAP`), and running positions.
+#[derive(Debug)]
+struct LapGenerator {
+    rng: Rng,
+    drivers: Vec<String>,
+    /// Each car's base lap time, in seconds.
+    pace: Vec<f64>,
+}
+
+impl LapGenerator {
+    /// How a Barber lap splits between the sectors.
+    const SECTOR_SHARE: [f64; 3] = [0.295, 0.385, 0.320];
+
+    fn new(seed: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        let drivers = (0..CARS)
+            .map(|car| format!("GR86-{:03}-{}", 4 + car * 5, 2 + car * 3))
+            .collect();
+        let pace = (0..CARS).map(|_| rng.range(92.0, 96.0)).collect();
+        LapGenerator { rng, drivers, pace }
+    }
+
+    /// The session every bench session is: the same race, many times.
+    fn session() -> NewSession {
+        NewSession::new(crate::synthetic::CIRCUIT)
+            .date(crate::synthetic::DATE)
+            .race_type(crate::synthetic::RACE_TYPE)
+    }
+
+    /// The `k`th lap (from 0) of session `session`: car `k % 20` on lap `k / 20 + 1`.
+    fn lap(&mut self, session: Id, k: usize) -> NewLap {
+        let car = k % CARS;
+        let lap_number = (k / CARS + 1) as i64;
+        let pit_car = session.rem_euclid(CARS as i64) as usize;
+        let lap_type = match lap_number {
+            25 if car == pit_car => "IN_LAP",
+            26 if car == pit_car => "OUT_LAP",
+            _ => "RACE_LAP",
+        };
+        let mut ms: [i64; 3] = std::array::from_fn(|s| {
+            let seconds = self.pace[car] * Self::SECTOR_SHARE[s] + self.rng.normal(0.0, 0.2);
+            (seconds * 1000.0).round() as i64
+        });
+        match (lap_number, lap_type) {
+            (1, _) => ms[0] += 2_500,
+            (_, "IN_LAP") => ms[2] += 18_000,
+            (_, "OUT_LAP") => ms[0] += 3_000,
+            _ => {}
+        }
+        let [s1, s2, s3] = ms.map(|m| m.max(1) as f64 / 1000.0);
+        NewLap::new(
+            session,
+            &self.drivers[car],
+            lap_number,
+            ms.iter().sum::<i64>() as f64 / 1000.0,
+        )
+        .sectors(Sectors::new(s1, s2, s3))
+        .lap_type(lap_type)
+        .position(((k + lap_number as usize) % CARS + 1) as i64)
+    }
+}
+
+/// Progress bars on stderr for the long phases; they draw nothing when stderr is not a terminal
+/// (indicatif's stderr target hides itself then).
+#[derive(Debug)]
+struct Progress {
+    prefix: &'static str,
+}
+
+impl Progress {
+    /// A bar counting to `len`.
+    fn bar(&self, what: &str, len: u64) -> ProgressBar {
+        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        if let Ok(style) =
+            ProgressStyle::with_template("{prefix:>8} {msg:36} [{bar:30}] {human_pos}/{human_len} {elapsed}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(self.prefix);
+        bar.set_message(what.to_owned());
+        bar
+    }
+
+    /// A spinner for one long call.
+    fn spinner(&self, what: &str) -> ProgressBar {
+        let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template("{prefix:>8} {spinner} {msg} {elapsed}") {
+            spinner.set_style(style);
+        }
+        spinner.set_prefix(self.prefix);
+        spinner.set_message(what.to_owned());
+        if !spinner.is_hidden() {
+            spinner.enable_steady_tick(Duration::from_millis(100));
+        }
+        spinner
+    }
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(url: &str) -> Target {
+        Target {
+            backend: Backend::Postgres,
+            place: Place::Server {
+                url: url.to_owned(),
+                run: "42_7".to_owned(),
+            },
+        }
+    }
+
+    #[test]
+    fn file_stores_get_a_directory_each_and_the_durability_as_an_option() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = Target {
+            backend: Backend::Json,
+            place: Place::Dir(dir.path().join("json")),
+        };
+        let url = json.store_url("single", Durability::PowerLoss).unwrap();
+        let expected = dir.path().join("json/single");
+        assert_eq!(url, format!("json:{}?durability=power-loss", expected.display()));
+        assert!(expected.is_dir());
+        let sqlite = Target {
+            backend: Backend::Sqlite,
+            place: Place::Dir(dir.path().join("sqlite")),
+        };
+        let url = sqlite.store_url("large", Durability::Process).unwrap();
+        assert_eq!(
+            url,
+            format!("sqlite:{}", dir.path().join("sqlite/large/race.db").display())
+        );
+        assert_eq!(sqlite.size_on_disk("large").unwrap(), Some(0));
+    }
+
+    #[test]
+    fn server_stores_get_a_schema_each_and_keep_the_other_options() {
+        let target = server("postgres://u:pw@db/race?sslmode=disable&schema=mine&durability=process");
+        assert_eq!(
+            target
+                .store_url("single-power-loss", Durability::PowerLoss)
+                .unwrap(),
+            "postgres://u:pw@db/race?sslmode=disable&schema=racestore_bench_42_7_single_power_loss\
+             &durability=power-loss"
+        );
+        assert_eq!(
+            server("postgres://u@db/race")
+                .store_url("10k", Durability::Process)
+                .unwrap(),
+            "postgres://u@db/race?schema=racestore_bench_42_7_10k"
+        );
+        assert_eq!(target.size_on_disk("large").unwrap(), None);
+    }
+
+    #[test]
+    fn passwords_never_reach_the_report() {
+        let target = server("postgres://u:pw@db/race");
+        assert_eq!(
+            target.shown("postgres://u:s3cret@db:5432/race?schema=s"),
+            "postgres://u:***@db:5432/race?schema=s"
+        );
+        assert_eq!(
+            redact_password("postgres://u@db/race?password=s3cret&sslmode=disable"),
+            "postgres://u@db/race?password=***&sslmode=disable"
+        );
+        assert_eq!(redact_password("postgres://u@db/race"), "postgres://u@db/race");
+        let target = server("postgres://u:s3cret@db/race");
+        assert_eq!(
+            target.scrub("unsupported store URL \"postgres://u:s3cret@db/race?schema=x\""),
+            "unsupported store URL \"postgres://u:***@db/race?schema=x\""
+        );
+        assert_eq!(password_of("postgres://u@db/race?password=pw&x=1"), Some("pw"));
+        assert_eq!(password_of("postgres://u@db/race"), None);
+    }
+
+    #[test]
+    fn generated_laps_look_like_a_race_and_are_the_same_for_every_backend() {
+        let mut a = LapGenerator::new(SEED);
+        let mut b = LapGenerator::new(SEED);
+        let laps: Vec<NewLap> = (0..SESSION_LAPS).map(|k| a.lap(3, k)).collect();
+        let again: Vec<NewLap> = (0..SESSION_LAPS).map(|k| b.lap(3, k)).collect();
+        assert_eq!(laps, again);
+        for lap in &laps {
+            lap.validate(1, "2025-09-06").unwrap();
+            let sectors = [lap.sectors.s1, lap.sectors.s2, lap.sectors.s3].map(Option::unwrap);
+            assert!(
+                (sectors.iter().sum::<f64>() - lap.lap_time).abs() < 1e-9,
+                "{lap:?}"
+            );
+            if lap.lap_type == "RACE_LAP" && lap.lap_number > 1 {
+                assert!((88.0..102.0).contains(&lap.lap_time), "{lap:?}");
+            }
+        }
+        let count = |t: &str| laps.iter().filter(|l| l.lap_type == t).count();
+        assert_eq!((count("IN_LAP"), count("OUT_LAP")), (1, 1));
+        let drivers: std::collections::BTreeSet<&str> = laps.iter().map(|l| l.driver_id.as_str()).collect();
+        assert_eq!(drivers.len(), CARS);
+        assert_eq!(laps.last().unwrap().lap_number, (SESSION_LAPS / CARS) as i64);
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let latency = Latency {
+            sorted: (1..=200).map(Duration::from_millis).collect(),
+        };
+        assert_eq!(latency.percentile_ms(50.0), 100.0);
+        assert_eq!(latency.percentile_ms(99.0), 198.0);
+        assert_eq!(latency.percentile_ms(100.0), 200.0);
+    }
+
+    #[test]
+    fn proc_fields_and_counts_read_as_people_write_them() {
+        assert_eq!(
+            kilobytes_field("VmPeak:\t  100 kB\nVmHWM:\t    2048 kB\n", "VmHWM"),
+            Some(2048 * 1024)
+        );
+        assert_eq!(kilobytes_field("VmHWMx: 1 kB", "VmHWM"), None);
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+}
