@@ -101,6 +101,18 @@ pub enum Error {
         /// The engine's message.
         message: String,
     },
+
+    /// A file being imported (a timing export) cannot be read as its format, or has rows that
+    /// cannot be trusted and the import was told to abort on them; nothing was stored.
+    #[error("{}{}: {message}", file.display(), line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Import {
+        /// The file, as given to the importer.
+        file: PathBuf,
+        /// 1-based line of the row at fault; `None` when the file as a whole is.
+        line: Option<u64>,
+        /// What is wrong and what the user can do.
+        message: String,
+    },
 }
 
 /// `Result` with racestore's [`Error`] as the default error type.

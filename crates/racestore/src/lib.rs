@@ -33,6 +33,7 @@ mod backend;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
+pub mod import;
 pub mod model;
 mod store;
 mod url;

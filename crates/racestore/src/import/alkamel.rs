@@ -1,0 +1,1081 @@
+//! Al Kamel Systems' lap-by-lap analysis exports: `23_AnalysisEnduranceWithSections` (Toyota
+//! GR Cup) and `23_Analysis` (FIA WEC), one session per file and one lap per row.
+//!
+//! ```no_run
+//! use racestore::import::alkamel::{self, BadRows, Options};
+//!
+//! let store = racestore::open("json:storage")?;
+//! let options = Options { bad_rows: BadRows::Skip, ..Options::default() };
+//! let summary = alkamel::import(store.as_ref(), "barber/23_AnalysisEnduranceWithSections_Race 1_Anonymized.CSV".as_ref(), &options)?;
+//! println!("session {}: {} laps, {} rows skipped", summary.session.id, summary.laps_imported, summary.skipped.len());
+//! # Ok::<(), racestore::Error>(())
+//! ```
+//!
+//! # The file
+//!
+//! `;`-separated, unquoted text, with or without a UTF-8 byte-order mark, LF or CRLF line ends,
+//! with or without a `;` ending every line. Header names are trimmed (the first fifteen carry a
+//! leading space). Columns are found by name, so their order does not matter; `NUMBER`,
+//! `LAP_NUMBER`, `LAP_TIME` and `ELAPSED` are required, the others read when present. Cells are
+//! trimmed (`GROUP` can be `Legends ` with a space). Times are `m:ss.fff`, `mm:ss.fff`,
+//! `h:mm:ss.fff` or plain seconds, with any number of decimals.
+//!
+//! # What is stored
+//!
+//! One session per file ([`Options`] says where its circuit, race type and date come from) and
+//! one lap record per trusted row:
+//!
+//! - **driver_id**: the car number as written, leading zeros kept (`007`). Where cars share
+//!   drivers, that is where any row of the file has a `DRIVER_NUMBER` other than 1 (WEC), the
+//!   driver number follows after a dash: `007-2` is car 007's second driver. Otherwise (GR Cup,
+//!   where `DRIVER_NUMBER` is always 1) it is the car number alone: `13`. A dash rather than a
+//!   slash keeps the id usable in file names and URL paths.
+//! - **lap_number**, **lap_time** (`LAP_TIME`).
+//! - **sectors**: `S1_SECONDS`..`S3_SECONDS` when the cell is filled, else `S1`..`S3`; a blank
+//!   sector is untimed (`None`).
+//! - **lap_type**, from [`crate::model::lap_type`], first match wins: `IN_LAP` when
+//!   `CROSSING_FINISH_LINE_IN_PIT` is `B` (the car ends the lap in the pit lane); `OUT_LAP` when
+//!   `PIT_TIME` is filled (the timing system writes the stop's duration on the lap after it);
+//!   then from `FLAG_AT_FL`, the flag when the car crossed the line: `RF` → `RED_FLAG`, `SF` →
+//!   `SAFETY_CAR`, `FCY` → `FULL_COURSE_YELLOW`; anything else (`GF`, `FF` the finish, blank)
+//!   → `RACE_LAP`. Pit laps win over flags so that counting `IN_LAP`s counts pit stops, under
+//!   caution too; a lap both in and out (a second stop straight after the first) is `IN_LAP`.
+//! - **position**: the car's overall running order when it crossed the line at the end of that
+//!   lap: 1 + the number of other cars that had completed that lap earlier, by `ELAPSED` (time
+//!   since the start, common to all cars); a tie goes to the row earlier in the file. A car a
+//!   lap down is therefore behind every car that completed the lap before it, as in the
+//!   official classification, which orders by laps completed, then by time. At the flag this
+//!   gives the classification, except where the results apply what the timing does not know:
+//!   time penalties, and retirements (a car that stops is ranked where it was when it last
+//!   crossed the line; cars that were behind it and went on are classified ahead of it).
+//!   Every row whose car, lap and `ELAPSED` can be read takes part in the ranking, skipped
+//!   rows too: the cars were on track.
+//!
+//! # Rows that cannot be trusted
+//!
+//! Each is reported as a [`Problem`] with the file and the row's line; [`BadRows`] chooses
+//! between skipping them and aborting the import. A row has at most one problem, the first of:
+//!
+//! - [`ProblemKind::WrongFieldCount`]: more or fewer fields than the header;
+//! - [`ProblemKind::BadValue`]: a blank `NUMBER`, a `LAP_NUMBER` that is not a whole number, a
+//!   time (`LAP_TIME`, `ELAPSED`, a sector, `PIT_TIME`) that cannot be read, a cell that is not
+//!   UTF-8;
+//! - [`ProblemKind::InvalidLap`]: a lap the model refuses ([`NewLap::validate`]: a zero lap time,
+//!   a negative lap number, ...);
+//! - [`ProblemKind::SharedCarNumber`]: two different cars run under one number (told apart by
+//!   `GROUP`, as the two `#3` at COTA): all rows of that number, whose laps no driver id could
+//!   tell apart;
+//! - [`ProblemKind::RepeatedLap`]: a lap number that appears more than once for one car: every
+//!   such row, since which one is right cannot be told.
+//!
+//! `HOUR` is read only to date the session and is never a problem; columns the importer does not
+//! use are not checked.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::time::parse_seconds;
+use crate::error::{Error, Result};
+use crate::model::{lap_type, now_timestamp, NewLap, NewSession, Sectors, Session};
+use crate::store::RaceStore;
+
+/// What an import does with rows that cannot be trusted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadRows {
+    /// Leaves them out, imports the rest, and lists them in [`Summary::skipped`].
+    Skip,
+    /// Imports nothing from a file with any such row: [`Error::Import`] naming the first one.
+    #[default]
+    Abort,
+}
+
+/// How to import a file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// The session's circuit; `None` takes it from the file's name or folders
+    /// ([`default_circuit`]), and fails when they name no circuit the importer knows.
+    pub circuit: Option<String>,
+    /// The session's type; `None` takes it from the file's name or folders
+    /// ([`default_race_type`]): `race 1` for `..._Race 1_...`, else `race`.
+    pub race_type: Option<String>,
+    /// The session's date, ISO 8601; `None` takes a `YYYY-MM-DD` found in the file's name or
+    /// folders, or else leaves the store to date the session at import time (the exports hold
+    /// only times of day). A date without a time gets the race's start time from the file (the
+    /// first crossing's `HOUR` less its `ELAPSED`, local time): `2025-09-06` becomes
+    /// `2025-09-06T13:40:41`. A date-time is kept as given.
+    pub date: Option<String>,
+    /// What to do with rows that cannot be trusted; aborting by default.
+    pub bad_rows: BadRows,
+}
+
+/// Why a row cannot be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// The row has more or fewer fields than the header.
+    WrongFieldCount,
+    /// A cell the importer needs is blank where it must not be, or cannot be read.
+    BadValue,
+    /// The values read are a lap the model refuses (a zero lap time, say).
+    InvalidLap,
+    /// Two different cars run under the row's car number.
+    SharedCarNumber,
+    /// The row's lap number appears more than once for its car.
+    RepeatedLap,
+}
+
+impl ProblemKind {
+    /// A short description, for grouping problems in a summary.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ProblemKind::WrongFieldCount => "wrong number of fields",
+            ProblemKind::BadValue => "unreadable value",
+            ProblemKind::InvalidLap => "invalid lap",
+            ProblemKind::SharedCarNumber => "car number shared by two cars",
+            ProblemKind::RepeatedLap => "lap number repeated for one car",
+        }
+    }
+}
+
+impl fmt::Display for ProblemKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// A row that cannot be trusted, with where it is and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The file, as given.
+    pub file: PathBuf,
+    /// The row's 1-based line in the file (the header is line 1).
+    pub line: u64,
+    /// The kind of problem.
+    pub kind: ProblemKind,
+    /// What is wrong, naming the column and value.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} line {}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+/// Where a session's date came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DateSource {
+    /// [`Options::date`].
+    Options,
+    /// A `YYYY-MM-DD` in the file's name or folders.
+    Path,
+    /// Nowhere: the store dated the session at import time.
+    ImportTime,
+}
+
+/// A row to be stored as a lap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedLap {
+    /// The row's 1-based line in the file.
+    pub line: u64,
+    /// The lap; its `session_id` is 0 until [`save`] sets it.
+    pub lap: NewLap,
+}
+
+/// A file read and checked, ready for [`save`]: nothing has been stored yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// The file, as given.
+    pub file: PathBuf,
+    /// The session to create (checked with [`NewSession::validate`]).
+    pub session: NewSession,
+    /// Where the session's date came from.
+    pub date_source: DateSource,
+    /// Data rows in the file.
+    pub rows: usize,
+    /// The trusted rows, in file order (each checked with [`NewLap::validate`]).
+    pub laps: Vec<ParsedLap>,
+    /// The rows that cannot be trusted, in file order.
+    pub problems: Vec<Problem>,
+    /// What [`save`] does with [`problems`](Parsed::problems).
+    pub bad_rows: BadRows,
+}
+
+impl Parsed {
+    /// The error [`save`] aborts with, when `bad_rows` is [`BadRows::Abort`] and a row cannot be
+    /// trusted: the first such row, and how many there are.
+    pub fn abort_error(&self) -> Option<Error> {
+        if self.bad_rows != BadRows::Abort {
+            return None;
+        }
+        let first = self.problems.first()?;
+        let n = self.problems.len();
+        Some(Error::Import {
+            file: self.file.clone(),
+            line: Some(first.line),
+            message: format!(
+                "{}; {} of its {} rows cannot be trusted, so nothing was imported (skipping them would import the other {})",
+                first.message,
+                n,
+                self.rows,
+                self.laps.len()
+            ),
+        })
+    }
+}
+
+/// What an import stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// The file, as given.
+    pub file: PathBuf,
+    /// The session created, as the store gives it back (its `id` included).
+    pub session: Session,
+    /// Where the session's date came from.
+    pub date_source: DateSource,
+    /// Data rows in the file.
+    pub rows: usize,
+    /// Laps stored: one per trusted row.
+    pub laps_imported: usize,
+    /// The rows skipped, and why (empty unless [`BadRows::Skip`]).
+    pub skipped: Vec<Problem>,
+}
+
+/// Reads and checks the file at `path` without touching any store.
+///
+/// Fails when the file cannot be read, is not such an export (a required column is missing),
+/// names no circuit the importer knows and [`Options::circuit`] is `None`, or the session would
+/// be invalid (a date that is not ISO 8601, a blank race type). Rows that cannot be trusted are
+/// not errors here: they are listed in [`Parsed::problems`].
+pub fn parse(path: &Path, options: &Options) -> Result<Parsed> {
+    let bytes = std::fs::read(path).map_err(|err| Error::io("reading", path, err))?;
+    // The folders the file is in name the circuit and race; a relative path may not show them.
+    let named = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    parse_named(path, &named, &bytes, options)
+}
+
+/// Reads and checks an export held in memory (an upload, say) as [`parse`] does; `file` names
+/// it in problems and errors and gives the defaults of [`Options`].
+pub fn parse_bytes(file: &Path, bytes: &[u8], options: &Options) -> Result<Parsed> {
+    parse_named(file, file, bytes, options)
+}
+
+/// Stores a parsed file: one session, and every trusted lap in one [`RaceStore::save_laps`] batch.
+///
+/// With [`BadRows::Abort`] and any problem, fails with [`Parsed::abort_error`] before touching
+/// the store. A file without a lap to store is an [`Error::Import`], and stores nothing. When
+/// saving the laps fails, the session just created is deleted again, so the store holds what it
+/// held before; the session's id stays used, as ids are never given twice.
+pub fn save(store: &dyn RaceStore, parsed: &Parsed) -> Result<Summary> {
+    if let Some(err) = parsed.abort_error() {
+        return Err(err);
+    }
+    if parsed.laps.is_empty() {
+        return Err(Error::Import {
+            file: parsed.file.clone(),
+            line: None,
+            message: format!(
+                "has no lap to import ({} rows, {} of them skipped)",
+                parsed.rows,
+                parsed.problems.len()
+            ),
+        });
+    }
+    let session_id = store.create_session(&parsed.session)?;
+    let laps: Vec<NewLap> = parsed
+        .laps
+        .iter()
+        .map(|p| NewLap {
+            session_id,
+            ..p.lap.clone()
+        })
+        .collect();
+    if let Err(err) = store.save_laps(&laps) {
+        return Err(match store.delete_session(session_id) {
+            Ok(_) => err,
+            Err(undo) => Error::Import {
+                file: parsed.file.clone(),
+                line: None,
+                message: format!(
+                    "saving its {} laps failed ({err}), and deleting session {session_id}, created for them, failed too ({undo}); delete that session by hand",
+                    laps.len()
+                ),
+            },
+        });
+    }
+    let session = store
+        .get_session(session_id)?
+        .ok_or_else(|| Error::session_not_found(session_id))?;
+    Ok(Summary {
+        file: parsed.file.clone(),
+        session,
+        date_source: parsed.date_source,
+        rows: parsed.rows,
+        laps_imported: laps.len(),
+        skipped: parsed.problems.clone(),
+    })
+}
+
+/// Imports the file at `path`: [`parse`], then [`save`].
+pub fn import(store: &dyn RaceStore, path: &Path, options: &Options) -> Result<Summary> {
+    save(store, &parse(path, options)?)
+}
+
+/// Circuits named by the folder and file names timing exports come in, matched as whole words
+/// (case ignored; `_`, `-`, spaces and dots separate words).
+const CIRCUITS: &[(&[&str], &str)] = &[
+    (&["barber"], "Barber Motorsports Park"),
+    (&["cota"], "Circuit of the Americas"),
+    (&["circuit", "of", "the", "americas"], "Circuit of the Americas"),
+    (&["le", "mans"], "Circuit de la Sarthe"),
+    (&["lemans"], "Circuit de la Sarthe"),
+    (&["sonoma"], "Sonoma Raceway"),
+    (&["road", "america"], "Road America"),
+    (&["sebring"], "Sebring International Raceway"),
+    (&["vir"], "Virginia International Raceway"),
+    (&["indianapolis"], "Indianapolis Motor Speedway"),
+    (&["indy"], "Indianapolis Motor Speedway"),
+    (&["spa"], "Circuit de Spa-Francorchamps"),
+    (&["fuji"], "Fuji Speedway"),
+    (&["bahrain"], "Bahrain International Circuit"),
+    (&["qatar"], "Lusail International Circuit"),
+    (&["lusail"], "Lusail International Circuit"),
+    (&["imola"], "Autodromo Internazionale Enzo e Dino Ferrari"),
+    (&["interlagos"], "Autódromo José Carlos Pace"),
+    (&["sao", "paulo"], "Autódromo José Carlos Pace"),
+    (&["portimao"], "Autódromo Internacional do Algarve"),
+    (&["monza"], "Autodromo Nazionale Monza"),
+];
+
+/// How many folders above the file are looked at for a circuit, race or date.
+const FOLDERS_LOOKED_AT: usize = 3;
+
+/// The file's name (without extension), then its folders nearest first, each as lower-case words.
+fn name_words(path: &Path) -> Vec<Vec<String>> {
+    let words = |name: &str| -> Vec<String> {
+        name.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let mut names = Vec::new();
+    if let Some(stem) = path.file_stem() {
+        names.push(words(&stem.to_string_lossy()));
+    }
+    let folders = path.parent().into_iter().flat_map(|p| p.components().rev());
+    for folder in folders.take(FOLDERS_LOOKED_AT) {
+        if let std::path::Component::Normal(name) = folder {
+            names.push(words(&name.to_string_lossy()));
+        }
+    }
+    names
+}
+
+/// The circuit a file's name or folders name (`barber` → Barber Motorsports Park, `COTA` →
+/// Circuit of the Americas, `le_mans_24h` → Circuit de la Sarthe, ...), the file's own name
+/// first, then its folders from the nearest; `None` when none names a circuit known here.
+pub fn default_circuit(path: &Path) -> Option<&'static str> {
+    name_words(path).iter().find_map(|words| {
+        CIRCUITS.iter().find_map(|(pattern, circuit)| {
+            words
+                .windows(pattern.len())
+                .any(|w| w.iter().zip(pattern.iter()).all(|(a, b)| a == b))
+                .then_some(*circuit)
+        })
+    })
+}
+
+/// The race type a file's name or folders give, the file's own name first: `race 2` for
+/// `..._Race 2_...` or a folder `Race 2`, `qualifying` for a qualifying session, `practice 1`
+/// for `FP1` or `Practice 1`; `race` when none says.
+pub fn default_race_type(path: &Path) -> String {
+    for words in name_words(path) {
+        for (i, word) in words.iter().enumerate() {
+            let next_number = words.get(i + 1).filter(|n| n.bytes().all(|b| b.is_ascii_digit()));
+            match word.as_str() {
+                "race" => {
+                    if let Some(n) = next_number {
+                        return format!("race {n}");
+                    }
+                }
+                "qualifying" | "quali" | "qualification" => return "qualifying".to_owned(),
+                "practice" => {
+                    return match next_number {
+                        Some(n) => format!("practice {n}"),
+                        None => "practice".to_owned(),
+                    }
+                }
+                _ => {
+                    if let Some(n) = word.strip_prefix("fp").filter(|n| n.parse::<u8>().is_ok()) {
+                        return format!("practice {n}");
+                    }
+                }
+            }
+        }
+    }
+    crate::model::DEFAULT_RACE_TYPE.to_owned()
+}
+
+/// A `YYYY-MM-DD` in the file's name or folders, nearest first.
+fn date_in_path(path: &Path) -> Option<String> {
+    let mut names = Vec::new();
+    if let Some(name) = path.file_name() {
+        names.push(name.to_string_lossy().into_owned());
+    }
+    let folders = path.parent().into_iter().flat_map(|p| p.components().rev());
+    names.extend(folders.take(FOLDERS_LOOKED_AT).filter_map(|c| match c {
+        std::path::Component::Normal(name) => Some(name.to_string_lossy().into_owned()),
+        _ => None,
+    }));
+    names.iter().find_map(|name| {
+        let b = name.as_bytes();
+        (0..b.len().saturating_sub(9)).find_map(|at| {
+            let candidate = std::str::from_utf8(b.get(at..at + 10)?).ok()?;
+            let shaped = candidate.bytes().enumerate().all(|(i, c)| match i {
+                4 | 7 => c == b'-',
+                _ => c.is_ascii_digit(),
+            });
+            let digit_before = at > 0 && b[at - 1].is_ascii_digit();
+            let digit_after = b.get(at + 10).is_some_and(u8::is_ascii_digit);
+            (shaped && !digit_before && !digit_after)
+                .then(|| candidate.to_owned())
+                .filter(|d| crate::model::validate_iso8601("date", d).is_ok())
+        })
+    })
+}
+
+/// Where the columns the importer reads are.
+#[derive(Debug)]
+struct Columns {
+    /// Fields in the header line, a trailing empty one included.
+    fields: usize,
+    /// Whether the header line ends with the separator (an empty last field).
+    trailing_separator: bool,
+    number: usize,
+    lap_number: usize,
+    lap_time: usize,
+    elapsed: usize,
+    driver_number: Option<usize>,
+    group: Option<usize>,
+    in_pit: Option<usize>,
+    pit_time: Option<usize>,
+    flag: Option<usize>,
+    hour: Option<usize>,
+    /// Per sector: the time column (`S1`) and the seconds column (`S1_SECONDS`).
+    sectors: [(Option<usize>, Option<usize>); 3],
+}
+
+const REQUIRED: [&str; 4] = ["NUMBER", "LAP_NUMBER", "LAP_TIME", "ELAPSED"];
+
+impl Columns {
+    fn find(header: &csv::ByteRecord) -> std::result::Result<Columns, String> {
+        let names: Vec<String> = header
+            .iter()
+            .map(|name| String::from_utf8_lossy(name).trim().to_owned())
+            .collect();
+        let at = |name: &str| names.iter().position(|n| n == name);
+        let required = |name: &str| {
+            at(name).ok_or_else(|| {
+                let mut shown = names.iter().filter(|n| !n.is_empty()).take(8).cloned().collect::<Vec<_>>();
+                if names.len() > shown.len() + 1 {
+                    shown.push("...".to_owned());
+                }
+                format!(
+                    "has no {name} column, so it is not an Al Kamel lap analysis export (23_AnalysisEnduranceWithSections or 23_Analysis, which have {}); its header is {}",
+                    REQUIRED.join(", "),
+                    shown.join(";")
+                )
+            })
+        };
+        let sector = |i: usize| (at(&format!("S{i}")), at(&format!("S{i}_SECONDS")));
+        Ok(Columns {
+            fields: names.len(),
+            trailing_separator: names.len() > 1 && names.last().is_some_and(String::is_empty),
+            number: required("NUMBER")?,
+            lap_number: required("LAP_NUMBER")?,
+            lap_time: required("LAP_TIME")?,
+            elapsed: required("ELAPSED")?,
+            driver_number: at("DRIVER_NUMBER"),
+            group: at("GROUP"),
+            in_pit: at("CROSSING_FINISH_LINE_IN_PIT"),
+            pit_time: at("PIT_TIME"),
+            flag: at("FLAG_AT_FL"),
+            hour: at("HOUR"),
+            sectors: [sector(1), sector(2), sector(3)],
+        })
+    }
+
+    /// Whether a row has as many fields as the header, allowing for a `;` ending one and not the other.
+    fn field_count_fits(&self, record: &csv::ByteRecord) -> bool {
+        let n = record.len();
+        n == self.fields
+            || (n == self.fields + 1 && record.get(n - 1).is_some_and(<[u8]>::is_empty))
+            || (self.trailing_separator && n + 1 == self.fields)
+    }
+}
+
+/// One data row, as far as it could be read.
+#[derive(Debug, Default)]
+struct Row {
+    line: u64,
+    /// Car number, trimmed; `None` when blank.
+    number: Option<String>,
+    /// `GROUP`, trimmed (blank when absent).
+    group: String,
+    /// `DRIVER_NUMBER`, trimmed; `None` when blank or absent.
+    driver_number: Option<String>,
+    lap_number: Option<i64>,
+    lap_time: Option<f64>,
+    elapsed: Option<f64>,
+    hour: Option<f64>,
+    sectors: Sectors,
+    lap_type: &'static str,
+    /// The first reason the row cannot be trusted.
+    problem: Option<(ProblemKind, String)>,
+}
+
+impl Row {
+    fn flag(&mut self, kind: ProblemKind, message: String) {
+        if self.problem.is_none() {
+            self.problem = Some((kind, message));
+        }
+    }
+
+    fn read(columns: &Columns, record: &csv::ByteRecord, line: u64) -> Row {
+        let mut row = Row {
+            line,
+            lap_type: lap_type::RACE_LAP,
+            ..Row::default()
+        };
+        if !columns.field_count_fits(record) {
+            row.flag(
+                ProblemKind::WrongFieldCount,
+                format!(
+                    "has {} fields where the header has {}: the row is cut short or has extra separators",
+                    record.len(),
+                    columns.fields
+                ),
+            );
+        }
+        let text = |row: &mut Row, column: Option<usize>, name: &str| cell(record, row, column, name);
+        let time = |row: &mut Row, column: Option<usize>, name: &str| time_cell(record, row, column, name);
+
+        let number = text(&mut row, Some(columns.number), "NUMBER");
+        if number.is_empty() {
+            row.flag(
+                ProblemKind::BadValue,
+                "NUMBER (the car number) is blank".to_owned(),
+            );
+        } else {
+            row.number = Some(number.to_owned());
+        }
+        let lap_number = text(&mut row, Some(columns.lap_number), "LAP_NUMBER");
+        match lap_number.parse::<i64>() {
+            Ok(n) => row.lap_number = Some(n),
+            Err(_) => row.flag(
+                ProblemKind::BadValue,
+                format!("LAP_NUMBER {lap_number:?} is not a whole number"),
+            ),
+        }
+        row.lap_time = time(&mut row, Some(columns.lap_time), "LAP_TIME");
+        if row.lap_time.is_none() {
+            row.flag(ProblemKind::BadValue, "LAP_TIME is blank".to_owned());
+        }
+        row.elapsed = time(&mut row, Some(columns.elapsed), "ELAPSED");
+        if row.elapsed.is_none() {
+            row.flag(
+                ProblemKind::BadValue,
+                "ELAPSED is blank, so the car's running order cannot be known".to_owned(),
+            );
+        }
+        let names = [("S1", "S1_SECONDS"), ("S2", "S2_SECONDS"), ("S3", "S3_SECONDS")];
+        for (i, ((time_column, seconds_column), (name, seconds_name))) in
+            columns.sectors.iter().zip(names).enumerate()
+        {
+            let sector = match time(&mut row, *seconds_column, seconds_name) {
+                Some(seconds) => Some(seconds),
+                None => time(&mut row, *time_column, name),
+            };
+            match i {
+                0 => row.sectors.s1 = sector,
+                1 => row.sectors.s2 = sector,
+                _ => row.sectors.s3 = sector,
+            }
+        }
+        row.group = text(&mut row, columns.group, "GROUP").to_owned();
+        let driver_number = text(&mut row, columns.driver_number, "DRIVER_NUMBER");
+        row.driver_number = (!driver_number.is_empty()).then(|| driver_number.to_owned());
+        let in_pit = text(&mut row, columns.in_pit, "CROSSING_FINISH_LINE_IN_PIT") == "B";
+        let out_lap = time(&mut row, columns.pit_time, "PIT_TIME").is_some();
+        let flag = text(&mut row, columns.flag, "FLAG_AT_FL");
+        row.lap_type = if in_pit {
+            lap_type::IN_LAP
+        } else if out_lap {
+            lap_type::OUT_LAP
+        } else {
+            match flag {
+                "RF" => lap_type::RED_FLAG,
+                "SF" => lap_type::SAFETY_CAR,
+                "FCY" => lap_type::FULL_COURSE_YELLOW,
+                _ => lap_type::RACE_LAP,
+            }
+        };
+        // Only used to date the session: never a reason to distrust the row.
+        let hour = columns.hour.and_then(|i| record.get(i)).unwrap_or_default();
+        row.hour = std::str::from_utf8(hour).ok().and_then(|h| parse_seconds(h).ok());
+        row
+    }
+}
+
+/// The trimmed text of a row's cell in `column`, blank when the column is absent or the row is
+/// cut short (such a row is flagged for its field count); a cell that is not UTF-8 flags the row.
+fn cell<'r>(record: &'r csv::ByteRecord, row: &mut Row, column: Option<usize>, name: &str) -> &'r str {
+    let bytes = column.and_then(|i| record.get(i)).unwrap_or_default();
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.trim(),
+        Err(_) => {
+            row.flag(
+                ProblemKind::BadValue,
+                format!("{name} is not UTF-8 text: {:?}", String::from_utf8_lossy(bytes)),
+            );
+            ""
+        }
+    }
+}
+
+/// The time in a row's cell, `None` when blank; a time that cannot be read flags the row.
+fn time_cell(record: &csv::ByteRecord, row: &mut Row, column: Option<usize>, name: &str) -> Option<f64> {
+    let text = cell(record, row, column, name);
+    if text.is_empty() {
+        return None;
+    }
+    match parse_seconds(text) {
+        Ok(seconds) => Some(seconds),
+        Err(err) => {
+            row.flag(ProblemKind::BadValue, format!("{name}: {err}"));
+            None
+        }
+    }
+}
+
+/// Finds the line a record starts on, counting as a text editor does: `\n`, `\r\n` and a lone
+/// `\r` each end a line. (The csv crate's own line numbers lag behind in CRLF files and after
+/// blank lines.)
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    /// Bytes counted so far.
+    counted: usize,
+    /// The line at `counted`.
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        LineCounter {
+            bytes,
+            counted: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of the record the csv reader says starts at byte `offset`; offsets must
+    /// not go backwards.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        // The reader may place a record's start on the line ends (and blank lines) before it.
+        let mut start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        while matches!(self.bytes.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        for i in self.counted..start {
+            match self.bytes[i] {
+                b'\n' => self.line += 1,
+                b'\r' if self.bytes.get(i + 1) != Some(&b'\n') => self.line += 1,
+                _ => {}
+            }
+        }
+        self.counted = self.counted.max(start);
+        self.line
+    }
+}
+
+fn import_error(file: &Path, line: Option<u64>, message: impl Into<String>) -> Error {
+    Error::Import {
+        file: file.to_owned(),
+        line,
+        message: message.into(),
+    }
+}
+
+/// [`parse`] of `bytes`, named `file` in messages, with defaults taken from the path `named`.
+fn parse_named(file: &Path, named: &Path, bytes: &[u8], options: &Options) -> Result<Parsed> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .quoting(false)
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(bytes);
+    let mut records = reader.byte_records();
+    let csv_error = |err: csv::Error| {
+        let line = err.position().map(|p| p.line());
+        import_error(file, line, format!("cannot be read: {err}"))
+    };
+    let header = match records.next() {
+        Some(header) => header.map_err(csv_error)?,
+        None => {
+            return Err(import_error(
+                file,
+                None,
+                "is empty: expected an Al Kamel lap analysis export",
+            ))
+        }
+    };
+    let columns = Columns::find(&header).map_err(|message| import_error(file, Some(1), message))?;
+    let mut lines = LineCounter::new(bytes);
+    let mut rows = Vec::new();
+    for record in records {
+        let record = record.map_err(csv_error)?;
+        let offset = record.position().map_or(0, |p| p.byte());
+        rows.push(Row::read(&columns, &record, lines.line_at(offset)));
+    }
+
+    let session = session_for(file, named, &rows, options)?;
+    let (session, date_source) = session;
+    let shares_drivers = rows
+        .iter()
+        .any(|r| r.driver_number.as_deref().is_some_and(|d| d != "1"));
+    let driver_id = |row: &Row| -> Option<String> {
+        let number = row.number.as_deref()?;
+        match (shares_drivers, &row.driver_number) {
+            (false, _) => Some(number.to_owned()),
+            (true, Some(driver)) => Some(format!("{number}-{driver}")),
+            (true, None) => None,
+        }
+    };
+    // The model's own checks, on the rows read without a problem.
+    for row in &mut rows {
+        if row.problem.is_some() {
+            continue;
+        }
+        let Some(driver) = driver_id(row) else {
+            row.flag(
+                ProblemKind::BadValue,
+                "DRIVER_NUMBER is blank, in a file where cars share drivers".to_owned(),
+            );
+            continue;
+        };
+        if let Err(err) = new_lap(row, driver, 1).validate(0, "") {
+            row.flag(ProblemKind::InvalidLap, err.to_string());
+        }
+    }
+    flag_shared_numbers(&mut rows);
+    flag_repeated_laps(&mut rows);
+
+    let positions = running_order(&rows);
+    let mut laps = Vec::new();
+    let mut problems = Vec::new();
+    for row in &rows {
+        match &row.problem {
+            Some((kind, message)) => problems.push(Problem {
+                file: file.to_owned(),
+                line: row.line,
+                kind: *kind,
+                message: message.clone(),
+            }),
+            None => {
+                let (Some(number), Some(lap), Some(driver)) = (&row.number, row.lap_number, driver_id(row))
+                else {
+                    unreachable!("a row without a problem has a car, a lap and a driver");
+                };
+                let position = positions[&(lap, (number.as_str(), row.group.as_str()))];
+                laps.push(ParsedLap {
+                    line: row.line,
+                    lap: new_lap(row, driver, position),
+                });
+            }
+        }
+    }
+    Ok(Parsed {
+        file: file.to_owned(),
+        session,
+        date_source,
+        rows: rows.len(),
+        laps,
+        problems,
+        bad_rows: options.bad_rows,
+    })
+}
+
+/// The lap a row without a problem stores (session 0 until saved).
+fn new_lap(row: &Row, driver_id: String, position: i64) -> NewLap {
+    NewLap {
+        session_id: 0,
+        driver_id,
+        lap_number: row.lap_number.unwrap_or_default(),
+        lap_time: row.lap_time.unwrap_or_default(),
+        sectors: row.sectors,
+        lap_type: row.lap_type.to_owned(),
+        position: Some(position),
+    }
+}
+
+/// The session of a file, checked, and where its date came from.
+fn session_for(
+    file: &Path,
+    named: &Path,
+    rows: &[Row],
+    options: &Options,
+) -> Result<(NewSession, DateSource)> {
+    let circuit = match &options.circuit {
+        Some(circuit) => circuit.clone(),
+        None => default_circuit(named)
+            .ok_or_else(|| {
+                import_error(
+                    file,
+                    None,
+                    "names no circuit known to the importer in its name or folders; give the circuit's name (--circuit NAME)",
+                )
+            })?
+            .to_owned(),
+    };
+    let race_type = options
+        .race_type
+        .clone()
+        .unwrap_or_else(|| default_race_type(named));
+    let (date, source) = match (&options.date, date_in_path(named)) {
+        (Some(date), _) => (Some(date.clone()), DateSource::Options),
+        (None, Some(date)) => (Some(date), DateSource::Path),
+        (None, None) => (None, DateSource::ImportTime),
+    };
+    let mut session = NewSession {
+        circuit,
+        date,
+        race_type: Some(race_type),
+    };
+    session.validate(0, &now_timestamp())?;
+    if let Some(date) = &mut session.date {
+        if date.len() == "YYYY-MM-DD".len() {
+            if let Some(start) = start_time(rows) {
+                date.push('T');
+                date.push_str(&start);
+            }
+        }
+    }
+    Ok((session, source))
+}
+
+/// The local time of day the race started, `HH:MM:SS`: the first crossing's `HOUR` less its `ELAPSED`.
+fn start_time(rows: &[Row]) -> Option<String> {
+    let first = rows
+        .iter()
+        .filter(|r| r.problem.is_none() && r.hour.is_some())
+        .filter_map(|r| Some((r.elapsed?, r.hour?)))
+        .min_by(|a, b| a.0.total_cmp(&b.0))?;
+    let start = (first.1 - first.0).rem_euclid(86_400.0).floor() as u64;
+    Some(format!(
+        "{:02}:{:02}:{:02}",
+        start / 3600,
+        start / 60 % 60,
+        start % 60
+    ))
+}
+
+/// A car: its number and its `GROUP` (two cars can share a number, as at COTA).
+type Car<'a> = (&'a str, &'a str);
+
+/// Flags every row of a car number that more than one car (told apart by `GROUP`) runs under.
+fn flag_shared_numbers(rows: &mut [Row]) {
+    let mut groups: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    for row in rows.iter() {
+        if let Some(number) = &row.number {
+            groups.entry(number).or_default().insert(&row.group);
+        }
+    }
+    let messages: Vec<Option<String>> = rows
+        .iter()
+        .map(|row| {
+            let number = row.number.as_deref()?;
+            let groups = &groups[number];
+            (groups.len() > 1).then(|| {
+                let named: Vec<String> = groups
+                    .iter()
+                    .map(|g| if g.is_empty() { "blank".to_owned() } else { format!("{g:?}") })
+                    .collect();
+                format!(
+                    "car number {number} is used by {} different cars (GROUP {}), whose laps no driver id could tell apart",
+                    groups.len(),
+                    named.join(" and ")
+                )
+            })
+        })
+        .collect();
+    for (row, message) in rows.iter_mut().zip(messages) {
+        if let Some(message) = message {
+            row.flag(ProblemKind::SharedCarNumber, message);
+        }
+    }
+}
+
+/// Flags every row whose lap number appears more than once for its car.
+fn flag_repeated_laps(rows: &mut [Row]) {
+    let mut lines: HashMap<(Car, i64), Vec<u64>> = HashMap::new();
+    for row in rows.iter() {
+        if let (Some(number), Some(lap)) = (&row.number, row.lap_number) {
+            lines
+                .entry(((number, &row.group), lap))
+                .or_default()
+                .push(row.line);
+        }
+    }
+    let messages: Vec<Option<String>> = rows
+        .iter()
+        .map(|row| {
+            let (number, lap) = (row.number.as_deref()?, row.lap_number?);
+            let same = &lines[&((number, row.group.as_str()), lap)];
+            (same.len() > 1).then(|| {
+                let listed: Vec<String> = same.iter().map(u64::to_string).collect();
+                format!(
+                    "lap {lap} of car {number} appears {} times (lines {}), and which is right cannot be told",
+                    same.len(),
+                    listed.join(", ")
+                )
+            })
+        })
+        .collect();
+    for (row, message) in rows.iter_mut().zip(messages) {
+        if let Some(message) = message {
+            row.flag(ProblemKind::RepeatedLap, message);
+        }
+    }
+}
+
+/// Each car's position when it completed each lap, by `(lap, car)`: on each lap, the cars
+/// ranked by `ELAPSED`, ties to the earlier line. A car that appears twice on one lap counts
+/// once, at its earlier crossing.
+fn running_order(rows: &[Row]) -> HashMap<(i64, Car<'_>), i64> {
+    /// When a car crossed the line: `ELAPSED` and the row's line.
+    type Crossing = (f64, u64);
+    let mut laps: BTreeMap<i64, HashMap<Car, Crossing>> = BTreeMap::new();
+    for row in rows {
+        let (Some(number), Some(lap), Some(elapsed)) = (&row.number, row.lap_number, row.elapsed) else {
+            continue;
+        };
+        let crossing = laps
+            .entry(lap)
+            .or_default()
+            .entry((number, &row.group))
+            .or_insert((elapsed, row.line));
+        if (elapsed, row.line) < *crossing {
+            *crossing = (elapsed, row.line);
+        }
+    }
+    let mut positions = HashMap::new();
+    for (lap, cars) in laps {
+        let mut order: Vec<(Car, Crossing)> = cars.into_iter().collect();
+        order.sort_by(|(_, a), (_, b)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        for (rank, (car, _)) in order.into_iter().enumerate() {
+            positions.insert((lap, car), rank as i64 + 1);
+        }
+    }
+    positions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_count_lf_crlf_lone_cr_and_blank_lines() {
+        for (text, lines) in [
+            (&b"h1;h2\na;b\nc;d\n"[..], [1, 2, 3]),
+            (b"h1;h2;\r\na;b;\r\nc;d;\r\n", [1, 2, 3]),
+            (b"h1;h2\r\n\r\na;b\r\nc;d", [1, 3, 4]),
+            (b"h1;h2\n\na;b\n\n\nc;d\n", [1, 3, 6]),
+            (b"h1;h2\ra;b\rc;d", [1, 2, 3]),
+        ] {
+            let mut reader = csv::ReaderBuilder::new()
+                .delimiter(b';')
+                .has_headers(false)
+                .from_reader(text);
+            let mut counter = LineCounter::new(text);
+            let found: Vec<u64> = reader
+                .byte_records()
+                .map(|r| counter.line_at(r.unwrap().position().unwrap().byte()))
+                .collect();
+            assert_eq!(found, lines, "{:?}", String::from_utf8_lossy(text));
+        }
+    }
+
+    #[test]
+    fn circuits_come_from_the_file_name_or_the_nearest_folder() {
+        for (path, circuit) in [
+            (
+                "data/grcup/barber/23_AnalysisEnduranceWithSections_Race 1_Anonymized.CSV",
+                Some("Barber Motorsports Park"),
+            ),
+            (
+                "grcup/COTA/Race 2/23_AnalysisEnduranceWithSections_ Race 2_Anonymized.CSV",
+                Some("Circuit of the Americas"),
+            ),
+            ("wec/2024/le_mans_24h.csv", Some("Circuit de la Sarthe")),
+            ("wec/2025/cota_6h.csv", Some("Circuit of the Americas")),
+            ("exports/Road America/23_Analysis.CSV", Some("Road America")),
+            // The nearest name wins: the file says Barber, a far folder says Spa.
+            ("spa/x/barber.csv", Some("Barber Motorsports Park")),
+            // Whole words only: "spanish" is not Spa, "barberton" not Barber.
+            ("spanish/barberton/23_Analysis.csv", None),
+            ("23_Analysis.csv", None),
+        ] {
+            assert_eq!(default_circuit(Path::new(path)), circuit, "{path}");
+        }
+    }
+
+    #[test]
+    fn race_types_come_from_race_and_session_words() {
+        for (path, race_type) in [
+            (
+                "barber/23_AnalysisEnduranceWithSections_Race 1_Anonymized.CSV",
+                "race 1",
+            ),
+            (
+                "COTA/Race 2/23_AnalysisEnduranceWithSections_ Race 2_Anonymized.CSV",
+                "race 2",
+            ),
+            ("COTA/Race 2/23_Analysis.CSV", "race 2"),
+            ("wec/2024/le_mans_24h.csv", "race"),
+            ("23_Analysis_Race_Hour 24.CSV", "race"),
+            ("spa/23_Analysis_Qualifying.CSV", "qualifying"),
+            ("spa/23_Analysis_FP2.CSV", "practice 2"),
+            ("spa/Free Practice 3/23_Analysis.CSV", "practice 3"),
+        ] {
+            assert_eq!(default_race_type(Path::new(path)), race_type, "{path}");
+        }
+    }
+
+    #[test]
+    fn dates_come_from_a_year_month_day_in_the_path() {
+        assert_eq!(
+            date_in_path(Path::new("I_R06_2025-09-07/barber/23_Analysis.CSV")).as_deref(),
+            Some("2025-09-07")
+        );
+        assert_eq!(
+            date_in_path(Path::new("x/23_Analysis_2024-06-15.CSV")).as_deref(),
+            Some("2024-06-15")
+        );
+        for none in [
+            "wec/2024/le_mans_24h.csv",
+            "x/2025-13-01/a.csv",
+            "x/12025-09-07/a.csv",
+            "a.csv",
+        ] {
+            assert_eq!(date_in_path(Path::new(none)), None, "{none}");
+        }
+    }
+}
