@@ -68,6 +68,9 @@ enum Command {
     /// the machine, a table with one column per backend, and the ratios between backends. The
     /// global --store plays no part. Progress bars go to stderr when it is a terminal.
     Bench(commands::bench::BenchArgs),
+    /// Open the store and print, as JSON, the time and peak memory it took (used by bench)
+    #[command(hide = true)]
+    BenchOpen,
 }
 
 fn main() -> ExitCode {
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => commands::demo::run(&cli.store, args),
         Command::Sessions(args) => commands::sessions::run(&cli.store, args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::BenchOpen => commands::bench::run_open_probe(&cli.store),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -120,6 +120,7 @@ fn bench_measures_json_and_sqlite_and_the_kept_store_holds_n_laps() {
         positive(&report, &at("/open/rss_before_bytes"));
         if peak_resettable {
             let peak = positive(&report, &at("/open/peak_rss_bytes"));
+            assert!(peak >= number(&report, &at("/open/rss_before_bytes")), "{name}");
             assert!(
                 peak < 4.0 * 1024.0 * 1024.0 * 1024.0,
                 "{name}: peak {peak} bytes is implausible"
@@ -128,19 +129,35 @@ fn bench_measures_json_and_sqlite_and_the_kept_store_holds_n_laps() {
         positive(&report, &at("/size_bytes"));
         assert_eq!(number(&report, &at("/laps_after_reopen")), LAPS as f64);
 
-        // The kept large store, counted through the library: N laps, then the 20 warm-up and
-        // 1,000 timed single saves made after it was measured, in one more session.
+        for probe in ["at_base", "at_n"] {
+            let rounds = b["cost_per_save"][probe]["rounds_micros_per_save"]
+                .as_array()
+                .unwrap();
+            assert_eq!(rounds.len(), 3, "{name} {probe}");
+            assert!(
+                rounds.iter().all(|r| r.as_f64().is_some_and(|r| r > 0.0)),
+                "{name} {probe}"
+            );
+        }
+
+        // The kept large store, counted through the library: N laps in 1,000-lap sessions, then
+        // three rounds of single saves made after it was measured (each 20 untimed saves in a
+        // session of their own, then one 1,000-lap session).
         let url = b["store"].as_str().unwrap();
         assert!(url.contains("/large"), "{url}");
         let store = racestore::open(url).unwrap();
         let counts = store.counts().unwrap();
-        assert_eq!(counts.laps, LAPS + 1_020, "{name}: {counts:?}");
+        assert_eq!(counts.laps, LAPS + 3 * 1_020, "{name}: {counts:?}");
         assert_eq!(counts.laps as f64, number(&report, &at("/laps_at_end")));
-        assert_eq!(counts.sessions, LAPS / 1_000 + 1, "{name}: {counts:?}");
+        assert_eq!(counts.sessions, LAPS / 1_000 + 6, "{name}: {counts:?}");
         let sessions = store.get_all_sessions().unwrap();
-        for session in &sessions[..sessions.len() - 1] {
-            assert_eq!(store.get_session_laps(session.id).unwrap().len(), 1_000, "{name}");
-        }
+        let per_session: Vec<usize> = sessions
+            .iter()
+            .map(|s| store.get_session_laps(s.id).unwrap().len())
+            .collect();
+        let mut expected = vec![1_000; (LAPS / 1_000) as usize];
+        expected.extend([20, 1_000, 20, 1_000, 20, 1_000]);
+        assert_eq!(per_session, expected, "{name}");
         store.close().unwrap();
     }
 
@@ -211,7 +228,7 @@ fn bench_prints_a_column_per_backend_in_the_order_given_and_cleans_up() {
         "get_session_laps median (ms)",
         "get_session_laps p99 (ms)",
         "open the 10,000-lap store (ms)",
-        "peak process memory while opening (MiB)",
+        "peak memory while opening (MiB)",
         "size on disk (MiB)",
     ] {
         assert!(

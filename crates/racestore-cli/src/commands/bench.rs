@@ -8,14 +8,16 @@
 //! Per backend, in this order:
 //! 1. single-save throughput: [`RaceStoreExt::save_lap_data`] in a loop, at the default
 //!    durability and at `?durability=power-loss`, each in a store of its own;
-//! 2. the cost of a single save in a store holding 10,000 laps (a store of its own);
+//! 2. the cost of a single save in a store holding 10,000 laps (a store of its own): the mean over
+//!    1,000 saves, in the median of three rounds;
 //! 3. batch ingest of N laps into the large store, in batches of 10,000 laps that fill sessions
 //!    of 1,000 laps each;
 //! 4. the large store's size on disk, once it is closed;
-//! 5. reopening it: the time [`racestore::open`] takes and the process's peak memory meanwhile;
+//! 5. reopening it in a fresh process (`racestore bench-open`): the time [`racestore::open`]
+//!    takes and the process's peak memory meanwhile;
 //! 6. [`RaceStoreExt::get_session_laps`] latency for random 1,000-lap sessions;
-//! 7. the cost of a single save in the large store, which then holds N + 1,020 laps (20 untimed
-//!    warm-up saves, then the 1,000 timed).
+//! 7. the cost of a single save in the large store, which then holds N + 3,060 laps (three rounds
+//!    of 20 untimed warm-up saves and 1,000 timed ones).
 
 mod machine;
 mod report;
@@ -42,17 +44,29 @@ const CARS: usize = 20;
 const BATCH_LAPS: usize = 10_000;
 /// Laps in the store where the base cost of a single save is measured.
 const BASE_LAPS: u64 = 10_000;
-/// Single saves measured at the base size and at N.
-const PROBE_SAVES: usize = 1_000;
-/// Single saves measured at the default durability.
-const SINGLE_SAVES: usize = 2_000;
-/// Single saves measured in power-loss mode, where each waits for the disk.
-const POWER_LOSS_SAVES: usize = 200;
-/// Single saves made before each timed loop, untimed: the first calls pay for warming caches
-/// (and, on a server, for connecting).
+/// Single saves made before each timed loop, untimed, in a session of their own: the first calls
+/// pay for warming caches (and, on a server, for connecting).
 const WARMUP_SAVES: usize = 20;
-/// The longest a loop of single saves runs; it stops early, and reports what it did, past this.
+/// The longest a loop of single saves runs; it stops there, and reports what it did.
 const SAVE_BUDGET: Duration = Duration::from_secs(10);
+/// Single-save throughput at the default durability.
+const THROUGHPUT_LOOP: SaveLoop = SaveLoop {
+    saves: 2_000,
+    min_time: Duration::from_millis(500),
+};
+/// Single-save throughput in power-loss mode, where each save waits for the disk.
+const POWER_LOSS_LOOP: SaveLoop = SaveLoop {
+    saves: 200,
+    min_time: Duration::from_millis(500),
+};
+/// One round of the cost of a single save at 10,000 laps and at N: one 1,000-lap session.
+const PROBE_LOOP: SaveLoop = SaveLoop {
+    saves: SESSION_LAPS,
+    min_time: Duration::ZERO,
+};
+/// Rounds of [`PROBE_LOOP`] at each size; the median round counts, so one round disturbed by
+/// another process does not decide the growth ratio.
+const PROBE_ROUNDS: usize = 3;
 /// `get_session_laps` calls timed in the large store.
 const READS: usize = 200;
 /// Seed of the lap generator and of the choice of sessions read: every backend gets the same.
@@ -411,9 +425,9 @@ struct Measures {
     /// `save_lap_data` in a loop, `?durability=power-loss`.
     single_power_loss: SaveRun,
     /// Single saves into a store holding [`BASE_LAPS`] laps.
-    at_base: SaveRun,
+    at_base: Probe,
     /// Single saves into the large store, holding N laps.
-    at_n: SaveRun,
+    at_n: Probe,
     /// Batch ingest of N laps.
     ingest: Ingest,
     /// `get_session_laps` in the large store.
@@ -439,6 +453,14 @@ impl Measures {
     }
 }
 
+/// How many single saves a loop makes: at least `saves`, for at least `min_time`, and stopping
+/// at [`SAVE_BUDGET`] whatever it reached.
+#[derive(Debug, Clone, Copy)]
+struct SaveLoop {
+    saves: usize,
+    min_time: Duration,
+}
+
 /// A loop of single saves.
 #[derive(Debug, Clone, Copy)]
 struct SaveRun {
@@ -461,6 +483,29 @@ impl SaveRun {
             "seconds": self.seconds,
             "saves_per_second": self.per_second(),
             "micros_per_save": self.micros_per_save(),
+        })
+    }
+}
+
+/// [`PROBE_ROUNDS`] loops of single saves at one store size.
+#[derive(Debug)]
+struct Probe {
+    rounds: Vec<SaveRun>,
+}
+
+impl Probe {
+    /// The mean cost of a save in the median round, in microseconds.
+    fn micros_per_save(&self) -> f64 {
+        let mut costs: Vec<f64> = self.rounds.iter().map(|r| r.micros_per_save()).collect();
+        costs.sort_by(f64::total_cmp);
+        costs[costs.len() / 2]
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "micros_per_save": self.micros_per_save(),
+            "saves_per_round": self.rounds.first().map(|r| r.saves),
+            "rounds_micros_per_save": self.rounds.iter().map(|r| r.micros_per_save()).collect::<Vec<_>>(),
         })
     }
 }
@@ -511,7 +556,7 @@ fn measure(target: &Target, laps: u64, keep: bool) -> anyhow::Result<Measures> {
         target,
         "single",
         Durability::Process,
-        SINGLE_SAVES,
+        THROUGHPUT_LOOP,
         &mut laps_gen,
         &progress,
         keep,
@@ -520,7 +565,7 @@ fn measure(target: &Target, laps: u64, keep: bool) -> anyhow::Result<Measures> {
         target,
         "single-power-loss",
         Durability::PowerLoss,
-        POWER_LOSS_SAVES,
+        POWER_LOSS_LOOP,
         &mut laps_gen,
         &progress,
         keep,
@@ -538,15 +583,15 @@ fn measure(target: &Target, laps: u64, keep: bool) -> anyhow::Result<Measures> {
             &progress.bar("fill to 10,000 laps", BASE_LAPS),
         )
         .with_context(|| format!("filling {shown} with {} laps", thousands(BASE_LAPS)))?;
-        let run = single_saves(
+        let probe = probe(
             store.as_ref(),
             &mut laps_gen,
-            PROBE_SAVES,
-            &progress.bar("single saves at 10,000 laps", PROBE_SAVES as u64),
+            &progress,
+            "single saves at 10,000 laps",
         )
         .with_context(|| format!("single saves in {shown}"))?;
         finish(store, target, &shown, keep)?;
-        run
+        probe
     };
 
     // The large store.
@@ -567,17 +612,16 @@ fn measure(target: &Target, laps: u64, keep: bool) -> anyhow::Result<Measures> {
     let size = target.size_on_disk("large")?;
 
     let spinner = progress.spinner(&format!("opening the {}-lap store", thousands(laps)));
-    let (store, open) = timed_open(&url).with_context(|| format!("reopening {shown}"))?;
+    let (open, laps_after_reopen) =
+        open_in_fresh_process(&url).with_context(|| format!("reopening {shown} in a fresh process"))?;
     spinner.finish_and_clear();
-    let laps_after_reopen = store
-        .counts()
-        .with_context(|| format!("counting the laps of {shown}"))?
-        .laps;
     ensure!(
         laps_after_reopen == laps,
         "{shown} holds {laps_after_reopen} laps after reopening, not the {} ingested",
         thousands(laps)
     );
+    // Reopened here too (untimed) for the reads and the single saves at N.
+    let store = racestore::open(&url).with_context(|| format!("reopening {shown}"))?;
     let mut read_rng = Rng::new(SEED);
     let reads = session_reads(
         store.as_ref(),
@@ -586,14 +630,11 @@ fn measure(target: &Target, laps: u64, keep: bool) -> anyhow::Result<Measures> {
         &progress.bar("get_session_laps", READS as u64),
     )
     .with_context(|| format!("reading sessions of {shown}"))?;
-    let at_n = single_saves(
+    let at_n = probe(
         store.as_ref(),
         &mut laps_gen,
-        PROBE_SAVES,
-        &progress.bar(
-            &format!("single saves at {} laps", thousands(laps)),
-            PROBE_SAVES as u64,
-        ),
+        &progress,
+        &format!("single saves at {} laps", thousands(laps)),
     )
     .with_context(|| format!("single saves in {shown}"))?;
     let laps_at_end = store
@@ -634,7 +675,7 @@ fn single_save_store(
     target: &Target,
     phase: &str,
     durability: Durability,
-    saves: usize,
+    plan: SaveLoop,
     laps_gen: &mut LapGenerator,
     progress: &Progress,
     keep: bool,
@@ -646,44 +687,74 @@ fn single_save_store(
         Durability::PowerLoss => "power-loss",
         Durability::Process => "process",
     };
-    let bar = progress.bar(&format!("single saves ({mode})"), saves as u64);
-    let run = single_saves(store.as_ref(), laps_gen, saves, &bar)
+    let bar = progress.bar(&format!("single saves ({mode})"), plan.saves as u64);
+    let run = single_saves(store.as_ref(), laps_gen, plan, &bar)
         .with_context(|| format!("single saves in {shown}"))?;
     finish(store, target, &shown, keep)?;
     Ok(run)
 }
 
-/// Saves up to `count` laps one `save_lap_data` call at a time, into a new session, for at most
-/// [`SAVE_BUDGET`]; times the calls alone.
+/// Times [`PROBE_ROUNDS`] rounds of [`PROBE_LOOP`] in `store`.
+fn probe(
+    store: &dyn RaceStore,
+    laps_gen: &mut LapGenerator,
+    progress: &Progress,
+    what: &str,
+) -> anyhow::Result<Probe> {
+    let rounds = (0..PROBE_ROUNDS)
+        .map(|_| {
+            single_saves(
+                store,
+                laps_gen,
+                PROBE_LOOP,
+                &progress.bar(what, PROBE_LOOP.saves as u64),
+            )
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(Probe { rounds })
+}
+
+/// Saves laps one `save_lap_data` call at a time, as `plan` says, after [`WARMUP_SAVES`] untimed
+/// ones; each session gets [`SESSION_LAPS`] laps, and only the saves are timed.
 fn single_saves(
     store: &dyn RaceStore,
     laps_gen: &mut LapGenerator,
-    count: usize,
+    plan: SaveLoop,
     bar: &ProgressBar,
 ) -> anyhow::Result<SaveRun> {
-    let session = store.create_session(&LapGenerator::session())?;
-    let laps: Vec<NewLap> = (0..WARMUP_SAVES + count)
-        .map(|k| laps_gen.lap(session, k))
-        .collect();
-    let (warmup, laps) = laps.split_at(WARMUP_SAVES);
-    for lap in warmup {
-        store.save_lap_data(lap)?;
+    let warmup = store.create_session(&LapGenerator::session())?;
+    for k in 0..WARMUP_SAVES {
+        store.save_lap_data(&laps_gen.lap(warmup, k))?;
     }
-    let start = Instant::now();
+    let mut timed = Duration::ZERO;
     let mut saves: usize = 0;
-    for lap in laps {
-        store.save_lap_data(lap)?;
-        saves += 1;
-        if saves.is_multiple_of(10) {
-            bar.set_position(saves as u64);
-            if start.elapsed() >= SAVE_BUDGET {
-                break;
+    let mut laps: Vec<NewLap> = Vec::with_capacity(SESSION_LAPS);
+    let enough = |saves: usize, elapsed: Duration| {
+        (saves >= plan.saves && elapsed >= plan.min_time) || elapsed >= SAVE_BUDGET
+    };
+    while !enough(saves, timed) {
+        // The next session's laps, made before the clock runs.
+        let session = store.create_session(&LapGenerator::session())?;
+        laps.clear();
+        laps.extend((0..SESSION_LAPS).map(|k| laps_gen.lap(session, k)));
+        let start = Instant::now();
+        for lap in &laps {
+            store.save_lap_data(lap)?;
+            saves += 1;
+            if saves.is_multiple_of(10) {
+                bar.set_position(saves as u64);
+                if enough(saves, timed + start.elapsed()) {
+                    break;
+                }
             }
         }
+        timed += start.elapsed();
     }
-    let seconds = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    Ok(SaveRun { saves, seconds })
+    Ok(SaveRun {
+        saves,
+        seconds: timed.as_secs_f64(),
+    })
 }
 
 /// Saves `laps` laps in `save_laps` batches of [`BATCH_LAPS`], creating a session for every
@@ -752,6 +823,58 @@ fn session_reads(
     bar.finish_and_clear();
     sorted.sort();
     Ok(Latency { sorted })
+}
+
+/// Runs `racestore bench-open` on `url` in a new process, which times opening it and records
+/// the process's peak memory meanwhile (see [`run_open_probe`]); returns that and the laps the
+/// store holds.
+///
+/// A process of its own, so that what the bench itself allocated before (and the allocator kept)
+/// counts neither in the peak nor against the store's memory.
+fn open_in_fresh_process(url: &str) -> anyhow::Result<(OpenCost, u64)> {
+    let exe = std::env::current_exe().context("finding the racestore executable")?;
+    let output = std::process::Command::new(&exe)
+        .arg("bench-open")
+        .env(racestore::URL_ENV, url)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("running {} bench-open", exe.display()))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    ensure!(
+        output.status.success(),
+        "{} bench-open failed ({}): {}",
+        exe.display(),
+        output.status,
+        stderr.trim()
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).context("reading bench-open's report")?;
+    let bytes = |key: &str| report[key].as_u64();
+    let cost = OpenCost {
+        seconds: report["seconds"]
+            .as_f64()
+            .context("bench-open reported no seconds")?,
+        rss_before: bytes("rss_before_bytes"),
+        peak_rss: bytes("peak_rss_bytes"),
+    };
+    Ok((cost, bytes("laps").context("bench-open reported no laps")?))
+}
+
+/// Runs the hidden `racestore bench-open`: opens the store `url` names, and prints as JSON the
+/// seconds [`racestore::open`] took, the process's resident memory before, its peak while
+/// opening, and the laps the store holds.
+pub fn run_open_probe(url: &str) -> anyhow::Result<()> {
+    let (store, cost) = timed_open(url).with_context(|| format!("opening {}", redact_password(url)))?;
+    let laps = store.counts()?.laps;
+    store.close()?;
+    let report = json!({
+        "seconds": cost.seconds,
+        "rss_before_bytes": cost.rss_before,
+        "peak_rss_bytes": cost.peak_rss,
+        "laps": laps,
+    });
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{report}")?;
+    Ok(())
 }
 
 /// Opens `url`, timing [`racestore::open`] and recording the process's peak memory meanwhile.

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::machine::Machine;
 use super::{
-    thousands, Backend, Measures, BASE_LAPS, BATCH_LAPS, POWER_LOSS_SAVES, PROBE_SAVES, READS, SAVE_BUDGET,
-    SESSION_LAPS, SINGLE_SAVES, WARMUP_SAVES,
+    thousands, Backend, Measures, BASE_LAPS, BATCH_LAPS, POWER_LOSS_LOOP, PROBE_LOOP, PROBE_ROUNDS, READS,
+    SAVE_BUDGET, SESSION_LAPS, THROUGHPUT_LOOP, WARMUP_SAVES,
 };
 use crate::table::{Align, Table};
 
@@ -244,11 +244,11 @@ impl Report {
                 Box::new(|m| format!("{:.1}", m.open.seconds * 1e3)),
             ),
             (
-                "process memory before open (MiB)".into(),
+                "memory before open (MiB)".into(),
                 Box::new(|m| mib(m.open.rss_before)),
             ),
             (
-                "peak process memory while opening (MiB)".into(),
+                "peak memory while opening (MiB)".into(),
                 Box::new(|m| mib(m.open.peak_rss)),
             ),
             ("size on disk (MiB)".into(), Box::new(|m| mib(m.size))),
@@ -304,24 +304,31 @@ impl Report {
         writeln!(out)?;
         writeln!(
             out,
-            "single saves: {} at durability=process, {} at power-loss, {} at {base} and at {n} laps,",
-            thousands(SINGLE_SAVES as u64),
-            POWER_LOSS_SAVES,
-            thousands(PROBE_SAVES as u64),
+            "single saves: at least {} and {} ms at durability=process, {} and {} ms at power-loss;",
+            thousands(THROUGHPUT_LOOP.saves as u64),
+            THROUGHPUT_LOOP.min_time.as_millis(),
+            POWER_LOSS_LOOP.saves,
+            POWER_LOSS_LOOP.min_time.as_millis(),
         )?;
         writeln!(
             out,
-            "  each loop after {WARMUP_SAVES} untimed saves and stopped at {} s; get_session_laps: {READS} reads",
+            "  at {base} and at {n} laps, the median of {PROBE_ROUNDS} rounds of {}; each loop after {WARMUP_SAVES} \
+             untimed",
+            thousands(PROBE_LOOP.saves as u64),
+        )?;
+        writeln!(
+            out,
+            "  saves and stopped at {} s. get_session_laps: {READS} reads of random {}-lap sessions.",
             SAVE_BUDGET.as_secs(),
-        )?;
-        writeln!(
-            out,
-            "  of random {}-lap sessions; memory: the whole process's resident memory (VmRSS), and its",
             thousands(SESSION_LAPS as u64),
         )?;
         writeln!(
             out,
-            "  peak (VmHWM) from just before the open to just after (reset through /proc/self/clear_refs)"
+            "open: timed in a fresh racestore process; memory: that process's resident memory (VmRSS)"
+        )?;
+        writeln!(
+            out,
+            "  before the open, and its peak (VmHWM, reset through /proc/self/clear_refs) until just after."
         )?;
         for o in &self.outcomes {
             for note in o.result.iter().flat_map(|m| &m.notes) {
@@ -331,8 +338,8 @@ impl Report {
         if let Some(dir) = &self.kept {
             writeln!(
                 out,
-                "stores kept in {}: BACKEND/large is the {n}-lap store, with the single saves timed \
-                 at {n} laps saved after it was measured",
+                "stores kept in {}: BACKEND/large is the {n}-lap store, with the laps of the single \
+                 saves timed at {n} laps saved after it was measured",
                 dir.display(),
             )?;
         }
