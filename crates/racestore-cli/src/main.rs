@@ -68,9 +68,13 @@ enum Command {
     /// the machine, a table with one column per backend, and the ratios between backends. The
     /// global --store plays no part. Progress bars go to stderr when it is a terminal.
     Bench(commands::bench::BenchArgs),
-    /// Open the store and print, as JSON, the time and peak memory it took (used by bench)
-    #[command(hide = true)]
-    BenchOpen,
+    /// Import timing-system exports: one session per file, every lap with sectors and position
+    ///
+    /// racestore import alkamel FILE... reads Al Kamel Systems' lap analysis exports (Toyota
+    /// GR Cup, FIA WEC). Every file is read and checked before anything is stored; rows that
+    /// cannot be trusted are listed with file and line, and abort the import unless
+    /// --on-bad-row skip.
+    Import(commands::import::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -85,7 +89,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => commands::demo::run(&cli.store, args),
         Command::Sessions(args) => commands::sessions::run(&cli.store, args),
         Command::Bench(args) => commands::bench::run(args),
-        Command::BenchOpen => commands::bench::run_open_probe(&cli.store),
+        Command::Import(args) => commands::import::run(&cli.store, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,405 @@
+//! `racestore import`: timing-system exports into the store, through `racestore::import`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use racestore::import::alkamel::{self, BadRows, DateSource, Options, Parsed, Problem, ProblemKind, Summary};
+use serde_json::{json, Value};
+
+use super::{close_store, open_store, shell_quote};
+
+/// Inputs of at least this many bytes in all get a progress bar (on a terminal only).
+const PROGRESS_FROM_BYTES: u64 = 512 * 1024;
+
+/// Lines listed per kind of problem in the text report.
+const LINES_SHOWN: usize = 5;
+
+/// Options of `racestore import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(subcommand)]
+    format: Format,
+}
+
+/// The export formats `racestore import` reads.
+#[derive(Debug, Subcommand)]
+enum Format {
+    /// Import Al Kamel lap analysis exports (23_AnalysisEnduranceWithSections, 23_Analysis)
+    ///
+    /// Reads the lap-by-lap exports of Al Kamel Systems' timing (Toyota GR Cup, FIA WEC): one
+    /// session per file, one lap per row. Every file is read and checked before anything is
+    /// stored, and each file's laps are saved in one batch: an import that stops leaves the
+    /// store as it was, except for the files it reports as imported.
+    ///
+    /// Circuit: from the file's name or folders (barber, COTA, le_mans, spa, sebring, ...)
+    /// unless --circuit. Race type: "race 1" for a file or folder named "Race 1", else "race",
+    /// unless --race-type. Date: --date, else a YYYY-MM-DD in the path, else the time of the
+    /// import (the exports hold only times of day); a date without a time gets the race's start
+    /// time from the file.
+    ///
+    /// Each lap: driver id = the car number as written (007); where cars share drivers (WEC)
+    /// followed by the driver number: 007-2. Lap type: IN_LAP (pit flag B), OUT_LAP (PIT_TIME
+    /// filled), else from the flag at the line: RED_FLAG, SAFETY_CAR, FULL_COURSE_YELLOW,
+    /// RACE_LAP. Position: the car's overall running order when it crossed the line, from
+    /// ELAPSED.
+    ///
+    /// Rows that cannot be trusted (a lap number repeated for one car, two cars sharing a
+    /// number, a time that cannot be read, ...) are listed with file and line. By default they
+    /// abort the whole import; --on-bad-row skip imports the other rows.
+    Alkamel(AlkamelArgs),
+}
+
+/// Options of `racestore import alkamel`.
+#[derive(Debug, Args)]
+pub struct AlkamelArgs {
+    /// The exports to import, one session each
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+
+    /// Circuit of every session (default: from the files' names or folders)
+    #[arg(long, value_name = "NAME")]
+    circuit: Option<String>,
+
+    /// Race type of every session: race, qualifying, race 2, ... (default: from the names)
+    #[arg(long, value_name = "TYPE")]
+    race_type: Option<String>,
+
+    /// Date of every session, ISO 8601: 2025-09-06 (start time taken from the file) or
+    /// 2025-09-06T14:00:00 (kept as given)
+    #[arg(long, value_name = "DATE")]
+    date: Option<String>,
+
+    /// What to do with rows that cannot be trusted: abort the import, or skip them
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = OnBadRow::Abort)]
+    on_bad_row: OnBadRow,
+
+    /// Print the result as JSON (one object) instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--on-bad-row`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OnBadRow {
+    /// Import nothing when any row of any file cannot be trusted
+    Abort,
+    /// Leave such rows out and import the rest
+    Skip,
+}
+
+/// Runs `racestore import` against the store `url`.
+pub fn run(url: &str, args: &ImportArgs) -> anyhow::Result<()> {
+    match &args.format {
+        Format::Alkamel(args) => run_alkamel(url, args),
+    }
+}
+
+fn run_alkamel(url: &str, args: &AlkamelArgs) -> anyhow::Result<()> {
+    let options = Options {
+        circuit: args.circuit.clone(),
+        race_type: args.race_type.clone(),
+        date: args.date.clone(),
+        bad_rows: match args.on_bad_row {
+            OnBadRow::Abort => BadRows::Abort,
+            OnBadRow::Skip => BadRows::Skip,
+        },
+    };
+    let sizes: Vec<u64> = args
+        .files
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .collect();
+    let progress = Progress::new(sizes.iter().sum());
+
+    // Read and check every file before the store is even opened.
+    let mut parsed = Vec::with_capacity(args.files.len());
+    for (file, size) in args.files.iter().zip(&sizes) {
+        progress.phase(format!("reading {}", short_name(file)));
+        match alkamel::parse(file, &options) {
+            Ok(p) => parsed.push(p),
+            Err(err) => {
+                progress.clear();
+                return Err(nothing_imported(err, file));
+            }
+        }
+        progress.advance(*size);
+    }
+    progress.clear();
+    let untrusted: usize = parsed.iter().map(|p| p.problems.len()).sum();
+    if options.bad_rows == BadRows::Abort && untrusted > 0 {
+        let files = parsed.iter().filter(|p| !p.problems.is_empty()).count();
+        if args.json {
+            print_json(url, &parsed, &[], false)?;
+        } else {
+            let mut err = std::io::stderr().lock();
+            for p in parsed.iter().filter(|p| !p.problems.is_empty()) {
+                writeln!(
+                    err,
+                    "{}: {} of {} rows cannot be trusted:",
+                    p.file.display(),
+                    p.problems.len(),
+                    p.rows
+                )?;
+                write_problems(&mut err, &p.problems)?;
+            }
+        }
+        bail!(
+            "{} in {} cannot be trusted, so nothing was imported; import the other rows with --on-bad-row skip",
+            count(untrusted, "row"),
+            if args.files.len() == 1 { "the file".to_owned() } else { format!("{files} of the {} files", args.files.len()) }
+        );
+    }
+    if let Some(empty) = parsed.iter().find(|p| p.laps.is_empty()) {
+        bail!(
+            "{}: has no lap to import ({}, {} skipped); nothing was imported",
+            empty.file.display(),
+            count(empty.rows, "row"),
+            empty.problems.len()
+        );
+    }
+
+    let store = open_store(url)?;
+    let progress = Progress::new(sizes.iter().sum());
+    let mut summaries: Vec<Summary> = Vec::with_capacity(parsed.len());
+    for (p, size) in parsed.iter().zip(&sizes) {
+        progress.phase(format!(
+            "saving {} of {}",
+            count(p.laps.len(), "lap"),
+            short_name(&p.file)
+        ));
+        match alkamel::save(store.as_ref(), p) {
+            Ok(summary) => summaries.push(summary),
+            Err(err) => {
+                progress.clear();
+                let before = if summaries.is_empty() {
+                    "nothing was imported".to_owned()
+                } else {
+                    let ids: Vec<String> = summaries.iter().map(|s| s.session.id.to_string()).collect();
+                    format!(
+                        "the {} before it stay imported (sessions {})",
+                        count(summaries.len(), "file"),
+                        ids.join(", ")
+                    )
+                };
+                let _ = close_store(store.as_ref(), url);
+                return Err(anyhow!(err).context(format!(
+                    "saving {} into {url} failed and stored nothing of it; {before}",
+                    p.file.display()
+                )));
+            }
+        }
+        progress.advance(*size);
+    }
+    progress.clear();
+    close_store(store.as_ref(), url)?;
+
+    if args.json {
+        print_json(url, &parsed, &summaries, true)
+    } else {
+        print_text(url, &parsed, &summaries)
+    }
+}
+
+/// A parse error, saying nothing was imported, and naming the file when the error does not.
+fn nothing_imported(err: racestore::Error, file: &Path) -> anyhow::Error {
+    match err {
+        racestore::Error::Import { .. } | racestore::Error::Io { .. } => {
+            anyhow!("{err}; nothing was imported")
+        }
+        other => anyhow!("{}: {other}; nothing was imported", file.display()),
+    }
+}
+
+/// The file's name without its folders, for progress messages.
+fn short_name(file: &Path) -> String {
+    file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// `1 lap`, `2 laps`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Problems grouped by kind, in the order of [`ProblemKind`].
+fn by_kind(problems: &[Problem]) -> BTreeMap<ProblemKind, Vec<&Problem>> {
+    let mut groups: BTreeMap<ProblemKind, Vec<&Problem>> = BTreeMap::new();
+    for p in problems {
+        groups.entry(p.kind).or_default().push(p);
+    }
+    groups
+}
+
+/// Per kind: how many, the first lines, and the first one's message.
+fn write_problems(out: &mut impl Write, problems: &[Problem]) -> std::io::Result<()> {
+    for (kind, group) in by_kind(problems) {
+        let lines: Vec<String> = group
+            .iter()
+            .take(LINES_SHOWN)
+            .map(|p| p.line.to_string())
+            .collect();
+        let more = match group.len().saturating_sub(LINES_SHOWN) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        let noun = if group.len() == 1 { "line" } else { "lines" };
+        writeln!(
+            out,
+            "    {} {kind}: {noun} {}{more}",
+            group.len(),
+            lines.join(", ")
+        )?;
+        writeln!(out, "      line {}: {}", group[0].line, group[0].message)?;
+    }
+    Ok(())
+}
+
+fn distinct_drivers(parsed: &Parsed) -> usize {
+    parsed
+        .laps
+        .iter()
+        .map(|l| l.lap.driver_id.as_str())
+        .collect::<BTreeSet<_>>()
+        .len()
+}
+
+fn print_text(url: &str, parsed: &[Parsed], summaries: &[Summary]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for (p, s) in parsed.iter().zip(summaries) {
+        let session = &s.session;
+        let date_note = match s.date_source {
+            DateSource::Options => "",
+            DateSource::Path => " (date from the file's path)",
+            DateSource::ImportTime => " (dated now: the file holds no date; give one with --date)",
+        };
+        writeln!(out, "{}", s.file.display())?;
+        writeln!(
+            out,
+            "  session {}: {}, {}, {}{date_note}",
+            session.id, session.circuit, session.race_type, session.date
+        )?;
+        let skipped = count(s.skipped.len(), "row");
+        writeln!(
+            out,
+            "  {} imported ({}), {skipped} skipped{}",
+            count(s.laps_imported, "lap"),
+            count(distinct_drivers(p), "driver"),
+            if s.skipped.is_empty() { "" } else { ":" }
+        )?;
+        write_problems(&mut out, &s.skipped)?;
+    }
+    let laps: usize = summaries.iter().map(|s| s.laps_imported).sum();
+    let skipped: usize = summaries.iter().map(|s| s.skipped.len()).sum();
+    writeln!(
+        out,
+        "total: {} imported from {}, {} skipped, into {url}",
+        count(laps, "lap"),
+        count(summaries.len(), "file"),
+        count(skipped, "row")
+    )?;
+    writeln!(
+        out,
+        "list the sessions: racestore sessions --store {}",
+        shell_quote(url)
+    )?;
+    Ok(())
+}
+
+/// The whole result as one JSON object on stdout; `imported` false when the import aborted.
+fn print_json(url: &str, parsed: &[Parsed], summaries: &[Summary], imported: bool) -> anyhow::Result<()> {
+    let files: Vec<Value> = parsed
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let summary = summaries.get(i);
+            let reasons: BTreeMap<String, usize> = by_kind(&p.problems)
+                .into_iter()
+                .map(|(kind, group)| (reason(kind), group.len()))
+                .collect();
+            let problems: Vec<Value> = p
+                .problems
+                .iter()
+                .map(|problem| json!({"line": problem.line, "reason": reason(problem.kind), "message": problem.message}))
+                .collect();
+            json!({
+                "file": p.file,
+                "session": summary.map(|s| &s.session),
+                "date_source": summary.map(|s| s.date_source),
+                "rows": p.rows,
+                "laps_imported": summary.map_or(0, |s| s.laps_imported),
+                "drivers": distinct_drivers(p),
+                "skipped": if imported { p.problems.len() } else { 0 },
+                "problems_by_reason": reasons,
+                "problems": problems,
+            })
+        })
+        .collect();
+    let value = json!({
+        "store": url,
+        "imported": imported,
+        "files": files,
+        "total": {
+            "files": summaries.len(),
+            "laps_imported": summaries.iter().map(|s| s.laps_imported).sum::<usize>(),
+            "skipped": summaries.iter().map(|s| s.skipped.len()).sum::<usize>(),
+            "problems": parsed.iter().map(|p| p.problems.len()).sum::<usize>(),
+        },
+    });
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+    Ok(())
+}
+
+/// A problem kind as its snake_case JSON name (`shared_car_number`).
+fn reason(kind: ProblemKind) -> String {
+    match serde_json::to_value(kind) {
+        Ok(Value::String(name)) => name,
+        _ => format!("{kind:?}"),
+    }
+}
+
+/// A progress bar over the bytes of the input (one while reading, one while saving), drawn on
+/// stderr only when it is a terminal and the input is large enough to take a while.
+#[derive(Debug)]
+struct Progress {
+    bar: ProgressBar,
+}
+
+impl Progress {
+    fn new(total_bytes: u64) -> Self {
+        let target = if total_bytes >= PROGRESS_FROM_BYTES {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let bar = ProgressBar::with_draw_target(Some(total_bytes), target);
+        if let Ok(style) = ProgressStyle::with_template("{wide_msg} [{bar:24}] {percent:>3}% {elapsed:>4}") {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        if !bar.is_hidden() {
+            // The save of a large file is one call: keep the elapsed time moving meanwhile.
+            bar.enable_steady_tick(Duration::from_millis(200));
+        }
+        Progress { bar }
+    }
+
+    fn phase(&self, message: String) {
+        self.bar.set_message(message);
+    }
+
+    fn advance(&self, bytes: u64) {
+        self.bar.inc(bytes);
+    }
+
+    /// Removes the bar from the terminal (before a report or an error).
+    fn clear(&self) {
+        self.bar.finish_and_clear();
+    }
+}
