@@ -75,6 +75,9 @@ enum Command {
     /// cannot be trusted are listed with file and line, and abort the import unless
     /// --on-bad-row skip.
     Import(commands::import::ImportArgs),
+    /// Open the store and print, as JSON, the time and peak memory it took (used by bench)
+    #[command(hide = true)]
+    BenchOpen,
 }
 
 fn main() -> ExitCode {
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Command::Sessions(args) => commands::sessions::run(&cli.store, args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Import(args) => commands::import::run(&cli.store, args),
+        Command::BenchOpen => commands::bench::run_open_probe(&cli.store),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
