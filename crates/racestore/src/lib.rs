@@ -4,7 +4,9 @@
 //!
 //! - `json:DIR` — a directory of human-readable JSON files, the files of the original
 //!   GR Race Guardian storage (the default, `json:storage`; no server);
-//! - `sqlite:FILE` — one SQLite database, schema-compatible with the original `race_data.db`.
+//! - `sqlite:FILE` — one SQLite database, schema-compatible with the original `race_data.db`;
+//! - `postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=NAME&pool_size=N&sslmode=require]` —
+//!   a schema in a PostgreSQL database, shared by processes on many machines ([`PostgresStore`]).
 //!
 //! Every backend passes the same conformance suite, so switching is changing the URL.
 //!
@@ -39,6 +41,7 @@ mod store;
 mod url;
 
 pub use backend::json::{Fault, FaultInjector, FileOp, JsonStore};
+pub use backend::postgres::{PostgresStore, PostgresUrl, TlsMode};
 pub use backend::sqlite::SqliteStore;
 pub use error::{Error, Result};
 pub use model::{

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::backend::postgres::{redact_url, PostgresUrl};
 use crate::error::{Error, Result};
 use crate::store::RaceStore;
 
@@ -12,7 +13,7 @@ pub const URL_ENV: &str = "RACESTORE_URL";
 /// where the original system kept its files.
 pub const DEFAULT_URL: &str = "json:storage";
 
-const VALID_FORMS: &str = "valid forms: json:DIR (or a plain directory path), sqlite:FILE (or a path ending .db, .sqlite or .sqlite3); options: ?durability=process|power-loss";
+const VALID_FORMS: &str = "valid forms: json:DIR (or a plain directory path), sqlite:FILE (or a path ending .db, .sqlite or .sqlite3), postgres://USER[:PASSWORD]@HOST[:PORT]/DB (options schema=NAME, pool_size=N, sslmode=disable|prefer|require, connect_timeout=SECONDS); options of every backend: ?durability=process|power-loss";
 
 /// How far an acknowledged save is guaranteed to survive.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,6 +44,8 @@ pub enum Location {
     Json(PathBuf),
     /// A SQLite database file.
     Sqlite(PathBuf),
+    /// A schema in a PostgreSQL database.
+    Postgres(PostgresUrl),
 }
 
 impl StoreUrl {
@@ -50,12 +53,16 @@ impl StoreUrl {
     ///
     /// - `json:PATH`, or a plain path: a JSON directory (created if missing);
     /// - `sqlite:PATH`, or a plain path ending `.db`, `.sqlite` or `.sqlite3`: a SQLite file;
-    /// - `?durability=process` (default) or `?durability=power-loss` after either.
+    /// - `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (or `postgresql://`): a schema in a
+    ///   PostgreSQL database, with options `schema`, `pool_size`, `sslmode` and the driver's
+    ///   (`connect_timeout`, `application_name`, ...); see [`PostgresUrl`];
+    /// - `?durability=process` (default) or `?durability=power-loss` after any of them.
     ///
     /// `scheme://path` is read as `scheme:path`, so `sqlite:///var/race.db` is an absolute path.
+    /// Errors show the URL with any password replaced by `***`.
     pub fn parse(url: &str) -> Result<StoreUrl> {
         let unsupported = |message: String| Error::Unsupported {
-            url: url.to_owned(),
+            url: redact_url(url),
             message,
         };
         if url.trim().is_empty() {
@@ -66,6 +73,8 @@ impl StoreUrl {
             None => (url, None),
         };
         let mut durability = Durability::default();
+        // Options other than durability, as (key, value) and as written: the backend's to read.
+        let mut backend_options = Vec::new();
         for option in query
             .into_iter()
             .flat_map(|q| q.split('&'))
@@ -79,11 +88,24 @@ impl StoreUrl {
                         "durability must be process or power-loss, not {other:?}"
                     )))
                 }
-                _ => return Err(unsupported(format!("unknown option {option:?}; {VALID_FORMS}"))),
+                Some((key, value)) => backend_options.push((key, value, option)),
+                None => backend_options.push((option, "", option)),
             }
         }
+        // The file backends take no other option.
+        let no_other_options = || match backend_options.first() {
+            Some((_, _, option)) => Err(unsupported(format!("unknown option {option:?}; {VALID_FORMS}"))),
+            None => Ok(()),
+        };
         let location = match scheme_of(body) {
+            Some((scheme, _))
+                if matches!(scheme.to_ascii_lowercase().as_str(), "postgres" | "postgresql") =>
+            {
+                let options: Vec<(&str, &str)> = backend_options.iter().map(|(k, v, _)| (*k, *v)).collect();
+                Location::Postgres(PostgresUrl::from_parts(url, body, &options)?)
+            }
             Some((scheme, rest)) => {
+                no_other_options()?;
                 let rest = rest.strip_prefix("//").unwrap_or(rest);
                 if rest.is_empty() {
                     return Err(unsupported(format!("no path after {scheme}:; {VALID_FORMS}")));
@@ -91,15 +113,11 @@ impl StoreUrl {
                 match scheme.to_ascii_lowercase().as_str() {
                     "json" => Location::Json(PathBuf::from(rest)),
                     "sqlite" => Location::Sqlite(PathBuf::from(rest)),
-                    "postgres" | "postgresql" => {
-                        return Err(unsupported(format!(
-                            "this build of racestore has no PostgreSQL backend yet; {VALID_FORMS}"
-                        )))
-                    }
                     other => return Err(unsupported(format!("unknown backend {other:?}; {VALID_FORMS}"))),
                 }
             }
             None => {
+                no_other_options()?;
                 let path = PathBuf::from(body);
                 let is_sqlite = path
                     .extension()
@@ -124,6 +142,10 @@ impl StoreUrl {
             )?)),
             Location::Sqlite(path) => Ok(Box::new(crate::backend::sqlite::SqliteStore::open(
                 path,
+                self.durability,
+            )?)),
+            Location::Postgres(url) => Ok(Box::new(crate::backend::postgres::PostgresStore::open(
+                url,
                 self.durability,
             )?)),
         }
@@ -196,10 +218,46 @@ mod tests {
     }
 
     #[test]
+    fn postgres_urls_choose_the_postgres_backend_with_their_options() {
+        for scheme in ["postgres", "postgresql", "PostgreSQL"] {
+            let url = StoreUrl::parse(&format!(
+                "{scheme}://race:pw@db:5433/timing?schema=team_a&pool_size=2&durability=power-loss"
+            ))
+            .unwrap();
+            assert_eq!(url.durability, Durability::PowerLoss);
+            let Location::Postgres(pg) = url.location else {
+                panic!("{scheme}: {:?}", url.location)
+            };
+            assert_eq!(
+                (pg.schema(), pg.pool_size(), pg.servers()),
+                ("team_a", 2, "db:5433")
+            );
+        }
+    }
+
+    #[test]
+    fn errors_never_show_a_postgres_password() {
+        for url in [
+            "postgres://race:hunter2@db/timing?pool_size=zero",
+            "postgres://race:hunter2@db/timing?sslmode=maybe",
+            "postgres://race:hunter2@db/timing?durability=fast",
+            "postgres://race:hunter2@db/timing?nonsense=1",
+            "postgres://race:hunter2@db:notaport/timing",
+        ] {
+            let err = StoreUrl::parse(url).unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(matches!(err, Error::Unsupported { .. }), "{url}: {shown}");
+            assert!(!shown.contains("hunter2"), "{url}: {shown}");
+            assert!(shown.contains("race:***@db"), "{url}: {shown}");
+        }
+        let url = StoreUrl::parse("postgres://race:hunter2@db/timing").unwrap();
+        assert!(!format!("{url:?}").contains("hunter2"), "{url:?}");
+    }
+
+    #[test]
     fn unsupported_urls_say_what_would_work() {
         for url in [
             "mongodb://x",
-            "postgres://u@h/db",
             "",
             "json:",
             "json:s?durability=fast",

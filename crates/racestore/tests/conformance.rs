@@ -1,7 +1,9 @@
 //! Runs the whole conformance suite against every backend.
 
+mod common;
+
 use racestore::conformance::Harness;
-use racestore::{Durability, JsonStore, RaceStore, SqliteStore};
+use racestore::{Durability, JsonStore, PostgresStore, RaceStore, SqliteStore};
 
 /// A fresh JSON directory per test.
 struct JsonDir(tempfile::TempDir);
@@ -53,4 +55,25 @@ mod json_power_loss {
 mod sqlite {
     use super::*;
     racestore::conformance_tests!(Some(SqliteFile(tempdir())));
+}
+
+/// A fresh PostgreSQL schema per test, dropped afterwards.
+struct PostgresSchema(common::postgres::TestSchema);
+
+impl Harness for PostgresSchema {
+    fn open(&self) -> Box<dyn RaceStore> {
+        let url = self.0.url("").parse().expect("test server URL");
+        Box::new(PostgresStore::open(&url, Durability::Process).expect("open postgres store"))
+    }
+}
+
+/// The PostgreSQL harness, or `None` (after a SKIP line) when `RACESTORE_TEST_POSTGRES_URL` is
+/// unset; with `CI` set, that fails the test instead.
+fn postgres_harness() -> Option<PostgresSchema> {
+    common::postgres::TestSchema::new("postgres conformance").map(PostgresSchema)
+}
+
+mod postgres {
+    use super::*;
+    racestore::conformance_tests!(postgres_harness());
 }

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod postgres;
+
 /// The read-only `shared/` folder beside the repository (fixtures and real timing data), or
 /// `None` after printing a visible SKIP line. With `CI` set, its absence fails the test instead.
 pub fn shared_dir(test: &str) -> Option<PathBuf> {
