@@ -1,11 +1,13 @@
 //! Random operation sequences, run against each backend and against a plain in-memory model of
 //! the contract; every read must agree.
 
+mod common;
+
 use proptest::prelude::*;
 use racestore::{
     Counts, DriverMetrics, Durability, Error, Id, JsonStore, Lap, LapQuery, NewDriverMetrics, NewLap,
-    NewPrediction, NewSession, NewSimulation, Prediction, RaceStore, RaceStoreExt, Sectors, Session,
-    SessionQuery, Simulation, SqliteStore,
+    NewPrediction, NewSession, NewSimulation, PostgresStore, Prediction, RaceStore, RaceStoreExt, Sectors,
+    Session, SessionQuery, Simulation, SqliteStore,
 };
 use serde_json::json;
 
@@ -456,5 +458,31 @@ proptest! {
         let temp = tempfile::tempdir().unwrap();
         let path = temp.path().join("race.db");
         check_sequence(&|| Box::new(SqliteStore::open(&path, Durability::Process).unwrap()), &ops);
+    }
+}
+
+/// The PostgreSQL backend against the model: fewer cases (each runs on a server, in a schema of
+/// its own), shrunk like the others on failure. SKIP without `RACESTORE_TEST_POSTGRES_URL`.
+#[test]
+fn postgres_backend_agrees_with_the_model() {
+    const TEST: &str = "postgres_backend_agrees_with_the_model";
+    if common::postgres::server_url(TEST).is_none() {
+        return;
+    }
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 16,
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(&proptest::collection::vec(op(), 1..40), |ops| {
+        let schema = common::postgres::TestSchema::new(TEST).expect("server URL checked above");
+        let url = schema.url("").parse().unwrap();
+        check_sequence(
+            &|| Box::new(PostgresStore::open(&url, Durability::Process).unwrap()),
+            &ops,
+        );
+        Ok(())
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
     }
 }

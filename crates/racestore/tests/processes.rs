@@ -1,4 +1,5 @@
-//! Tests that need a second process: the JSON directory's writer lock, and kill -9 mid-save.
+//! Tests that need a second process: the JSON directory's writer lock, kill -9 mid-save, and
+//! several processes writing one SQLite file or one PostgreSQL schema.
 //!
 //! This file has its own `main` (`harness = false`): the test binary runs the scenarios, and
 //! re-runs itself as the child process of each (`RACESTORE_TEST_ROLE` picks the child's part).
@@ -10,6 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use racestore::{
     Durability, Error, Id, JsonStore, LapQuery, NewLap, NewSession, RaceStore, RaceStoreExt, SqliteStore,
 };
@@ -19,16 +22,20 @@ const DRIVER: &str = "GR86-002-7";
 
 fn main() {
     if let Ok(role) = std::env::var(ROLE) {
-        let dir = PathBuf::from(std::env::args().nth(1).expect("child gets the store directory"));
+        let arg = std::env::args()
+            .nth(1)
+            .expect("child gets the store's directory or URL");
+        let dir = PathBuf::from(&arg);
         match role.as_str() {
             "hold-lock" => hold_lock(&dir),
             "writer" => writer(&dir),
             "sqlite-writer" => sqlite_writer(&dir),
+            "postgres-writer" => postgres_writer(&arg),
             other => panic!("unknown role {other}"),
         }
         return;
     }
-    let scenarios: [(&str, fn()); 3] = [
+    let scenarios: [(&str, fn()); 4] = [
         (
             "a_second_process_is_refused_the_json_directory_with_the_holder_named",
             second_process_is_refused,
@@ -40,6 +47,10 @@ fn main() {
         (
             "two_processes_writing_one_sqlite_file_lose_nothing",
             two_processes_share_sqlite,
+        ),
+        (
+            "four_processes_writing_one_postgres_schema_lose_nothing",
+            four_processes_share_postgres,
         ),
     ];
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
@@ -317,4 +328,105 @@ fn two_processes_share_sqlite() {
         all_ids.into_iter().collect::<Vec<_>>(),
         laps.iter().map(|l| l.id).collect::<Vec<_>>()
     );
+}
+
+const POSTGRES_PROCESSES: usize = 4;
+const POSTGRES_SAVES: i64 = 1000;
+
+/// Child: opens the PostgreSQL store `url` (perhaps a fresh schema, with the other children
+/// opening it at the same moment), creates its own session and saves `POSTGRES_SAVES` laps into
+/// it (singles and batches of 10); prints the session's id, then the laps' ids.
+fn postgres_writer(url: &str) {
+    let store = racestore::open(url).unwrap();
+    let session = store
+        .create_session(&NewSession::new(format!("process {}", std::process::id())))
+        .unwrap();
+    let mut ids = Vec::new();
+    let mut n = 0;
+    while n < POSTGRES_SAVES {
+        if n % 50 == 0 {
+            let batch: Vec<NewLap> = (n..n + 10).map(|k| lap(session, k)).collect();
+            ids.extend(store.save_laps(&batch).unwrap());
+            n += 10;
+        } else {
+            ids.push(store.save_lap_data(&lap(session, n)).unwrap());
+            n += 1;
+        }
+    }
+    store.close().unwrap();
+    println!("{session}");
+    println!("{}", ids.iter().map(Id::to_string).collect::<Vec<_>>().join(" "));
+}
+
+fn four_processes_share_postgres() {
+    let Some(schema) = common::postgres::TestSchema::new("four_processes_writing_one_postgres_schema") else {
+        return;
+    };
+    let url = schema.url("");
+    // All four open the fresh schema at once: migrations race, and must run exactly once.
+    let children: Vec<Child> = (0..POSTGRES_PROCESSES)
+        .map(|_| spawn("postgres-writer", Path::new(&url)))
+        .collect();
+    let mut all_ids = std::collections::BTreeSet::new();
+    let mut sessions = Vec::new();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "a writer process failed");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let mut lines = stdout.lines();
+        let session: Id = lines.next().expect("session id").parse().unwrap();
+        let ids: Vec<Id> = lines
+            .next()
+            .expect("lap ids")
+            .split_whitespace()
+            .map(|id| id.parse().unwrap())
+            .collect();
+        assert_eq!(ids.len() as i64, POSTGRES_SAVES);
+        for id in &ids {
+            assert!(all_ids.insert(*id), "id {id} given to two processes");
+        }
+        sessions.push((session, ids));
+    }
+    let total = POSTGRES_PROCESSES * POSTGRES_SAVES as usize;
+    assert_eq!(all_ids.len(), total);
+    assert_eq!(
+        all_ids.iter().copied().collect::<Vec<_>>(),
+        (1..=total as Id).collect::<Vec<_>>(),
+        "ids are 1..=4000, no gap"
+    );
+    let store = racestore::open(&url).unwrap();
+    let counts = store.counts().unwrap();
+    assert_eq!(
+        (counts.sessions, counts.laps),
+        (POSTGRES_PROCESSES as u64, total as u64)
+    );
+    for (session, ids) in sessions {
+        let laps = store.get_session_laps(session).unwrap();
+        assert_eq!(
+            laps.iter().map(|l| l.id).collect::<Vec<_>>(),
+            ids,
+            "session {session}"
+        );
+        for lap in &laps {
+            let expected = self::lap(session, lap.lap_number);
+            assert_eq!(
+                (lap.lap_time, lap.position),
+                (expected.lap_time, expected.position)
+            );
+        }
+        assert_eq!(
+            laps.iter().map(|l| l.lap_number).collect::<Vec<_>>(),
+            (0..POSTGRES_SAVES).collect::<Vec<_>>()
+        );
+    }
+    store.close().unwrap();
+    let mut admin = schema.admin();
+    let migrations: i64 = admin
+        .query_one(
+            &format!("SELECT count(*) FROM {}.racestore_migrations", schema.name),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(migrations, 2, "each migration recorded once");
 }
