@@ -10,8 +10,8 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::model::{
-    Counts, Id, LapQuery, NewDriverMetrics, NewLap, NewPrediction, NewSession, NewSimulation, Sectors,
-    SessionQuery,
+    Collection, Counts, Id, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction, NewSession,
+    NewSimulation, Records, Sectors, Session, SessionQuery,
 };
 use crate::{Error, RaceStore, RaceStoreExt};
 
@@ -19,6 +19,12 @@ use crate::{Error, RaceStore, RaceStoreExt};
 pub trait Harness {
     /// Opens the harness's store: empty the first time, the same store again after a close.
     fn open(&self) -> Box<dyn RaceStore>;
+
+    /// A path that does not exist yet, in a place removed with the harness, for a backup.
+    fn backup_destination(&self) -> std::path::PathBuf;
+
+    /// Opens what [`RaceStore::backup`] wrote at `path`.
+    fn open_backup(&self, path: &std::path::Path) -> Box<dyn RaceStore>;
 }
 
 /// Instantiates every conformance test for one backend.
@@ -62,6 +68,10 @@ macro_rules! conformance_tests {
             closed_store_refuses_every_call,
             counts_count_every_collection,
             timestamps_written_use_the_documented_format,
+            export_pages_through_each_collection_in_id_order,
+            import_keeps_ids_and_timestamps_and_saves_continue_above_them,
+            import_refuses_bad_ids_and_unknown_sessions_and_stores_nothing,
+            backup_while_saving_is_a_consistent_snapshot,
         );
     };
     (@each $harness:expr; $($name:ident),* $(,)?) => {
@@ -1111,4 +1121,285 @@ pub fn timestamps_written_use_the_documented_format(h: &dyn Harness) {
     for stamp in stamps {
         assert!(is_racestore_timestamp(&stamp), "{stamp}");
     }
+}
+
+/// Every record of every collection, paged through `export_page` `page` at a time.
+fn export_all(store: &dyn RaceStore, page: usize) -> Vec<Records> {
+    Collection::ALL
+        .iter()
+        .map(|&collection| {
+            let mut all: Option<Records> = None;
+            let mut after = 0;
+            loop {
+                let next = store.export_page(collection, after, page).unwrap();
+                assert_eq!(next.collection(), collection);
+                assert!(next.len() <= page);
+                let Some(&last) = next.ids().last() else { break };
+                assert!(
+                    next.ids().iter().all(|id| *id > after),
+                    "a page starts after the previous one"
+                );
+                after = last;
+                all = Some(match (all, next) {
+                    (None, next) => next,
+                    (Some(Records::Sessions(mut a)), Records::Sessions(b)) => {
+                        a.extend(b);
+                        Records::Sessions(a)
+                    }
+                    (Some(Records::DriverMetrics(mut a)), Records::DriverMetrics(b)) => {
+                        a.extend(b);
+                        Records::DriverMetrics(a)
+                    }
+                    (Some(Records::Laps(mut a)), Records::Laps(b)) => {
+                        a.extend(b);
+                        Records::Laps(a)
+                    }
+                    (Some(Records::Predictions(mut a)), Records::Predictions(b)) => {
+                        a.extend(b);
+                        Records::Predictions(a)
+                    }
+                    (Some(Records::Simulations(mut a)), Records::Simulations(b)) => {
+                        a.extend(b);
+                        Records::Simulations(a)
+                    }
+                    _ => unreachable!("pages of one collection"),
+                });
+            }
+            all.unwrap_or_else(|| Records::empty(collection))
+        })
+        .collect()
+}
+
+/// A store with records in every collection, spread over three sessions, one of them deleted.
+fn populate(store: &dyn RaceStore) {
+    let (s1, s2, s3) = (session(store), session(store), session(store));
+    for n in 1..=4 {
+        for s in [s1, s2, s3] {
+            store.save_lap_data(&lap(s, D1, n)).unwrap();
+        }
+    }
+    store
+        .save_laps(&(5..=9).map(|n| lap(s2, D2, n)).collect::<Vec<_>>())
+        .unwrap();
+    for s in [s3, s1, s2] {
+        store
+            .save_driver_metrics_json(s, D1, &json!({"aggression_score": {"aggression_score": 0.7}}))
+            .unwrap();
+        store.save_prediction(&prediction(s)).unwrap();
+        store.save_simulation(&simulation(s)).unwrap();
+    }
+    store.delete_session(s3).unwrap();
+}
+
+/// `export_page` pages through each collection in id order; together the pages are every record.
+pub fn export_pages_through_each_collection_in_id_order(h: &dyn Harness) {
+    let store = h.open();
+    populate(&*store);
+    let all = export_all(&*store, 2);
+    assert_eq!(all[0], Records::Sessions(store.get_all_sessions().unwrap()));
+    assert_eq!(all[2], Records::Laps(store.get_laps(&LapQuery::all()).unwrap()));
+    assert_eq!(all[1].ids(), [2, 3]);
+    assert_eq!(all[3].ids(), [2, 3]);
+    assert_eq!(all[4].ids(), [2, 3]);
+    assert_eq!(
+        all[1],
+        Records::DriverMetrics(
+            [1, 2]
+                .iter()
+                .flat_map(|s| store.get_session_metrics(*s).unwrap())
+                .collect()
+        )
+    );
+    assert_eq!(
+        all[4],
+        Records::Simulations(
+            [1, 2]
+                .iter()
+                .flat_map(|s| store.get_session_simulations(*s).unwrap())
+                .collect()
+        )
+    );
+    assert_eq!(
+        export_all(&*store, 1000),
+        all,
+        "the page size does not change what is read"
+    );
+    assert!(store.export_page(Collection::Laps, 1_000, 10).unwrap().is_empty());
+    assert_eq!(store.export_page(Collection::Laps, 3, 2).unwrap().ids(), [4, 5]);
+}
+
+/// `import` stores records with their own ids and timestamps; later saves continue above them.
+pub fn import_keeps_ids_and_timestamps_and_saves_continue_above_them(h: &dyn Harness) {
+    let store = h.open();
+    let sessions = vec![
+        Session {
+            id: 3,
+            circuit: "Barber Motorsports Park".into(),
+            date: "2025-09-06T14:00:00".into(),
+            race_type: "race".into(),
+            created_at: "2026-11-25T16:33:08.008926".into(),
+            updated_at: "2026-11-25T16:33:08.008942".into(),
+        },
+        Session {
+            id: 7,
+            circuit: "COTA".into(),
+            date: "2025-04-27".into(),
+            race_type: "qualifying".into(),
+            created_at: "2026-11-25 16:33:08".into(),
+            updated_at: "2026-11-25 16:33:08".into(),
+        },
+    ];
+    let laps: Vec<Lap> = [(10, 3), (11, 7), (15, 3)]
+        .iter()
+        .map(|&(id, session_id)| Lap {
+            id,
+            session_id,
+            driver_id: D1.into(),
+            lap_number: id,
+            lap_time: 92.0,
+            sector_1: Some(29.4),
+            sector_2: None,
+            sector_3: Some(30.3),
+            lap_type: "normal".into(),
+            position: Some(2),
+            created_at: "2026-11-25T16:33:08.011128".into(),
+        })
+        .collect();
+    store.import(&Records::Sessions(sessions.clone())).unwrap();
+    store.import(&Records::Laps(laps.clone())).unwrap();
+    let metrics = crate::model::DriverMetrics {
+        id: 4,
+        session_id: 7,
+        driver_id: D2.into(),
+        consistency_index: None,
+        aggression_score: Some(0.72),
+        sector_strength: json!({"S1": 1.02}),
+        pace_stability: json!({}),
+        fatigue_dropoff: json!({}),
+        created_at: "2026-11-25T16:33:08.009925".into(),
+    };
+    store
+        .import(&Records::DriverMetrics(vec![metrics.clone()]))
+        .unwrap();
+    assert_eq!(store.get_all_sessions().unwrap(), sessions);
+    assert_eq!(store.get_laps(&LapQuery::all()).unwrap(), laps);
+    assert_eq!(store.get_session_metrics(7).unwrap(), [metrics]);
+    store.import(&Records::Predictions(Vec::new())).unwrap();
+    assert_eq!(session(&*store), 8);
+    assert_eq!(store.save_lap_data(&lap(3, D1, 1)).unwrap(), 16);
+    assert_eq!(
+        store.save_driver_metrics(&NewDriverMetrics::new(3, D1)).unwrap(),
+        5
+    );
+    store.close().unwrap();
+    drop(store);
+    let store = h.open();
+    assert_eq!(store.get_laps(&LapQuery::all()).unwrap().len(), 4);
+    assert_eq!(store.save_prediction(&prediction(7)).unwrap(), 1);
+}
+
+/// `import` refuses ids that do not ascend or are not above those given, and children of an
+/// unknown session, storing nothing of the batch.
+pub fn import_refuses_bad_ids_and_unknown_sessions_and_stores_nothing(h: &dyn Harness) {
+    let store = h.open();
+    populate(&*store);
+    let before = export_all(&*store, 100);
+    let Records::Laps(laps) = &before[2] else {
+        unreachable!()
+    };
+    let template = laps[0].clone();
+    let with = |id: Id, session_id: Id| Lap {
+        id,
+        session_id,
+        ..template.clone()
+    };
+    // Laps 1..=17 were given (12 to a lap since deleted): an id is never given twice.
+    assert_invalid(store.import(&Records::Laps(vec![with(30, 1), with(20, 1)])), "id");
+    assert_invalid(store.import(&Records::Laps(vec![with(12, 1)])), "id");
+    assert_invalid(store.import(&Records::Laps(vec![with(17, 1)])), "id");
+    assert_invalid(store.import(&Records::Laps(vec![with(30, 1), with(30, 1)])), "id");
+    assert_not_found(store.import(&Records::Laps(vec![with(30, 1), with(31, 3)])), 3);
+    let session_copy = store.get_session(1).unwrap().unwrap();
+    assert_invalid(
+        store.import(&Records::Sessions(vec![Session {
+            id: 3,
+            ..session_copy.clone()
+        }])),
+        "id",
+    );
+    assert_eq!(export_all(&*store, 100), before);
+    store
+        .import(&Records::Laps(vec![with(30, 1), with(31, 2)]))
+        .unwrap();
+    store
+        .import(&Records::Sessions(vec![Session {
+            id: 4,
+            ..session_copy
+        }]))
+        .unwrap();
+    assert_eq!(store.save_lap_data(&lap(4, D1, 1)).unwrap(), 32);
+}
+
+/// `backup` while other threads save writes a copy that opens and holds one moment's records.
+pub fn backup_while_saving_is_a_consistent_snapshot(h: &dyn Harness) {
+    let store: Arc<dyn RaceStore> = Arc::from(h.open());
+    populate(&*store);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (store, stop) = (Arc::clone(&store), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut saved = 0;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let s = session(&*store);
+                    store
+                        .save_laps(&(0..20).map(|n| lap(s, &format!("w{w}"), n)).collect::<Vec<_>>())
+                        .unwrap();
+                    store.save_simulation(&simulation(s)).unwrap();
+                    saved += 1;
+                }
+                saved
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let destination = h.backup_destination();
+    store.backup(&destination).unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for writer in writers {
+        assert!(writer.join().unwrap() > 0);
+    }
+    let live = export_all(&*store, 10_000);
+    let copy = h.open_backup(&destination);
+    let snapshot = export_all(&*copy, 10_000);
+    // The copy is a prefix of every collection (nothing was deleted meanwhile).
+    for (have, all) in snapshot.iter().zip(&live) {
+        let ids = have.ids();
+        assert_eq!(all.ids()[..ids.len()], ids[..], "{}", all.collection());
+        assert_eq!(
+            all.to_json()[..ids.len()],
+            have.to_json()[..],
+            "{}",
+            all.collection()
+        );
+    }
+    // One moment: a writer saves a session, then its 20 laps (one batch), then its simulation.
+    for s in copy.get_all_sessions().unwrap().iter().filter(|s| s.id > 3) {
+        let laps = copy.get_session_laps(s.id).unwrap().len();
+        let simulations = copy.get_session_simulations(s.id).unwrap().len();
+        assert!(
+            laps == 0 || laps == 20,
+            "session {}: a batch is never split ({laps} laps)",
+            s.id
+        );
+        assert!(
+            simulations == 0 || laps == 20,
+            "session {}: a simulation without its laps",
+            s.id
+        );
+    }
+    assert!(
+        matches!(store.backup(&destination), Err(Error::Invalid { .. })),
+        "a backup never overwrites"
+    );
 }

@@ -32,12 +32,14 @@
 #![warn(missing_docs)]
 
 mod backend;
+pub mod check;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
 pub mod import;
 pub mod model;
 mod store;
+pub mod transfer;
 mod url;
 
 pub use backend::json::{Fault, FaultInjector, FileOp, JsonStore};
@@ -45,8 +47,8 @@ pub use backend::postgres::{PostgresStore, PostgresUrl, TlsMode};
 pub use backend::sqlite::SqliteStore;
 pub use error::{Error, Result};
 pub use model::{
-    Counts, DriverMetrics, Id, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction, NewSession,
-    NewSimulation, Prediction, Sectors, Session, SessionQuery, Simulation,
+    Collection, Counts, DriverMetrics, Id, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction,
+    NewSession, NewSimulation, Prediction, Records, Sectors, Session, SessionQuery, Simulation,
 };
 pub use store::{RaceStore, RaceStoreExt, Repair};
 pub use url::{default_url, open, open_default, Durability, Location, StoreUrl, DEFAULT_URL, URL_ENV};

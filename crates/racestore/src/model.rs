@@ -563,6 +563,179 @@ impl NewSimulation {
     }
 }
 
+/// The five collections a store keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Collection {
+    /// Race sessions (`race_sessions`).
+    Sessions,
+    /// Driver metrics (`driver_metrics`).
+    DriverMetrics,
+    /// Laps (`lap_data`).
+    Laps,
+    /// Predictions (`predictions`).
+    Predictions,
+    /// Simulations (`simulations`).
+    Simulations,
+}
+
+impl Collection {
+    /// Every collection, sessions first (the order a copy must follow: children need their session).
+    pub const ALL: [Collection; 5] = [
+        Collection::Sessions,
+        Collection::DriverMetrics,
+        Collection::Laps,
+        Collection::Predictions,
+        Collection::Simulations,
+    ];
+
+    /// The original's name for the collection: its table, and its file without `.json`.
+    pub fn table(self) -> &'static str {
+        match self {
+            Collection::Sessions => "race_sessions",
+            Collection::DriverMetrics => "driver_metrics",
+            Collection::Laps => "lap_data",
+            Collection::Predictions => "predictions",
+            Collection::Simulations => "simulations",
+        }
+    }
+}
+
+impl std::fmt::Display for Collection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.table())
+    }
+}
+
+/// Records of one collection, in id order: what [`export_page`](crate::RaceStore::export_page)
+/// returns and [`import`](crate::RaceStore::import) takes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Records {
+    /// Sessions.
+    Sessions(Vec<Session>),
+    /// Driver metrics.
+    DriverMetrics(Vec<DriverMetrics>),
+    /// Laps.
+    Laps(Vec<Lap>),
+    /// Predictions.
+    Predictions(Vec<Prediction>),
+    /// Simulations.
+    Simulations(Vec<Simulation>),
+}
+
+/// Applies `$body` to the vector inside a [`Records`], whatever its type.
+macro_rules! each_records {
+    ($records:expr, $v:ident => $body:expr) => {
+        match $records {
+            Records::Sessions($v) => $body,
+            Records::DriverMetrics($v) => $body,
+            Records::Laps($v) => $body,
+            Records::Predictions($v) => $body,
+            Records::Simulations($v) => $body,
+        }
+    };
+}
+
+impl Records {
+    /// No records of `collection`.
+    pub fn empty(collection: Collection) -> Records {
+        match collection {
+            Collection::Sessions => Records::Sessions(Vec::new()),
+            Collection::DriverMetrics => Records::DriverMetrics(Vec::new()),
+            Collection::Laps => Records::Laps(Vec::new()),
+            Collection::Predictions => Records::Predictions(Vec::new()),
+            Collection::Simulations => Records::Simulations(Vec::new()),
+        }
+    }
+
+    /// Which collection these records are of.
+    pub fn collection(&self) -> Collection {
+        match self {
+            Records::Sessions(_) => Collection::Sessions,
+            Records::DriverMetrics(_) => Collection::DriverMetrics,
+            Records::Laps(_) => Collection::Laps,
+            Records::Predictions(_) => Collection::Predictions,
+            Records::Simulations(_) => Collection::Simulations,
+        }
+    }
+
+    /// How many records there are.
+    pub fn len(&self) -> usize {
+        each_records!(self, v => v.len())
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The records' ids, in order.
+    pub fn ids(&self) -> Vec<Id> {
+        match self {
+            Records::Sessions(v) => v.iter().map(|r| r.id).collect(),
+            Records::DriverMetrics(v) => v.iter().map(|r| r.id).collect(),
+            Records::Laps(v) => v.iter().map(|r| r.id).collect(),
+            Records::Predictions(v) => v.iter().map(|r| r.id).collect(),
+            Records::Simulations(v) => v.iter().map(|r| r.id).collect(),
+        }
+    }
+
+    /// The session each record belongs to (a session's own id for sessions), in order.
+    pub fn session_ids(&self) -> Vec<Id> {
+        match self {
+            Records::Sessions(v) => v.iter().map(|r| r.id).collect(),
+            Records::DriverMetrics(v) => v.iter().map(|r| r.session_id).collect(),
+            Records::Laps(v) => v.iter().map(|r| r.session_id).collect(),
+            Records::Predictions(v) => v.iter().map(|r| r.session_id).collect(),
+            Records::Simulations(v) => v.iter().map(|r| r.session_id).collect(),
+        }
+    }
+
+    /// Each record as a JSON object with the original's keys, in order.
+    pub fn to_json(&self) -> Vec<Value> {
+        each_records!(self, v => v.iter().map(|r| serde_json::to_value(r).expect("records serialize")).collect())
+    }
+
+    /// Checks records about to be imported: ids ascending and above `after_id`, JSON values
+    /// readable back. Values are otherwise kept as they are: they were valid where they came from.
+    pub fn validate_import(&self, after_id: Id) -> Result<()> {
+        let mut previous = after_id;
+        for id in self.ids() {
+            if id <= previous {
+                return Err(Error::invalid(
+                    "id",
+                    format!(
+                        "{} id {id} is not above {previous}: imported ids must ascend and be above every id the collection has given",
+                        self.collection()
+                    ),
+                ));
+            }
+            previous = id;
+        }
+        let json_fields: Vec<(&str, &Value)> = match self {
+            Records::DriverMetrics(v) => v
+                .iter()
+                .flat_map(|m| {
+                    [
+                        ("sector_strength", &m.sector_strength),
+                        ("pace_stability", &m.pace_stability),
+                        ("fatigue_dropoff", &m.fatigue_dropoff),
+                    ]
+                })
+                .collect(),
+            Records::Simulations(v) => v
+                .iter()
+                .flat_map(|s| [("driver_paces", &s.driver_paces), ("results", &s.results)])
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (field, value) in json_fields {
+            require_json_depth(field, value)?;
+        }
+        Ok(())
+    }
+}
+
 /// How many records a store holds per collection (or a delete removed).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
@@ -576,6 +749,24 @@ pub struct Counts {
     pub predictions: u64,
     /// Simulations.
     pub simulations: u64,
+}
+
+impl Counts {
+    /// The count for one collection.
+    pub fn get(&self, collection: Collection) -> u64 {
+        match collection {
+            Collection::Sessions => self.sessions,
+            Collection::DriverMetrics => self.driver_metrics,
+            Collection::Laps => self.laps,
+            Collection::Predictions => self.predictions,
+            Collection::Simulations => self.simulations,
+        }
+    }
+
+    /// The total over every collection.
+    pub fn total(&self) -> u64 {
+        Collection::ALL.iter().map(|c| self.get(*c)).sum()
+    }
 }
 
 /// Which sessions [`get_sessions`](crate::RaceStore::get_sessions) returns.

@@ -1,11 +1,13 @@
 //! The interface every backend implements, and the conveniences built on it once for all.
 
+use std::path::Path;
+
 use serde_json::Value;
 
 use crate::error::Result;
 use crate::model::{
-    Counts, DriverMetrics, Id, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction, NewSession,
-    NewSimulation, Prediction, Session, SessionQuery, Simulation,
+    Collection, Counts, DriverMetrics, Id, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction,
+    NewSession, NewSimulation, Prediction, Records, Session, SessionQuery, Simulation,
 };
 
 /// Storage for race sessions and everything recorded under them.
@@ -42,6 +44,15 @@ use crate::model::{
 /// - **Persistence.** What a call acknowledged is there after the store is closed (or dropped)
 ///   and opened again.
 /// - **Threads.** Calls from many threads at once lose nothing, and each save gets its own id.
+/// - **Export and import.** [`export_page`](RaceStore::export_page) pages through one collection
+///   in id order, records whose session is gone included. [`import`](RaceStore::import) stores
+///   records exactly as given, ids and timestamps included, all or nothing: the ids must ascend
+///   and be above every id the collection has given ([`Error::Invalid`](crate::Error::Invalid)
+///   naming `id` otherwise), and a child's session must exist (`NotFound`). Saves after an
+///   import continue above the imported ids.
+/// - **Backup.** [`backup`](RaceStore::backup) writes a copy that opens as a store of the same
+///   backend and holds exactly what the store held at one moment, while other threads keep
+///   saving.
 /// - **Close.** [`close`](RaceStore::close) flushes and releases the store; any later call is
 ///   [`Error::Closed`](crate::Error::Closed). Dropping the store closes it too.
 pub trait RaceStore: std::fmt::Debug + Send + Sync + 'static {
@@ -83,6 +94,21 @@ pub trait RaceStore: std::fmt::Debug + Send + Sync + 'static {
 
     /// How many records the store holds, per collection.
     fn counts(&self) -> Result<Counts>;
+
+    /// Up to `limit` records of `collection` with ids above `after_id`, in id order.
+    ///
+    /// Paging with the last id of each page reads a whole collection once, whatever its size:
+    /// the primitive behind export, migrate and check.
+    fn export_page(&self, collection: Collection, after_id: Id, limit: usize) -> Result<Records>;
+
+    /// Stores records exactly as given, ids and timestamps included (migrating, restoring).
+    ///
+    /// All or nothing. Values are kept as they are (they were valid where they came from).
+    fn import(&self, records: &Records) -> Result<()>;
+
+    /// Writes a consistent copy of the store in its own format to `destination`, which must not
+    /// exist yet (a directory for JSON, a file for SQLite), while other threads keep saving.
+    fn backup(&self, destination: &Path) -> Result<()>;
 
     /// Flushes everything to storage and releases the store (and its lock); later calls fail with `Closed`.
     fn close(&self) -> Result<()>;

@@ -12,8 +12,9 @@ use std::rc::Rc;
 use racestore::import::alkamel::{self, BadRows, DateSource, Options, Parsed, ProblemKind};
 use racestore::model::lap_type;
 use racestore::{
-    Counts, DriverMetrics, Error, Id, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction, NewSession,
-    NewSimulation, Prediction, RaceStore, RaceStoreExt, Session, SessionQuery, Simulation,
+    Collection, Counts, DriverMetrics, Error, Id, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction,
+    NewSession, NewSimulation, Prediction, RaceStore, RaceStoreExt, Records, Session, SessionQuery,
+    Simulation,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -638,6 +639,15 @@ impl RaceStore for LapsFail {
     }
     fn delete_session(&self, session_id: Id) -> racestore::Result<Counts> {
         self.0.delete_session(session_id)
+    }
+    fn export_page(&self, collection: Collection, after_id: Id, limit: usize) -> racestore::Result<Records> {
+        self.0.export_page(collection, after_id, limit)
+    }
+    fn import(&self, records: &Records) -> racestore::Result<()> {
+        self.0.import(records)
+    }
+    fn backup(&self, destination: &std::path::Path) -> racestore::Result<()> {
+        self.0.backup(destination)
     }
     fn counts(&self) -> racestore::Result<Counts> {
         self.0.counts()

@@ -271,6 +271,15 @@ impl ArrayFile {
             .map_err(|e| Error::io("reading", &self.path, e))
     }
 
+    /// The file's bytes up to its current length: a consistent copy while no append runs.
+    pub fn read_all(&self) -> Result<Vec<u8>> {
+        let mut bytes = vec![0; self.len as usize];
+        self.file
+            .read_exact_at(&mut bytes, 0)
+            .map_err(|e| Error::io("reading", &self.path, e))?;
+        Ok(bytes)
+    }
+
     /// Replaces the file with one holding only the records `keep` selects, copied byte for byte.
     ///
     /// The new file is written beside the old one and renamed over it, so a crash leaves either

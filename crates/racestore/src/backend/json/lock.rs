@@ -67,3 +67,18 @@ impl DirLock {
         Ok(DirLock { _file: file })
     }
 }
+
+/// Who holds `dir`'s lock, if anyone does, found without creating or writing anything.
+pub(super) fn holder(dir: &Path) -> Option<String> {
+    let mut file = File::open(dir.join(LOCK_FILE)).ok()?;
+    match file.try_lock() {
+        Ok(()) => None,
+        Err(_) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            Some(holder.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .or(Some("another process".into()))
+        }
+    }
+}

@@ -30,8 +30,8 @@ use lock::DirLock;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    now_timestamp, Counts, DriverMetrics, Id, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction,
-    NewSession, NewSimulation, Prediction, Session, SessionQuery, Simulation,
+    now_timestamp, Collection, Counts, DriverMetrics, Id, Lap, LapQuery, NewDriverMetrics, NewLap,
+    NewPrediction, NewSession, NewSimulation, Prediction, Records, Session, SessionQuery, Simulation,
 };
 use crate::store::{RaceStore, Repair};
 use crate::url::Durability;
@@ -49,11 +49,11 @@ pub struct JsonStore {
 #[derive(Debug)]
 struct State {
     durability: Durability,
-    sessions: Collection<Session>,
-    metrics: Collection<DriverMetrics>,
-    laps: Collection<Lap>,
-    predictions: Collection<Prediction>,
-    simulations: Collection<Simulation>,
+    sessions: Table<Session>,
+    metrics: Table<DriverMetrics>,
+    laps: Table<Lap>,
+    predictions: Table<Prediction>,
+    simulations: Table<Simulation>,
     meta: Meta,
     journal: Journal,
     io: Io,
@@ -62,9 +62,9 @@ struct State {
     _lock: DirLock,
 }
 
-/// One file's records, in id order, with an index by session.
+/// One data file and its records, in id order, with an index by session.
 #[derive(Debug)]
-struct Collection<T> {
+struct Table<T> {
     file: ArrayFile,
     records: Vec<T>,
     by_session: HashMap<Id, Vec<u32>>,
@@ -114,11 +114,11 @@ impl JsonStore {
         };
         let mut state = State {
             durability,
-            sessions: Collection::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
-            metrics: Collection::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
-            laps: Collection::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
-            predictions: Collection::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
-            simulations: Collection::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
+            sessions: Table::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
+            metrics: Table::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
+            laps: Table::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
+            predictions: Table::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
+            simulations: Table::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
             meta,
             journal,
             io,
@@ -186,7 +186,7 @@ impl State {
 
     /// Appends records to one collection, journaling a batch so a crash cannot leave half of it.
     fn append<T: Record>(
-        collection: &mut Collection<T>,
+        collection: &mut Table<T>,
         journal: &Journal,
         poisoned: &mut Option<String>,
         records: Vec<T>,
@@ -261,7 +261,7 @@ impl State {
     }
 }
 
-impl<T: Record> Collection<T> {
+impl<T: Record> Table<T> {
     fn open(
         io: &Io,
         dir: &Path,
@@ -318,7 +318,7 @@ impl<T: Record> Collection<T> {
         }
         let max_in_file = scanned.records.last().map_or(0, Record::id);
         let max_ever = meta.max_ids.get(T::FILE).copied().unwrap_or(0);
-        let mut collection = Collection {
+        let mut collection = Table {
             file: ArrayFile::new(path, file, io.clone(), len, scanned.tail, scanned.spans),
             records: scanned.records,
             by_session: HashMap::new(),
@@ -363,6 +363,11 @@ impl<T: Record> Collection<T> {
             .into_iter()
             .flatten()
             .map(|index| &self.records[*index as usize])
+    }
+
+    fn page(&self, after_id: Id, limit: usize) -> Vec<T> {
+        let start = self.records.partition_point(|r| r.id() <= after_id);
+        self.records[start..].iter().take(limit).cloned().collect()
     }
 
     fn record_max_id(&self, meta: &mut Meta) {
@@ -558,6 +563,94 @@ impl RaceStore for JsonStore {
         })
     }
 
+    fn export_page(&self, collection: Collection, after_id: Id, limit: usize) -> Result<Records> {
+        self.read(|state| {
+            Ok(match collection {
+                Collection::Sessions => Records::Sessions(state.sessions.page(after_id, limit)),
+                Collection::DriverMetrics => Records::DriverMetrics(state.metrics.page(after_id, limit)),
+                Collection::Laps => Records::Laps(state.laps.page(after_id, limit)),
+                Collection::Predictions => Records::Predictions(state.predictions.page(after_id, limit)),
+                Collection::Simulations => Records::Simulations(state.simulations.page(after_id, limit)),
+            })
+        })
+    }
+
+    fn import(&self, records: &Records) -> Result<()> {
+        if records.is_empty() {
+            return self.read(|_| Ok(()));
+        }
+        self.write(|state| {
+            let sync = state.sync();
+            let State {
+                sessions,
+                metrics,
+                laps,
+                predictions,
+                simulations,
+                journal,
+                poisoned,
+                ..
+            } = state;
+            let given = |next_id: Id| next_id - 1;
+            macro_rules! import_children {
+                ($collection:expr, $records:expr) => {{
+                    records.validate_import(given($collection.next_id))?;
+                    for session_id in records.session_ids() {
+                        if sessions.get(session_id).is_none() {
+                            return Err(Error::session_not_found(session_id));
+                        }
+                    }
+                    State::append($collection, journal, poisoned, $records.clone(), sync)
+                }};
+            }
+            match records {
+                Records::Sessions(v) => {
+                    records.validate_import(given(sessions.next_id))?;
+                    State::append(sessions, journal, poisoned, v.clone(), sync)
+                }
+                Records::DriverMetrics(v) => import_children!(metrics, v),
+                Records::Laps(v) => import_children!(laps, v),
+                Records::Predictions(v) => import_children!(predictions, v),
+                Records::Simulations(v) => import_children!(simulations, v),
+            }
+        })
+    }
+
+    fn backup(&self, destination: &Path) -> Result<()> {
+        if destination.exists() {
+            return Err(Error::invalid(
+                "destination",
+                format!(
+                    "{} already exists; a backup goes to a new directory",
+                    destination.display()
+                ),
+            ));
+        }
+        // Holding the read lock keeps every writer out (readers carry on) while the files,
+        // which only ever grow at their tails, are copied up to their current length.
+        self.read(|state| {
+            std::fs::create_dir_all(destination)
+                .map_err(|e| Error::io("creating directory", destination, e))?;
+            let files = [
+                (Session::FILE, state.sessions.file.read_all()?),
+                (DriverMetrics::FILE, state.metrics.file.read_all()?),
+                (Lap::FILE, state.laps.file.read_all()?),
+                (Prediction::FILE, state.predictions.file.read_all()?),
+                (Simulation::FILE, state.simulations.file.read_all()?),
+            ];
+            for (name, bytes) in files {
+                state.io.replace_file(&destination.join(name), &bytes, true)?;
+            }
+            let mut meta = state.meta.clone();
+            state.sessions.record_max_id(&mut meta);
+            state.metrics.record_max_id(&mut meta);
+            state.laps.record_max_id(&mut meta);
+            state.predictions.record_max_id(&mut meta);
+            state.simulations.record_max_id(&mut meta);
+            meta.store(&state.io, destination, true)
+        })
+    }
+
     fn close(&self) -> Result<()> {
         let mut guard = self
             .state
@@ -576,4 +669,121 @@ impl RaceStore for JsonStore {
     fn repairs(&self) -> Vec<Repair> {
         self.repairs.clone()
     }
+}
+
+/// What reading a JSON directory without changing anything found: see [`crate::check`].
+pub(crate) struct Inspection {
+    /// Damage and interrupted writes, each marked repairable or not.
+    pub problems: Vec<crate::check::Problem>,
+    /// Who holds the directory's lock, if another process does.
+    pub in_use_by: Option<String>,
+    /// Every collection's readable records (a torn tail left out), when no file is damaged.
+    pub records: Option<Vec<Records>>,
+}
+
+/// Reads a JSON directory as opening it would, but repairs nothing and takes no lock.
+pub(crate) fn inspect(dir: &Path) -> Result<Inspection> {
+    use crate::check::Problem;
+    if !dir.is_dir() {
+        return Err(Error::io(
+            "checking",
+            dir,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no store directory here"),
+        ));
+    }
+    let mut problems = Vec::new();
+    let in_use_by = lock::holder(dir);
+    let journal = std::fs::read(dir.join(journal::JOURNAL_FILE)).unwrap_or_default();
+    if let Ok(intent) = serde_json::from_slice::<Intent>(&journal) {
+        let what = match intent {
+            Intent::Append { file, start, .. } => format!("a batch appended to {file} at byte {start}"),
+            Intent::DeleteSession { session_id } => format!("the delete of session {session_id}"),
+        };
+        problems.push(Problem {
+            location: journal::JOURNAL_FILE.to_owned(),
+            message: format!("{what} was interrupted; opening the store finishes or undoes it"),
+            repairable: true,
+        });
+    }
+    fn read<T: Record>(dir: &Path, problems: &mut Vec<crate::check::Problem>) -> Option<Vec<T>> {
+        let path = dir.join(T::FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                problems.push(crate::check::Problem {
+                    location: T::FILE.to_owned(),
+                    message: "the file is missing; opening the store creates it empty".into(),
+                    repairable: true,
+                });
+                return Some(Vec::new());
+            }
+            Err(e) => {
+                problems.push(crate::check::Problem {
+                    location: T::FILE.to_owned(),
+                    message: format!("cannot be read: {e}"),
+                    repairable: false,
+                });
+                return None;
+            }
+        };
+        match scan::<T>(&path, &bytes) {
+            Ok(scanned) => {
+                if let Some(torn) = scanned.torn {
+                    problems.push(crate::check::Problem {
+                        location: format!("{} at byte {}", T::FILE, torn.offset),
+                        message: format!(
+                            "a torn tail of {} bytes (an interrupted save); repairing cuts it and closes the array",
+                            torn.removed_bytes
+                        ),
+                        repairable: true,
+                    });
+                }
+                Some(scanned.records)
+            }
+            Err(Error::CorruptFile {
+                offset,
+                line,
+                column,
+                message,
+                ..
+            }) => {
+                problems.push(crate::check::Problem {
+                    location: format!("{} at byte {offset} (line {line}, column {column})", T::FILE),
+                    message: format!(
+                        "{message}; not repairable without losing records: restore it from a backup"
+                    ),
+                    repairable: false,
+                });
+                None
+            }
+            Err(other) => {
+                problems.push(crate::check::Problem {
+                    location: T::FILE.to_owned(),
+                    message: other.to_string(),
+                    repairable: false,
+                });
+                None
+            }
+        }
+    }
+    let sessions = read::<Session>(dir, &mut problems);
+    let metrics = read::<DriverMetrics>(dir, &mut problems);
+    let laps = read::<Lap>(dir, &mut problems);
+    let predictions = read::<Prediction>(dir, &mut problems);
+    let simulations = read::<Simulation>(dir, &mut problems);
+    let records = match (sessions, metrics, laps, predictions, simulations) {
+        (Some(s), Some(m), Some(l), Some(p), Some(r)) => Some(vec![
+            Records::Sessions(s),
+            Records::DriverMetrics(m),
+            Records::Laps(l),
+            Records::Predictions(p),
+            Records::Simulations(r),
+        ]),
+        _ => None,
+    };
+    Ok(Inspection {
+        problems,
+        in_use_by,
+        records,
+    })
 }

@@ -25,9 +25,10 @@ mod tls;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
+use std::path::Path;
 
 use postgres::types::ToSql;
-use postgres::{Client, GenericClient, Row, Transaction};
+use postgres::{Client, GenericClient, IsolationLevel, Row, Transaction};
 
 pub(crate) use self::config::redact_url;
 pub use self::config::{PostgresUrl, TlsMode};
@@ -36,8 +37,8 @@ use self::pool::{Conn, Pool, Statements};
 use self::rows::{LapColumns, Table};
 use crate::error::{Error, Result};
 use crate::model::{
-    now_timestamp, Counts, DriverMetrics, Id, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction,
-    NewSession, NewSimulation, Prediction, Session, SessionQuery, Simulation,
+    now_timestamp, Collection, Counts, DriverMetrics, Id, Lap, LapQuery, NewDriverMetrics, NewLap,
+    NewPrediction, NewSession, NewSimulation, Prediction, Records, Session, SessionQuery, Simulation,
 };
 use crate::store::RaceStore;
 use crate::Durability;
@@ -488,6 +489,104 @@ impl RaceStore for PostgresStore {
         Ok(counts.into_iter().next().unwrap_or_default())
     }
 
+    fn export_page(&self, collection: Collection, after_id: Id, limit: usize) -> Result<Records> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_conn(|conn| {
+            let Conn {
+                client, statements, ..
+            } = conn;
+            export_page(client, statements, collection, after_id, limit)
+        })
+    }
+
+    fn import(&self, records: &Records) -> Result<()> {
+        if records.is_empty() {
+            return if self.pool.is_closed() {
+                Err(Error::Closed)
+            } else {
+                Ok(())
+            };
+        }
+        let table = rows::table_of(records.collection());
+        let lock = self.id_lock(table);
+        let json = serde_json::Value::Array(records.to_json());
+        self.in_transaction(|tx, _| {
+            // The id lock keeps saves out until this commits, as for every save.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1::int4, hashtext($2::text))",
+                &[&LOCK_CLASS_IDS, &lock],
+            )?;
+            let highest: Id = tx
+                .query_one(&rows::highest_id_given(table), &[&table.name])?
+                .get(0);
+            records.validate_import(highest)?;
+            if records.collection() != Collection::Sessions {
+                let sessions: Vec<Id> = records.session_ids();
+                let existing: HashSet<Id> = tx
+                    .query(
+                        "SELECT id FROM race_sessions WHERE id = ANY($1::bigint[]) FOR KEY SHARE",
+                        &[&sessions],
+                    )?
+                    .iter()
+                    .map(|row| row.get(0))
+                    .collect();
+                if let Some(missing) = sessions.iter().find(|id| !existing.contains(id)) {
+                    return Err(Error::session_not_found(*missing).into());
+                }
+            }
+            // One round trip for the whole page: the rows travel as one JSON array.
+            let sql = format!(
+                "INSERT INTO {name} ({columns}) OVERRIDING SYSTEM VALUE \
+                 SELECT {columns} FROM json_populate_recordset(NULL::{name}, $1::json)",
+                name = table.name,
+                columns = table.columns
+            );
+            tx.execute(&sql, &[&json])?;
+            let last = records.ids().last().copied().unwrap_or(highest);
+            tx.execute(
+                "SELECT setval(pg_get_serial_sequence($1::text, 'id'), $2::bigint)",
+                &[&table.name, &last],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Writes the copy as a JSON directory (see [`crate::JsonStore`]), read from one snapshot
+    /// (a `REPEATABLE READ` transaction) while other connections keep saving.
+    fn backup(&self, destination: &Path) -> Result<()> {
+        if destination.exists() {
+            return Err(Error::invalid(
+                "destination",
+                format!(
+                    "{} already exists; a backup goes to a new directory",
+                    destination.display()
+                ),
+            ));
+        }
+        let copy = crate::JsonStore::open(destination, Durability::PowerLoss)?;
+        self.with_conn(|conn| {
+            let Conn { client, .. } = conn;
+            let mut tx = client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            let mut statements = Statements::default();
+            for collection in Collection::ALL {
+                let mut after = 0;
+                loop {
+                    let page = export_page(&mut tx, &mut statements, collection, after, 10_000)?;
+                    let Some(&last) = page.ids().last() else { break };
+                    copy.import(&page)?;
+                    after = last;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })?;
+        copy.close()
+    }
+
     fn close(&self) -> Result<()> {
         // Every acknowledged save is committed already; closing only lets the connections go.
         if self.pool.close() {
@@ -499,6 +598,30 @@ impl RaceStore for PostgresStore {
 }
 
 /// The id in column 0 of a `RETURNING id` (or `SELECT id`) row.
+/// Up to `limit` records of `collection` with ids above `after_id`, in id order.
+fn export_page(
+    client: &mut impl GenericClient,
+    statements: &mut Statements,
+    collection: Collection,
+    after_id: Id,
+    limit: i64,
+) -> PgResult<Records> {
+    let table = rows::table_of(collection);
+    let sql = format!("{} WHERE id > $1 ORDER BY id LIMIT $2", table.select());
+    let statement = statements.get(client, &sql)?;
+    let found = client.query(&statement, &[&after_id, &limit])?;
+    fn all<T>(found: &[Row], map: fn(&Row) -> PgResult<T>) -> PgResult<Vec<T>> {
+        found.iter().map(map).collect()
+    }
+    Ok(match collection {
+        Collection::Sessions => Records::Sessions(all(&found, rows::session)?),
+        Collection::DriverMetrics => Records::DriverMetrics(all(&found, rows::driver_metrics)?),
+        Collection::Laps => Records::Laps(all(&found, rows::lap)?),
+        Collection::Predictions => Records::Predictions(all(&found, rows::prediction)?),
+        Collection::Simulations => Records::Simulations(all(&found, rows::simulation)?),
+    })
+}
+
 fn id_of(row: &Row) -> PgResult<Id> {
     Ok(row.try_get(0)?)
 }

@@ -71,6 +71,28 @@ pub(super) const SIMULATIONS: Table = Table {
     columns: "id, session_id, driver_paces, n_laps, iterations, results, created_at",
 };
 
+/// The table holding `collection`.
+pub(super) fn table_of(collection: crate::model::Collection) -> Table {
+    use crate::model::Collection;
+    match collection {
+        Collection::Sessions => SESSIONS,
+        Collection::DriverMetrics => DRIVER_METRICS,
+        Collection::Laps => LAPS,
+        Collection::Predictions => PREDICTIONS,
+        Collection::Simulations => SIMULATIONS,
+    }
+}
+
+/// The highest id `table` has given (`$1`: the table's name): its sequence's last value, or
+/// the largest id present if that is higher (rows inserted with ids of their own).
+pub(super) fn highest_id_given(table: Table) -> String {
+    format!(
+        "SELECT greatest(coalesce((SELECT max(id) FROM {}), 0), \
+         coalesce(pg_sequence_last_value(pg_get_serial_sequence($1::text, 'id')::regclass), 0))",
+        table.name
+    )
+}
+
 /// Every table racestore keeps records in, sessions first.
 pub(super) const TABLES: [Table; 5] = [SESSIONS, DRIVER_METRICS, LAPS, PREDICTIONS, SIMULATIONS];
 

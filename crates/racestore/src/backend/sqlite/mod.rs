@@ -27,8 +27,8 @@ use self::error::{SqlError, SqlResult};
 use self::rows::Table;
 use crate::error::{Error, Result};
 use crate::model::{
-    now_timestamp, Counts, DriverMetrics, Id, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction,
-    NewSession, NewSimulation, Prediction, Session, SessionQuery, Simulation,
+    now_timestamp, Collection, Counts, DriverMetrics, Id, Lap, LapQuery, NewDriverMetrics, NewLap,
+    NewPrediction, NewSession, NewSimulation, Prediction, Records, Session, SessionQuery, Simulation,
 };
 use crate::store::RaceStore;
 use crate::Durability;
@@ -337,6 +337,63 @@ impl RaceStore for SqliteStore {
         })
     }
 
+    fn export_page(&self, collection: Collection, after_id: Id, limit: usize) -> Result<Records> {
+        let sql = format!(
+            "{} WHERE id > ?1 ORDER BY id LIMIT ?2",
+            rows::table_of(collection).select()
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            rows::read_records(&mut stmt, &[&after_id, &limit], collection)
+        })
+    }
+
+    fn import(&self, records: &Records) -> Result<()> {
+        if records.is_empty() {
+            return self.with_conn(|_| Ok(()));
+        }
+        let table = rows::table_of(records.collection());
+        self.write(|tx| {
+            // AUTOINCREMENT remembers the highest id ever given in sqlite_sequence.
+            let sql = format!(
+                "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?1), 0), \
+                 coalesce((SELECT max(id) FROM {}), 0))",
+                table.name
+            );
+            let highest: Id = tx.query_row(&sql, [table.name], |row| row.get(0))?;
+            records.validate_import(highest)?;
+            if records.collection() != Collection::Sessions {
+                let mut checked = BTreeSet::new();
+                for session_id in records.session_ids() {
+                    if checked.insert(session_id) {
+                        require_session(tx, session_id)?;
+                    }
+                }
+            }
+            rows::insert_records(tx, records)
+        })
+    }
+
+    fn backup(&self, destination: &Path) -> Result<()> {
+        if destination.exists() {
+            return Err(Error::invalid(
+                "destination",
+                format!(
+                    "{} already exists; a backup goes to a new file",
+                    destination.display()
+                ),
+            ));
+        }
+        if let Some(parent) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io("creating directory", parent, e))?;
+        }
+        let target = destination.to_string_lossy().into_owned();
+        // VACUUM INTO reads one consistent snapshot: other connections and processes keep writing.
+        self.with_conn(|conn| Ok(conn.execute("VACUUM INTO ?1", [target])?))?;
+        Ok(())
+    }
+
     fn close(&self) -> Result<()> {
         let conn = self.lock().take().ok_or(Error::Closed)?;
         // Best effort, without waiting: fold the WAL back into the database file and empty it,
@@ -504,4 +561,31 @@ fn select_all<T>(
         out.push(map(row)?);
     }
     Ok(out)
+}
+
+/// SQLite's own `PRAGMA integrity_check` of the file at `path`, opened read-only: every line it
+/// reports, as problems (none when the database is sound).
+pub(crate) fn integrity_check(path: &Path) -> Result<Vec<crate::check::Problem>> {
+    let busy = BUSY_TIMEOUT;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| SqlError::from(e).into_error(path, busy))?;
+    let mut stmt = conn
+        .prepare("PRAGMA integrity_check")
+        .map_err(|e| SqlError::from(e).into_error(path, busy))?;
+    let lines = stmt
+        .query_map([], |row| row.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|e| SqlError::from(e).into_error(path, busy))?;
+    Ok(lines
+        .into_iter()
+        .filter(|line| line != "ok")
+        .map(|line| crate::check::Problem {
+            location: path.display().to_string(),
+            message: format!("SQLite integrity check: {line}"),
+            repairable: false,
+        })
+        .collect())
 }

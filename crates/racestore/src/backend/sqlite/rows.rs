@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::error::{SqlError, SqlResult};
 use crate::error::Error;
-use crate::model::{DriverMetrics, Id, Lap, Prediction, Session, Simulation};
+use crate::model::{Collection, DriverMetrics, Id, Lap, Prediction, Records, Session, Simulation};
 
 /// One of the original's tables, with the columns racestore reads, in the original's order.
 #[derive(Debug, Clone, Copy)]
@@ -68,6 +68,89 @@ pub(super) const SIMULATIONS: Table = Table {
     name: "simulations",
     columns: "id, session_id, driver_paces, n_laps, iterations, results, created_at",
 };
+
+/// The table holding `collection`.
+pub(super) fn table_of(collection: Collection) -> Table {
+    match collection {
+        Collection::Sessions => SESSIONS,
+        Collection::DriverMetrics => DRIVER_METRICS,
+        Collection::Laps => LAPS,
+        Collection::Predictions => PREDICTIONS,
+        Collection::Simulations => SIMULATIONS,
+    }
+}
+
+/// Reads rows of `collection` from a query selecting `table_of(collection).columns`.
+pub(super) fn read_records(
+    stmt: &mut rusqlite::Statement<'_>,
+    values: &[&dyn rusqlite::ToSql],
+    collection: Collection,
+) -> SqlResult<Records> {
+    fn all<T>(
+        stmt: &mut rusqlite::Statement<'_>,
+        values: &[&dyn rusqlite::ToSql],
+        map: fn(&Row<'_>) -> SqlResult<T>,
+    ) -> SqlResult<Vec<T>> {
+        let mut cursor = stmt.query(values)?;
+        let mut out = Vec::new();
+        while let Some(row) = cursor.next()? {
+            out.push(map(row)?);
+        }
+        Ok(out)
+    }
+    Ok(match collection {
+        Collection::Sessions => Records::Sessions(all(stmt, values, session)?),
+        Collection::DriverMetrics => Records::DriverMetrics(all(stmt, values, driver_metrics)?),
+        Collection::Laps => Records::Laps(all(stmt, values, lap)?),
+        Collection::Predictions => Records::Predictions(all(stmt, values, prediction)?),
+        Collection::Simulations => Records::Simulations(all(stmt, values, simulation)?),
+    })
+}
+
+/// Inserts records with their own ids and timestamps, one prepared statement for all.
+pub(super) fn insert_records(conn: &Connection, records: &Records) -> SqlResult<()> {
+    let table = table_of(records.collection());
+    let placeholders = vec!["?"; table.column_names().count()].join(", ");
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES ({placeholders})",
+        table.name, table.columns
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    for record in records.to_json() {
+        let fields = record.as_object().expect("records serialize to objects");
+        let values = table
+            .column_names()
+            .map(|column| sql_value(column, &fields[column]))
+            .collect::<SqlResult<Vec<_>>>()?;
+        stmt.execute(rusqlite::params_from_iter(values))?;
+    }
+    Ok(())
+}
+
+/// A record's field as SQLite stores it: JSON columns as JSON text, the rest as themselves.
+fn sql_value(column: &str, value: &Value) -> SqlResult<rusqlite::types::Value> {
+    use rusqlite::types::Value as Sql;
+    const JSON_COLUMNS: [&str; 5] = [
+        "sector_strength",
+        "pace_stability",
+        "fatigue_dropoff",
+        "driver_paces",
+        "results",
+    ];
+    if JSON_COLUMNS.contains(&column) {
+        return Ok(Sql::Text(json_text(column, value)?));
+    }
+    Ok(match value {
+        Value::Null => Sql::Null,
+        Value::Bool(b) => Sql::Integer(i64::from(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) if !n.is_f64() => Sql::Integer(i),
+            _ => Sql::Real(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => Sql::Text(s.clone()),
+        other => Sql::Text(other.to_string()),
+    })
+}
 
 /// Every table racestore keeps records in, sessions first.
 pub(super) const TABLES: [Table; 5] = [SESSIONS, DRIVER_METRICS, LAPS, PREDICTIONS, SIMULATIONS];

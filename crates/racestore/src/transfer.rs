@@ -1,0 +1,154 @@
+//! Moving whole stores: copying every record from one store to another (any backends), and a
+//! fingerprint of a store's contents to prove a copy is exact.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::model::{Collection, Counts, Records};
+use crate::store::RaceStore;
+
+/// How many records a copy reads and writes at a time.
+pub const PAGE_SIZE: usize = 10_000;
+
+/// What a store holds, in a form two stores can be compared by: per collection, the number of
+/// records and a checksum over every record (all fields, ids and timestamps included, in id order).
+///
+/// The checksum is FNV-1a (64-bit) over each record's canonical JSON (object keys sorted), so it
+/// does not depend on the backend or on the key order a backend keeps inside JSON values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fingerprint {
+    /// Records per collection.
+    pub counts: Counts,
+    /// Per collection (in [`Collection::ALL`] order), the checksum as 16 hex digits.
+    pub checksums: Vec<(Collection, String)>,
+}
+
+/// Reads every record of every collection, `PAGE_SIZE` at a time, calling `each` with each page.
+pub fn for_each_page(store: &dyn RaceStore, mut each: impl FnMut(&Records) -> Result<()>) -> Result<()> {
+    for collection in Collection::ALL {
+        let mut after = 0;
+        loop {
+            let page = store.export_page(collection, after, PAGE_SIZE)?;
+            let Some(&last) = page.ids().last() else { break };
+            each(&page)?;
+            after = last;
+        }
+    }
+    Ok(())
+}
+
+/// The fingerprint of everything `store` holds.
+pub fn fingerprint(store: &dyn RaceStore) -> Result<Fingerprint> {
+    let mut counts = Counts::default();
+    let mut hashes = [FNV_OFFSET; 5];
+    for_each_page(store, |page| {
+        let index = Collection::ALL
+            .iter()
+            .position(|c| *c == page.collection())
+            .unwrap_or(0);
+        for record in page.to_json() {
+            hashes[index] = fnv1a(hashes[index], canonical(&record).as_bytes());
+            hashes[index] = fnv1a(hashes[index], b"\n");
+        }
+        let count = match page.collection() {
+            Collection::Sessions => &mut counts.sessions,
+            Collection::DriverMetrics => &mut counts.driver_metrics,
+            Collection::Laps => &mut counts.laps,
+            Collection::Predictions => &mut counts.predictions,
+            Collection::Simulations => &mut counts.simulations,
+        };
+        *count += page.len() as u64;
+        Ok(())
+    })?;
+    Ok(Fingerprint {
+        counts,
+        checksums: Collection::ALL
+            .iter()
+            .zip(hashes)
+            .map(|(c, h)| (*c, format!("{h:016x}")))
+            .collect(),
+    })
+}
+
+/// Copies every record of `from` into `to`, ids and timestamps included, sessions first.
+///
+/// `progress` is called after each page with the collection, the records copied so far in it
+/// and its total. `to` should be empty: [`RaceStore::import`] refuses ids at or below those it
+/// has given. Returns what was copied; compare [`fingerprint`]s to verify.
+pub fn copy_all(
+    from: &dyn RaceStore,
+    to: &dyn RaceStore,
+    mut progress: impl FnMut(Collection, u64, u64),
+) -> Result<Counts> {
+    let totals = from.counts()?;
+    let mut copied = Counts::default();
+    for_each_page(from, |page| {
+        to.import(page).map_err(|e| match e {
+            Error::Invalid { field, message } if field == "id" => Error::Invalid {
+                field,
+                message: format!("{message} (is the target store empty?)"),
+            },
+            other => other,
+        })?;
+        let collection = page.collection();
+        let done = match collection {
+            Collection::Sessions => &mut copied.sessions,
+            Collection::DriverMetrics => &mut copied.driver_metrics,
+            Collection::Laps => &mut copied.laps,
+            Collection::Predictions => &mut copied.predictions,
+            Collection::Simulations => &mut copied.simulations,
+        };
+        *done += page.len() as u64;
+        progress(collection, *done, totals.get(collection));
+        Ok(())
+    })?;
+    Ok(copied)
+}
+
+/// JSON text with every object's keys sorted, recursively.
+pub fn canonical(value: &Value) -> String {
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), sorted(v))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(value).to_string()
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_depth() {
+        let a = json!({"b": 1, "a": {"d": [1, {"y": 2, "x": 1}], "c": null}});
+        let b = json!({"a": {"c": null, "d": [1, {"x": 1, "y": 2}]}, "b": 1});
+        assert_eq!(canonical(&a), canonical(&b));
+        assert_eq!(canonical(&a), r#"{"a":{"c":null,"d":[1,{"x":1,"y":2}]},"b":1}"#);
+    }
+
+    #[test]
+    fn fnv1a_matches_the_reference_values() {
+        assert_eq!(fnv1a(FNV_OFFSET, b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(FNV_OFFSET, b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(FNV_OFFSET, b"foobar"), 0x8594_4171_f739_67e8);
+    }
+}
