@@ -312,3 +312,63 @@ fn power_loss_mode_fsyncs_every_save_and_the_directory_of_every_created_or_repla
     store.close().unwrap();
     assert_eq!(counter.count(Kind::Sync), 5, "close fsyncs each data file");
 }
+
+/// Makes every fsync slow (as a real disk's is), counting them.
+#[derive(Debug, Default)]
+struct SlowSyncs(AtomicUsize);
+
+impl FaultInjector for SlowSyncs {
+    fn inject(&self, op: &FileOp<'_>) -> Option<Fault> {
+        if let FileOp::Sync { .. } = op {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(3));
+        }
+        None
+    }
+}
+
+#[test]
+fn concurrent_single_saves_in_power_loss_mode_share_fsyncs_and_each_waits_for_its_own() {
+    const THREADS: usize = 8;
+    const SAVES: usize = 25;
+    let temp = tempfile::tempdir().unwrap();
+    let syncs = Arc::new(SlowSyncs::default());
+    let store = Arc::new(
+        JsonStore::open_with_faults(temp.path(), Durability::PowerLoss, Some(syncs.clone())).unwrap(),
+    );
+    let session = store.create_session(&NewSession::new("Barber")).unwrap();
+    let before = syncs.0.load(Ordering::SeqCst);
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                (0..SAVES)
+                    .map(|n| {
+                        store
+                            .save_lap_data(&NewLap::new(session, format!("car-{t}"), n as i64, 91.0))
+                            .unwrap()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut ids: Vec<Id> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let fsyncs = syncs.0.load(Ordering::SeqCst) - before;
+    ids.sort();
+    assert_eq!(ids, (1..=(THREADS * SAVES) as Id).collect::<Vec<_>>());
+    // Saves that arrive while an fsync runs are written and synced together by the next one.
+    assert!(
+        fsyncs < THREADS * SAVES / 2,
+        "{fsyncs} fsyncs for {} saves",
+        THREADS * SAVES
+    );
+    // Nothing is lost by sharing: the file holds every acknowledged save, whole.
+    drop(store);
+    let reopened = JsonStore::open(temp.path(), Durability::PowerLoss).unwrap();
+    assert!(reopened.repairs().is_empty());
+    assert_eq!(reopened.get_session_laps(session).unwrap().len(), THREADS * SAVES);
+    println!(
+        "{} saves from {THREADS} threads took {fsyncs} fsyncs",
+        THREADS * SAVES
+    );
+}

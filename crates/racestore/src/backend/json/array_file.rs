@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::format::{write_array_element, Record};
 use super::fsio::{temp_path, Io};
+use super::group_commit::{GroupCommit, Ticket};
 use crate::error::{Error, Result};
 use crate::model::Id;
 use crate::store::Repair;
@@ -184,9 +185,11 @@ pub(super) struct ArrayFile {
     io: Io,
     /// Where the next append writes: just past the last record (the closing `\n]` follows).
     tail: u64,
-    /// The file's length.
+    /// The file's length (with saves queued for a group commit counted in).
     len: u64,
     pub spans: Vec<Span>,
+    /// In power-loss mode, the queue single saves share writes and fsyncs through.
+    group: Option<std::sync::Arc<GroupCommit>>,
 }
 
 impl ArrayFile {
@@ -199,7 +202,50 @@ impl ArrayFile {
             tail,
             len,
             spans,
+            group: None,
         }
+    }
+
+    /// Makes single saves share writes and fsyncs with concurrent ones ([`ArrayFile::enqueue_append`]).
+    pub fn enable_group_commit(&mut self) -> Result<()> {
+        self.group = Some(std::sync::Arc::new(GroupCommit::new(
+            &self.file,
+            self.path.clone(),
+            self.io.clone(),
+        )?));
+        Ok(())
+    }
+
+    /// Queues encoded records for a group commit; wait on the returned handle, without the
+    /// store's lock, until they are durable. Only with group commit enabled.
+    pub fn enqueue_append(
+        &mut self,
+        bytes: &[u8],
+        spans: Vec<Span>,
+    ) -> Result<(std::sync::Arc<GroupCommit>, Ticket)> {
+        let group = self
+            .group
+            .clone()
+            .expect("group commit is enabled in power-loss mode");
+        let ticket = group.enqueue(bytes, self.tail)?;
+        self.len = self.tail + bytes.len() as u64;
+        self.tail = self.len - 2;
+        self.spans.extend(spans);
+        Ok((group, ticket))
+    }
+
+    /// Writes (and syncs) whatever saves are queued for a group commit, so the file on disk
+    /// holds everything this `ArrayFile` knows of before it is written or read directly.
+    fn flush_queued(&self) -> Result<()> {
+        match &self.group {
+            Some(group) => group.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Why the file stopped accepting writes, if a group commit failed.
+    pub fn failure(&self) -> Option<String> {
+        self.group.as_ref().and_then(|g| g.failure())
     }
 
     /// Cuts the file at `tail` and closes the array there: the repair of a torn tail.
@@ -235,6 +281,7 @@ impl ArrayFile {
 
     /// Writes encoded records at the tail. On failure the caller must call [`ArrayFile::restore`].
     pub fn write_append(&mut self, bytes: &[u8], spans: Vec<Span>) -> Result<()> {
+        self.flush_queued()?;
         self.io.write_at(&self.file, &self.path, bytes, self.tail)?;
         let end = self.tail + bytes.len() as u64;
         if self.len > end {
@@ -260,6 +307,7 @@ impl ArrayFile {
 
     /// Flushes the file's data to stable storage.
     pub fn sync(&self) -> Result<()> {
+        self.flush_queued()?;
         self.io.sync(&self.file, &self.path)
     }
 
@@ -273,6 +321,7 @@ impl ArrayFile {
 
     /// The file's bytes up to its current length: a consistent copy while no append runs.
     pub fn read_all(&self) -> Result<Vec<u8>> {
+        self.flush_queued()?;
         let mut bytes = vec![0; self.len as usize];
         self.file
             .read_exact_at(&mut bytes, 0)
@@ -285,6 +334,7 @@ impl ArrayFile {
     /// The new file is written beside the old one and renamed over it, so a crash leaves either
     /// the old file or the new one, never a mix. Costs a pass over the file: deletes are rare.
     pub fn rewrite_keeping(&mut self, keep: &[bool], sync: bool) -> Result<()> {
+        self.flush_queued()?;
         let temp = temp_path(&self.path);
         let written = (|| -> Result<(File, Vec<Span>, u64)> {
             let file = self.io.create(&temp)?;
@@ -329,6 +379,13 @@ impl ArrayFile {
         self.len = tail + if spans.is_empty() { 1 } else { 2 };
         self.tail = tail;
         self.spans = spans;
+        if self.group.is_some() {
+            self.group = Some(std::sync::Arc::new(GroupCommit::new(
+                &file,
+                self.path.clone(),
+                self.io.clone(),
+            )?));
+        }
         self.file = file;
         Ok(())
     }

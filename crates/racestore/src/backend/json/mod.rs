@@ -12,6 +12,7 @@
 mod array_file;
 mod format;
 mod fsio;
+mod group_commit;
 mod journal;
 mod lock;
 
@@ -25,6 +26,7 @@ use std::sync::{Arc, RwLock};
 use array_file::{scan, ArrayFile};
 use format::Record;
 use fsio::Io;
+use group_commit::{GroupCommit, Ticket};
 use journal::{Intent, Journal, Meta};
 use lock::DirLock;
 
@@ -61,6 +63,9 @@ struct State {
     poisoned: Option<String>,
     _lock: DirLock,
 }
+
+/// A save queued for a group commit, to wait on once the store's lock is released.
+type Durable = Option<(Arc<GroupCommit>, Ticket)>;
 
 /// One data file and its records, in id order, with an index by session.
 #[derive(Debug)]
@@ -164,10 +169,36 @@ impl JsonStore {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let state = guard.as_mut().ok_or(Error::Closed)?;
-        if let Some(reason) = state.poisoned.clone().or_else(|| state.io.failed_sync()) {
+        let failed_group = || {
+            [
+                state.sessions.file.failure(),
+                state.metrics.file.failure(),
+                state.laps.file.failure(),
+                state.predictions.file.failure(),
+                state.simulations.file.failure(),
+            ]
+            .into_iter()
+            .flatten()
+            .next()
+        };
+        if let Some(reason) = state
+            .poisoned
+            .clone()
+            .or_else(|| state.io.failed_sync())
+            .or_else(failed_group)
+        {
             return Err(Error::Poisoned(reason));
         }
         f(state)
+    }
+
+    /// Runs a save under the lock, then waits (lock released) until a group commit made it durable.
+    fn save<R>(&self, f: impl FnOnce(&mut State) -> Result<(R, Durable)>) -> Result<R> {
+        let (value, durable) = self.write(f)?;
+        if let Some((group, ticket)) = durable {
+            group.wait(ticket)?;
+        }
+        Ok(value)
     }
 }
 
@@ -185,15 +216,23 @@ impl State {
     }
 
     /// Appends records to one collection, journaling a batch so a crash cannot leave half of it.
+    ///
+    /// In power-loss mode a single record is queued for a group commit instead: the caller
+    /// must wait on the returned [`Durable`] after releasing the store's lock.
     fn append<T: Record>(
         collection: &mut Table<T>,
         journal: &Journal,
         poisoned: &mut Option<String>,
         records: Vec<T>,
         sync: bool,
-    ) -> Result<()> {
+    ) -> Result<Durable> {
         let (bytes, spans) = collection.file.encode_append(&records);
         let batch = records.len() > 1;
+        if sync && !batch {
+            let (group, ticket) = collection.file.enqueue_append(&bytes, spans)?;
+            collection.push_all(records);
+            return Ok(Some((group, ticket)));
+        }
         if batch {
             let start = collection.file.tail();
             let end = start + bytes.len() as u64 - 2;
@@ -230,7 +269,7 @@ impl State {
                 tracing::warn!("could not clear the journal after a batch: {error}");
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     fn delete_session(&mut self, dir: &Path, session_id: Id) -> Result<Counts> {
@@ -324,6 +363,9 @@ impl<T: Record> Table<T> {
             by_session: HashMap::new(),
             next_id: max_in_file.max(max_ever) + 1,
         };
+        if sync {
+            collection.file.enable_group_commit()?;
+        }
         collection.reindex();
         Ok(collection)
     }
@@ -399,35 +441,35 @@ impl<T: Record> Table<T> {
 
 impl RaceStore for JsonStore {
     fn create_session(&self, session: &NewSession) -> Result<Id> {
-        self.write(|state| {
+        self.save(|state| {
             let record = session.validate(state.sessions.next_id, &now_timestamp())?;
             let id = record.id;
             let sync = state.sync();
-            State::append(
+            let durable = State::append(
                 &mut state.sessions,
                 &state.journal,
                 &mut state.poisoned,
                 vec![record],
                 sync,
             )?;
-            Ok(id)
+            Ok((id, durable))
         })
     }
 
     fn save_driver_metrics(&self, metrics: &NewDriverMetrics) -> Result<Id> {
-        self.write(|state| {
+        self.save(|state| {
             let record = metrics.validate(state.metrics.next_id, &now_timestamp())?;
             state.require_session(record.session_id)?;
             let id = record.id;
             let sync = state.sync();
-            State::append(
+            let durable = State::append(
                 &mut state.metrics,
                 &state.journal,
                 &mut state.poisoned,
                 vec![record],
                 sync,
             )?;
-            Ok(id)
+            Ok((id, durable))
         })
     }
 
@@ -435,7 +477,7 @@ impl RaceStore for JsonStore {
         if laps.is_empty() {
             return self.read(|_| Ok(Vec::new()));
         }
-        self.write(|state| {
+        self.save(|state| {
             let now = now_timestamp();
             let first_id = state.laps.next_id;
             let records = laps
@@ -448,48 +490,48 @@ impl RaceStore for JsonStore {
             }
             let ids = records.iter().map(|r| r.id).collect();
             let sync = state.sync();
-            State::append(
+            let durable = State::append(
                 &mut state.laps,
                 &state.journal,
                 &mut state.poisoned,
                 records,
                 sync,
             )?;
-            Ok(ids)
+            Ok((ids, durable))
         })
     }
 
     fn save_prediction(&self, prediction: &NewPrediction) -> Result<Id> {
-        self.write(|state| {
+        self.save(|state| {
             let record = prediction.validate(state.predictions.next_id, &now_timestamp())?;
             state.require_session(record.session_id)?;
             let id = record.id;
             let sync = state.sync();
-            State::append(
+            let durable = State::append(
                 &mut state.predictions,
                 &state.journal,
                 &mut state.poisoned,
                 vec![record],
                 sync,
             )?;
-            Ok(id)
+            Ok((id, durable))
         })
     }
 
     fn save_simulation(&self, simulation: &NewSimulation) -> Result<Id> {
-        self.write(|state| {
+        self.save(|state| {
             let record = simulation.validate(state.simulations.next_id, &now_timestamp())?;
             state.require_session(record.session_id)?;
             let id = record.id;
             let sync = state.sync();
-            State::append(
+            let durable = State::append(
                 &mut state.simulations,
                 &state.journal,
                 &mut state.poisoned,
                 vec![record],
                 sync,
             )?;
-            Ok(id)
+            Ok((id, durable))
         })
     }
 
@@ -579,7 +621,7 @@ impl RaceStore for JsonStore {
         if records.is_empty() {
             return self.read(|_| Ok(()));
         }
-        self.write(|state| {
+        self.save(|state| {
             let sync = state.sync();
             let State {
                 sessions,
@@ -600,13 +642,13 @@ impl RaceStore for JsonStore {
                             return Err(Error::session_not_found(session_id));
                         }
                     }
-                    State::append($collection, journal, poisoned, $records.clone(), sync)
+                    State::append($collection, journal, poisoned, $records.clone(), sync).map(|d| ((), d))
                 }};
             }
             match records {
                 Records::Sessions(v) => {
                     records.validate_import(given(sessions.next_id))?;
-                    State::append(sessions, journal, poisoned, v.clone(), sync)
+                    State::append(sessions, journal, poisoned, v.clone(), sync).map(|d| ((), d))
                 }
                 Records::DriverMetrics(v) => import_children!(metrics, v),
                 Records::Laps(v) => import_children!(laps, v),
