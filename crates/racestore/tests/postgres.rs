@@ -1,5 +1,6 @@
 //! PostgreSQL beyond the conformance suite: connections terminated while threads save, and a
-//! store copied from the JSON backend to PostgreSQL and back. SKIP without
+//! store migrated from the JSON backend to PostgreSQL and back (with `racestore::transfer`, ids
+//! and timestamps included, and through the saving calls alone). SKIP without
 //! `RACESTORE_TEST_POSTGRES_URL` (a failure when `CI` is set).
 
 mod common;
@@ -405,4 +406,65 @@ fn a_json_store_copied_to_postgres_and_back_reads_the_same() {
         snapshot(&JsonStore::open(temp.path().join("back"), Durability::Process).unwrap()),
         expected
     );
+}
+
+/// The five data files of a JSON store directory.
+const DATA_FILES: [&str; 5] = [
+    "race_sessions.json",
+    "driver_metrics.json",
+    "lap_data.json",
+    "predictions.json",
+    "simulations.json",
+];
+
+/// Migrating with [`racestore::transfer::copy_all`] (ids and timestamps included) from a JSON
+/// store with deleted sessions (gaps in every collection's ids) to PostgreSQL and on to a new
+/// JSON store gives the same fingerprint everywhere and the very same bytes in every data file;
+/// saves afterwards continue above the ids the source had given.
+#[test]
+fn a_json_store_migrated_to_postgres_and_back_is_identical_to_the_byte() {
+    let Some(schema) = TestSchema::new("a_json_store_migrated_to_postgres_and_back") else {
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let original_dir = temp.path().join("original");
+    let original = JsonStore::open(&original_dir, Durability::Process).unwrap();
+    fill(&original);
+    let extra = original.create_session(&NewSession::new("Sebring")).unwrap();
+    original.save_lap_data(&lap(extra, 1)).unwrap();
+    // Gaps: the second session and everything under it, and the newest session, go.
+    original.delete_session(2).unwrap();
+    original.delete_session(extra).unwrap();
+    let expected = racestore::transfer::fingerprint(&original).unwrap();
+
+    let postgres = racestore::open(&schema.url("")).unwrap();
+    racestore::transfer::copy_all(&original, &*postgres, |_, _, _| {}).unwrap();
+    assert_eq!(racestore::transfer::fingerprint(&*postgres).unwrap(), expected);
+
+    let back_dir = temp.path().join("back");
+    let back = JsonStore::open(&back_dir, Durability::Process).unwrap();
+    racestore::transfer::copy_all(&*postgres, &back, |_, _, _| {}).unwrap();
+    assert_eq!(racestore::transfer::fingerprint(&back).unwrap(), expected);
+    original.close().unwrap();
+    back.close().unwrap();
+    for file in DATA_FILES {
+        let had = std::fs::read(original_dir.join(file)).unwrap();
+        let has = std::fs::read(back_dir.join(file)).unwrap();
+        assert!(had == has, "{file} differs after JSON -> PostgreSQL -> JSON");
+    }
+
+    // Saves in the PostgreSQL copy continue above the imported ids.
+    let highest_session = postgres
+        .get_all_sessions()
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .max()
+        .unwrap();
+    let next = postgres.create_session(&NewSession::new("Road America")).unwrap();
+    assert!(next > highest_session, "{next} > {highest_session}");
+    let laps = postgres.get_laps(&LapQuery::all()).unwrap();
+    let highest_lap = laps.iter().map(|l| l.id).max().unwrap();
+    let new_lap = postgres.save_lap_data(&lap(next, 1)).unwrap();
+    assert!(new_lap > highest_lap, "{new_lap} > {highest_lap}");
 }

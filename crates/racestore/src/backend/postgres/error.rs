@@ -154,8 +154,8 @@ fn map_statement_error(err: &postgres::Error, url: &PostgresUrl) -> Error {
     let server = format!("the PostgreSQL server at {} ({url})", url.servers());
     let message = if is_connection_failure(err) {
         format!(
-            "lost the connection to {server}: {}; the call failed and its changes were rolled back \
-             (unless the connection broke while committing); later calls reconnect",
+            "lost the connection to {server}: {}; the call failed, and stored nothing unless the \
+             connection broke as it committed (look before saving it again); later calls reconnect",
             describe(err)
         )
     } else {

@@ -597,7 +597,6 @@ impl RaceStore for PostgresStore {
     }
 }
 
-/// The id in column 0 of a `RETURNING id` (or `SELECT id`) row.
 /// Up to `limit` records of `collection` with ids above `after_id`, in id order.
 fn export_page(
     client: &mut impl GenericClient,
@@ -622,6 +621,7 @@ fn export_page(
     })
 }
 
+/// The id in column 0 of a `RETURNING id` (or `SELECT id`) row.
 fn id_of(row: &Row) -> PgResult<Id> {
     Ok(row.try_get(0)?)
 }
