@@ -312,7 +312,7 @@ impl Report {
         )?;
         writeln!(
             out,
-            "  at {base} and at {n} laps, the median of {PROBE_ROUNDS} rounds of {}; each loop after {WARMUP_SAVES} \
+            "  at {base} and at {n} laps, the fastest of {PROBE_ROUNDS} rounds of {}; each loop after {WARMUP_SAVES} \
              untimed",
             thousands(PROBE_LOOP.saves as u64),
         )?;
