@@ -94,7 +94,8 @@ impl StoreUrl {
         }
         // The file backends take no other option.
         let no_other_options = || match backend_options.first() {
-            Some((_, _, option)) => Err(unsupported(format!("unknown option {option:?}; {VALID_FORMS}"))),
+            // The option's name only: its value may be a secret (`password=...`).
+            Some((key, _, _)) => Err(unsupported(format!("unknown option {key:?}; {VALID_FORMS}"))),
             None => Ok(()),
         };
         let location = match scheme_of(body) {
@@ -252,6 +253,15 @@ mod tests {
         }
         let url = StoreUrl::parse("postgres://race:hunter2@db/timing").unwrap();
         assert!(!format!("{url:?}").contains("hunter2"), "{url:?}");
+    }
+
+    #[test]
+    fn an_unknown_options_value_is_never_echoed() {
+        let err = StoreUrl::parse("json:/tmp/x?password=s3cret")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown option \"password\""), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
     }
 
     #[test]
