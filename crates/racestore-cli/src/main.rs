@@ -16,14 +16,16 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 /// Record and inspect motor-racing data: sessions, laps, driver metrics, predictions and simulations.
 ///
 /// Every command works on one store, named by a URL: json:DIR (a directory of JSON files in the
-/// original GR Race Guardian format) or sqlite:FILE (one SQLite database). Without --store, the
-/// URL comes from RACESTORE_URL, and without that it is json:storage.
+/// original GR Race Guardian format), sqlite:FILE (one SQLite database) or
+/// postgres://USER@HOST/DB (a schema in a PostgreSQL database). Without --store, the URL comes
+/// from RACESTORE_URL, and without that it is json:storage.
 ///
 /// Start with: racestore demo, then racestore sessions.
 #[derive(Debug, Parser)]
 #[command(name = "racestore", version)]
 struct Cli {
-    /// The store: json:DIR or sqlite:FILE (or a directory path, or a file path ending .db)
+    /// The store: json:DIR, sqlite:FILE or postgres://USER[:PASSWORD]@HOST[:PORT]/DB (or a
+    /// directory path, or a file path ending .db)
     ///
     /// A JSON directory is created if missing, and so is a SQLite file. Add ?durability=power-loss
     /// to have every write reach stable storage before it returns (slower); the default,
@@ -75,6 +77,48 @@ enum Command {
     /// cannot be trusted are listed with file and line, and abort the import unless
     /// --on-bad-row skip.
     Import(commands::import::ImportArgs),
+    /// Print one session: header, counts, and per driver laps, best lap and sectors, pit stops
+    ///
+    /// Per driver, in finishing order: the position at their last lap, laps, best lap and the
+    /// lap it was set on, best sector times, the theoretical best (best S1 + S2 + S3), the
+    /// average green lap (RACE_LAP laps, or the original's normal and qualifying laps; lap 1 of
+    /// a race left out as it starts from the grid) and pit stops (IN_LAP laps, or the
+    /// original's pit laps). Above them: the session, its laps by type, and how many driver
+    /// metrics, predictions and simulations it has.
+    Show(commands::show::ShowArgs),
+    /// Write records out as JSON, NDJSON or CSV, to stdout or a file
+    ///
+    /// Everything, or one session (--session) and what is recorded under it. JSON: an array for
+    /// one collection, an object with one array per collection for all. NDJSON: one record per
+    /// line. CSV: one collection (laps unless --collection), comma- or semicolon-separated. Laps
+    /// can be narrowed to one driver and one lap type. Records are read a page at a time, so a
+    /// store of any size exports in little memory; a whole-store export shows progress on stderr
+    /// when it is a terminal.
+    Export(commands::export::ExportArgs),
+    /// Copy every record of one store into another, then verify the copy
+    ///
+    /// Copies sessions, driver metrics, laps, predictions and simulations from --from into --to
+    /// (any backends: json:DIR, sqlite:FILE, postgres://...), keeping ids and timestamps. The
+    /// target must be empty unless --into-non-empty. Afterwards both stores are read again and
+    /// compared (counts and a checksum of every record): "verified: N records, checksums match",
+    /// or exit status 1 naming the collection that differs. Progress on stderr when it is a
+    /// terminal. The global --store plays no part.
+    Migrate(commands::migrate::MigrateArgs),
+    /// Write a consistent snapshot of the store to a new path, then read it back
+    ///
+    /// The snapshot holds exactly what the store held at one moment, even while other threads
+    /// of the process saving into it (or, for SQLite and PostgreSQL, other processes) keep
+    /// saving. It opens as a store (json:PATH, or sqlite:PATH for SQLite); its counts and
+    /// checksums are printed, the same as racestore migrate verifies with.
+    Backup(commands::backup::BackupArgs),
+    /// Check that the store is sound; with --repair, repair what loses nothing
+    ///
+    /// Checks every file or table: it parses, ids are unique and ascending, every record belongs
+    /// to an existing session, every value is one a save would accept. Prints each problem with
+    /// its place (file and byte offset, or collection and id) and whether it can be repaired
+    /// without losing a valid record, the records checked, and notes. Exit status 0 when the
+    /// store is sound, 1 when problems remain. Without --repair nothing is written.
+    Check(commands::check::CheckArgs),
     /// Open the store and print, as JSON, the time and peak memory it took (used by bench)
     #[command(hide = true)]
     BenchOpen,
@@ -93,6 +137,11 @@ fn main() -> ExitCode {
         Command::Sessions(args) => commands::sessions::run(&cli.store, args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Import(args) => commands::import::run(&cli.store, args),
+        Command::Show(args) => commands::show::run(&cli.store, args),
+        Command::Export(args) => commands::export::run(&cli.store, args),
+        Command::Migrate(args) => commands::migrate::run(args),
+        Command::Backup(args) => commands::backup::run(&cli.store, args),
+        Command::Check(args) => commands::check::run(&cli.store, args),
         Command::BenchOpen => commands::bench::run_open_probe(&cli.store),
     };
     match result {

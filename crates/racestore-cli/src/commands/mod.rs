@@ -1,12 +1,18 @@
 //! One file per command group; the helpers here are what every command shares.
 
+pub mod backup;
 pub mod bench;
+pub mod check;
 pub mod demo;
+pub mod export;
 pub mod import;
+pub mod migrate;
+pub mod progress;
 pub mod sessions;
+pub mod show;
 
 use anyhow::Context;
-use racestore::RaceStore;
+use racestore::{Collection, Counts, Location, RaceStore, StoreUrl};
 
 /// Opens the store `url` names, reporting on stderr anything the library repaired while opening.
 ///
@@ -29,6 +35,42 @@ pub fn close_store(store: &dyn RaceStore, url: &str) -> anyhow::Result<()> {
     store
         .close()
         .with_context(|| format!("closing store {url}: the last writes may not have reached the disk"))
+}
+
+/// The URL as it may be shown: a PostgreSQL password replaced by `***`.
+pub fn shown_url(url: &str) -> String {
+    match StoreUrl::parse(url) {
+        Ok(StoreUrl {
+            location: Location::Postgres(pg),
+            ..
+        }) => pg.to_string(),
+        _ => url.to_owned(),
+    }
+}
+
+/// `1 lap`, `2 laps`.
+pub fn plural(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// What the counts hold, in words: `2 sessions, 0 driver metrics, 6 laps, 2 predictions, 1 simulation`.
+pub fn counts_text(counts: &Counts) -> String {
+    Collection::ALL
+        .iter()
+        .map(|c| records_of(*c, counts.get(*c)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `n` records of a collection, in words: `1 session`, `2 driver metrics`, `600 laps`.
+pub fn records_of(collection: Collection, n: u64) -> String {
+    match collection {
+        Collection::Sessions => plural(n, "session"),
+        Collection::DriverMetrics => format!("{n} driver metrics"),
+        Collection::Laps => plural(n, "lap"),
+        Collection::Predictions => plural(n, "prediction"),
+        Collection::Simulations => plural(n, "simulation"),
+    }
 }
 
 /// Whether an error is stdout's reader having gone away.
@@ -54,6 +96,27 @@ pub fn shell_quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_read_as_words_and_passwords_are_never_shown() {
+        let counts = Counts {
+            sessions: 1,
+            driver_metrics: 2,
+            laps: 600,
+            predictions: 0,
+            simulations: 1,
+        };
+        assert_eq!(
+            counts_text(&counts),
+            "1 session, 2 driver metrics, 600 laps, 0 predictions, 1 simulation"
+        );
+        assert_eq!(shown_url("json:storage"), "json:storage");
+        let shown = shown_url("postgres://race:hunter2@db/timing");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("race:***@db"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn shell_quote_leaves_plain_urls_alone_and_quotes_the_rest() {

@@ -1,0 +1,361 @@
+//! `racestore migrate`: every record of one store copied into another, ids and timestamps kept,
+//! then verified against the source.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context};
+use clap::Args;
+use racestore::transfer::{self, Fingerprint, PAGE_SIZE};
+use racestore::{Collection, Counts, Location, RaceStore, StoreUrl};
+use serde_json::{json, Map, Value};
+
+use super::progress::Progress;
+use super::{close_store, counts_text, open_store, plural, shown_url};
+
+/// Options of `racestore migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The store to copy from: any URL --store takes (json:DIR, sqlite:FILE, postgres://...)
+    #[arg(long, value_name = "URL")]
+    from: String,
+
+    /// The store to copy into, created if missing; it must hold no record unless --into-non-empty
+    #[arg(long, value_name = "URL")]
+    to: String,
+
+    /// Copy into a store that already holds records. Ids are kept, so in each collection the
+    /// copied ids must be above every id the target has given: a collision stops the copy,
+    /// and what was copied before it stays in the target
+    #[arg(long)]
+    into_non_empty: bool,
+
+    /// Print the result as one JSON object (also when verification fails)
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `racestore migrate`.
+pub fn run(args: &MigrateArgs) -> anyhow::Result<()> {
+    let (from_url, to_url) = (shown_url(&args.from), shown_url(&args.to));
+    if same_store(&args.from, &args.to) {
+        bail!("--from and --to name the same store ({from_url}); migrate copies between two stores");
+    }
+    let from = open_store(&args.from).context("opening the source (--from)")?;
+    let to = open_store(&args.to).context("opening the target (--to)")?;
+    let result = migrate(args, from.as_ref(), to.as_ref(), &from_url, &to_url);
+    // Both stores are closed whatever happened; the first error is the one reported.
+    let closed_to = close_store(to.as_ref(), &to_url);
+    let closed_from = close_store(from.as_ref(), &from_url);
+    result.and(closed_to).and(closed_from)
+}
+
+fn migrate(
+    args: &MigrateArgs,
+    from: &dyn RaceStore,
+    to: &dyn RaceStore,
+    from_url: &str,
+    to_url: &str,
+) -> anyhow::Result<()> {
+    let source = from
+        .counts()
+        .with_context(|| format!("counting the records of {from_url}"))?;
+    let before = to
+        .counts()
+        .with_context(|| format!("counting the records of {to_url}"))?;
+    if before.total() > 0 && !args.into_non_empty {
+        bail!(
+            "{to_url} is not empty (it holds {}); migrate copies into an empty store. Choose a new \
+             target, or add to this one with --into-non-empty (records keep their ids, so ids the \
+             target has already given are refused)",
+            counts_text(&before)
+        );
+    }
+
+    let started = Instant::now();
+    let progress = Progress::records(source.total());
+    let mut copied = Counts::default();
+    let result = transfer::copy_all(from, to, |collection, done, _total| {
+        let earlier: u64 = Collection::ALL
+            .iter()
+            .take_while(|c| **c != collection)
+            .map(|c| source.get(*c))
+            .sum();
+        progress.set_message(collection.to_string());
+        progress.set_position(earlier + done);
+        set(&mut copied, collection, done);
+    });
+    progress.clear();
+    if let Err(err) = result {
+        let kept = if copied.total() == 0 {
+            "nothing was copied".to_owned()
+        } else {
+            format!(
+                "copied before it and kept in the target: {}",
+                counts_text(&copied)
+            )
+        };
+        let hint = match &err {
+            racestore::Error::Invalid { field, .. } if field == "id" && before.total() > 0 => {
+                ". The target already holds records with these ids: records keep their ids, so \
+                 --into-non-empty can only add records whose ids are above the target's"
+            }
+            _ => "",
+        };
+        return Err(anyhow!(err).context(format!("copying {from_url} into {to_url} stopped ({kept}){hint}")));
+    }
+    let elapsed = started.elapsed();
+    let records = copied.total();
+
+    let spinner = Progress::spinner(format!("verifying {}", plural(records, "record")));
+    let verified = if before.total() == 0 {
+        verify_fingerprints(from, to)?
+    } else {
+        verify_records(from, to)?
+    };
+    drop(spinner);
+
+    if args.json {
+        let fingerprint = match &verified {
+            Verified::Fingerprints(fp) | Verified::Mismatch { source: fp, .. } => Some(fingerprint_json(fp)),
+            Verified::Records | Verified::RecordMismatch { .. } => None,
+        };
+        let value = json!({
+            "from": from_url,
+            "to": to_url,
+            "copied": copied,
+            "records": records,
+            "target_before": before,
+            "seconds": elapsed.as_secs_f64(),
+            "verified": matches!(verified, Verified::Fingerprints(_) | Verified::Records),
+            "fingerprint": fingerprint,
+            "mismatch": verified.mismatch(),
+        });
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::to_string_pretty(&value)?
+        )?;
+    } else {
+        println!(
+            "copied {from_url} to {to_url}: {} ({}) in {:.1} s",
+            counts_text(&copied),
+            plural(records, "record"),
+            elapsed.as_secs_f64()
+        );
+        match &verified {
+            Verified::Fingerprints(_) => println!("verified: {records} records, checksums match"),
+            Verified::Records => println!(
+                "verified: {records} copied records read back equal from the target (which also holds the {} it had before)",
+                plural(before.total(), "record")
+            ),
+            Verified::Mismatch { .. } | Verified::RecordMismatch { .. } => {}
+        }
+    }
+    match verified.mismatch() {
+        Some(mismatch) => {
+            bail!("verification failed: {mismatch}; was the source written to during the migration?")
+        }
+        None => Ok(()),
+    }
+}
+
+/// What verifying a copy found.
+#[derive(Debug)]
+enum Verified {
+    /// The target's fingerprint equals the source's (shown).
+    Fingerprints(Fingerprint),
+    /// Every copied record reads back equal from the target (which held records before).
+    Records,
+    /// The fingerprints differ.
+    Mismatch {
+        source: Fingerprint,
+        target: Fingerprint,
+        collection: Collection,
+    },
+    /// A copied record differs or is missing in the target.
+    RecordMismatch {
+        collection: Collection,
+        id: racestore::Id,
+    },
+}
+
+impl Verified {
+    /// The difference, in words, if there is one.
+    fn mismatch(&self) -> Option<String> {
+        match self {
+            Verified::Fingerprints(_) | Verified::Records => None,
+            Verified::Mismatch {
+                source,
+                target,
+                collection,
+            } => {
+                let checksum = |fp: &Fingerprint| {
+                    fp.checksums
+                        .iter()
+                        .find(|(c, _)| c == collection)
+                        .map_or("?", |(_, sum)| sum.as_str())
+                        .to_owned()
+                };
+                Some(format!(
+                    "{collection} differs: the source has {} (checksum {}), the target {} (checksum {})",
+                    plural(source.counts.get(*collection), "record"),
+                    checksum(source),
+                    plural(target.counts.get(*collection), "record"),
+                    checksum(target)
+                ))
+            }
+            Verified::RecordMismatch { collection, id } => Some(format!(
+                "{collection} differs: record {id} of the source does not read back equal from the target"
+            )),
+        }
+    }
+}
+
+/// Compares the fingerprints (counts and checksums of every record) of both stores.
+fn verify_fingerprints(from: &dyn RaceStore, to: &dyn RaceStore) -> anyhow::Result<Verified> {
+    let source = transfer::fingerprint(from).context("fingerprinting the source")?;
+    let target = transfer::fingerprint(to).context("fingerprinting the target")?;
+    let differs = Collection::ALL.into_iter().find(|c| {
+        let sum = |fp: &Fingerprint| fp.checksums.iter().find(|(x, _)| x == c).map(|(_, s)| s.clone());
+        source.counts.get(*c) != target.counts.get(*c) || sum(&source) != sum(&target)
+    });
+    Ok(match differs {
+        None => Verified::Fingerprints(source),
+        Some(collection) => Verified::Mismatch {
+            source,
+            target,
+            collection,
+        },
+    })
+}
+
+/// Reads every record of the source back from the target by id and compares them (as canonical
+/// JSON, so key order inside JSON values does not matter): for a target that held records before.
+fn verify_records(from: &dyn RaceStore, to: &dyn RaceStore) -> anyhow::Result<Verified> {
+    for collection in Collection::ALL {
+        let mut after = 0;
+        loop {
+            let page = from.export_page(collection, after, PAGE_SIZE)?;
+            let ids = page.ids();
+            let Some(&last) = ids.last() else { break };
+            let copy = to.export_page(collection, ids[0] - 1, page.len())?;
+            let (ours, theirs) = (page.to_json(), copy.to_json());
+            for (i, id) in ids.iter().enumerate() {
+                let same = theirs
+                    .get(i)
+                    .is_some_and(|t| transfer::canonical(t) == transfer::canonical(&ours[i]));
+                if !same {
+                    return Ok(Verified::RecordMismatch { collection, id: *id });
+                }
+            }
+            after = last;
+        }
+    }
+    Ok(Verified::Records)
+}
+
+/// A fingerprint as JSON: `{"counts": {...}, "checksums": {"race_sessions": "…", ...}}`.
+pub fn fingerprint_json(fp: &Fingerprint) -> Value {
+    let checksums: Map<String, Value> = fp
+        .checksums
+        .iter()
+        .map(|(c, sum)| (c.to_string(), Value::String(sum.clone())))
+        .collect();
+    json!({"counts": fp.counts, "records": fp.counts.total(), "checksums": checksums})
+}
+
+fn set(counts: &mut Counts, collection: Collection, value: u64) {
+    match collection {
+        Collection::Sessions => counts.sessions = value,
+        Collection::DriverMetrics => counts.driver_metrics = value,
+        Collection::Laps => counts.laps = value,
+        Collection::Predictions => counts.predictions = value,
+        Collection::Simulations => counts.simulations = value,
+    }
+}
+
+/// Whether two URLs name the same store (the same file or directory, or the same schema).
+fn same_store(a: &str, b: &str) -> bool {
+    let (Ok(a), Ok(b)) = (StoreUrl::parse(a), StoreUrl::parse(b)) else {
+        return false;
+    };
+    let same_path = |x: &Path, y: &Path| match (x.canonicalize(), y.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => x == y,
+    };
+    match (&a.location, &b.location) {
+        (Location::Json(x), Location::Json(y)) | (Location::Sqlite(x), Location::Sqlite(y)) => {
+            same_path(x, y)
+        }
+        (Location::Postgres(x), Location::Postgres(y)) => {
+            let database =
+                |u: &racestore::PostgresUrl| u.redacted().split('?').next().unwrap_or_default().to_owned();
+            database(x) == database(y) && x.schema() == y.schema()
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use racestore::{NewLap, NewSession, Records};
+
+    #[test]
+    fn a_copy_that_differs_fails_verification_naming_the_collection() {
+        let dir = tempfile::tempdir().unwrap();
+        let open =
+            |name: &str| racestore::open(&format!("json:{}", dir.path().join(name).display())).unwrap();
+        let (from, to) = (open("from"), open("to"));
+        let s = from.create_session(&NewSession::new("Barber")).unwrap();
+        from.save_laps(&[
+            NewLap::new(s, "GR86-002-7", 1, 92.0),
+            NewLap::new(s, "GR86-002-7", 2, 91.0),
+        ])
+        .unwrap();
+        // The same records, except one lap time.
+        to.import(&from.export_page(Collection::Sessions, 0, 10).unwrap())
+            .unwrap();
+        let Records::Laps(mut laps) = from.export_page(Collection::Laps, 0, 10).unwrap() else {
+            unreachable!()
+        };
+        laps[1].lap_time = 91.5;
+        to.import(&Records::Laps(laps)).unwrap();
+
+        let verified = verify_fingerprints(from.as_ref(), to.as_ref()).unwrap();
+        let mismatch = verified.mismatch().unwrap();
+        assert!(
+            mismatch.starts_with("lap_data differs: the source has 2 records (checksum "),
+            "{mismatch}"
+        );
+        let verified = verify_records(from.as_ref(), to.as_ref()).unwrap();
+        assert_eq!(
+            verified.mismatch().unwrap(),
+            "lap_data differs: record 2 of the source does not read back equal from the target"
+        );
+
+        let same = verify_fingerprints(from.as_ref(), from.as_ref()).unwrap();
+        assert!(same.mismatch().is_none());
+    }
+
+    #[test]
+    fn the_same_store_is_recognised_under_different_spellings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().display();
+        assert!(same_store(&format!("json:{path}"), &format!("{path}/.")));
+        assert!(!same_store(
+            &format!("json:{path}"),
+            &format!("sqlite:{path}/r.db")
+        ));
+        assert!(same_store(
+            "postgres://u:a@db/race?schema=x",
+            "postgres://u:b@db/race?schema=x&pool_size=2"
+        ));
+        assert!(!same_store(
+            "postgres://u@db/race?schema=x",
+            "postgres://u@db/race?schema=y"
+        ));
+    }
+}
