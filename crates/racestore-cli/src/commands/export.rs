@@ -171,31 +171,61 @@ pub fn run(url: &str, args: &ExportArgs) -> anyhow::Result<()> {
             drop(progress);
         }
         Some(path) => {
+            // Saying what was written would mix into the export on /dev/stdout or a pipe.
+            let regular = std::fs::metadata(path).map_or(true, |m| m.is_file());
             let written = write_atomically(path, export)?;
             drop(progress);
             let records = match collections.as_slice() {
                 [one] => records_of(*one, written.get(*one)),
                 _ => counts_text(&written),
             };
-            println!("wrote {records} to {}", path.display());
+            if regular {
+                println!("wrote {records} to {}", path.display());
+            }
         }
     }
     close_store(store.as_ref(), url)
 }
 
-/// Writes through `write` into a temporary file beside `path`, then renames it over `path`.
+/// Writes through `write` into a temporary file beside `path`, then renames it over `path`
+/// (keeping the permissions of the file it replaces; a new file gets the usual ones, as the
+/// umask allows). A path that is not a regular file (`/dev/stdout`, a pipe) is written directly.
 fn write_atomically<T>(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
+    let existing = std::fs::metadata(path).ok();
+    if existing.as_ref().is_some_and(|m| !m.is_file()) {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("cannot open {} for writing", path.display()))?;
+        let mut out = BufWriter::new(file);
+        let result = write(&mut out)?;
+        out.flush()
+            .with_context(|| format!("writing the export to {}", path.display()))?;
+        return Ok(result);
+    }
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    let mut temp = tempfile::Builder::new()
-        .prefix(".racestore-export-")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".racestore-export-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Like a file the shell creates: 0666 less the umask (tempfile's default is 0600).
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut temp = builder
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    if let Some(existing) = &existing {
+        temp.as_file()
+            .set_permissions(existing.permissions())
+            .with_context(|| format!("cannot give the export the permissions of {}", path.display()))?;
+    }
     let result = {
         let mut out = BufWriter::new(temp.as_file_mut());
         let result = write(&mut out)?;
@@ -536,6 +566,39 @@ mod tests {
         .unwrap();
         let expected = serde_json::to_string_pretty(&Value::Object(whole)).unwrap() + "\n";
         assert_eq!(String::from_utf8(all).unwrap(), expected);
+    }
+
+    #[test]
+    fn an_export_replaces_a_file_whole_keeping_its_permissions_and_writes_devices_directly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("laps.csv");
+        std::fs::write(&path, "old").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        }
+        let failed: anyhow::Result<()> = write_atomically(&path, |out| {
+            out.write_all(b"half")?;
+            anyhow::bail!("disk on fire")
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        write_atomically(&path, |out| Ok(out.write_all(b"new")?)).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o640);
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+        #[cfg(unix)]
+        write_atomically(Path::new("/dev/null"), |out| Ok(out.write_all(b"gone")?)).unwrap();
     }
 
     #[test]
