@@ -189,6 +189,23 @@ fn orphans_are_reported_by_collection_and_id_on_sqlite() {
 }
 
 #[test]
+fn checking_a_store_that_does_not_exist_says_so_and_creates_nothing() {
+    let temp = tempfile::tempdir().unwrap();
+    for url in [
+        json_url(&temp.path().join("storage")),
+        sqlite_url(&temp.path().join("race.db")),
+    ] {
+        let output = run_fails(racestore().args(["check", "--store", &url]));
+        assert!(
+            stderr(&output).contains(&format!("there is no store at {url}")),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 0);
+}
+
+#[test]
 fn check_help_mentions_its_options_and_exit_status() {
     let help = run_ok(racestore().args(["check", "--help"]));
     for needle in [

@@ -188,6 +188,15 @@ fn a_non_empty_target_is_refused_and_left_as_it_was() {
     );
     assert_eq!(fingerprint_of(&to), before);
 
+    let missing = json_url(&temp.path().join("typo"));
+    let output = run_fails(racestore().args(["migrate", "--from", &missing, "--to", &to]));
+    assert!(
+        stderr(&output).contains(&format!("there is no store at {missing} (--from)")),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!temp.path().join("typo").exists());
+
     let output = run_fails(racestore().args(["migrate", "--from", &from, "--to", &from]));
     assert!(
         stderr(&output).contains("name the same store"),

@@ -42,6 +42,19 @@ pub fn run(args: &MigrateArgs) -> anyhow::Result<()> {
     if same_store(&args.from, &args.to) {
         bail!("--from and --to name the same store ({from_url}); migrate copies between two stores");
     }
+    // Opening creates a missing JSON directory or SQLite file: a mistyped --from would copy nothing.
+    if let Ok(StoreUrl {
+        location: Location::Json(path) | Location::Sqlite(path),
+        ..
+    }) = StoreUrl::parse(&args.from)
+    {
+        if !path.exists() {
+            bail!(
+                "there is no store at {from_url} (--from): {} does not exist",
+                path.display()
+            );
+        }
+    }
     let from = open_store(&args.from).context("opening the source (--from)")?;
     let to = open_store(&args.to).context("opening the target (--to)")?;
     let result = migrate(args, from.as_ref(), to.as_ref(), &from_url, &to_url);
