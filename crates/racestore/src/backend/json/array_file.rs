@@ -57,12 +57,26 @@ pub(super) fn scan<T: Record>(path: &Path, bytes: &[u8]) -> Result<Scanned<T>> {
             "expected '[': the file must hold a JSON array of records".into(),
         ));
     }
-    let mut scanned = Scanned {
+    let scanned = Scanned {
         records: Vec::new(),
         spans: Vec::new(),
         tail: start as u64 + 1,
         torn: None,
     };
+    scan_records(path, bytes, scanned, false)
+}
+
+/// Parses records from `scanned.tail` to the end of `bytes`; `after_record` says a record
+/// precedes that point (so a `,` comes first) although `scanned` holds none yet.
+fn scan_records<T: Record>(
+    path: &Path,
+    bytes: &[u8],
+    mut scanned: Scanned<T>,
+    after_record: bool,
+) -> Result<Scanned<T>> {
+    let data_len = bytes.len() - bytes.iter().rev().take_while(|b| **b == 0).count();
+    let data = &bytes[..data_len];
+    let corrupt = |offset: usize, message: String| corrupt_at(path, bytes, offset, message);
     let torn = |scanned: &Scanned<T>, what: &str| Repair {
         file: path.to_owned(),
         offset: scanned.tail,
@@ -71,6 +85,7 @@ pub(super) fn scan<T: Record>(path: &Path, bytes: &[u8]) -> Result<Scanned<T>> {
     };
     let mut previous_id: Option<Id> = None;
     loop {
+        let first = scanned.records.is_empty() && !after_record;
         let at = skip_ws(data, scanned.tail as usize);
         let record_at = match data.get(at) {
             None => {
@@ -87,7 +102,7 @@ pub(super) fn scan<T: Record>(path: &Path, bytes: &[u8]) -> Result<Scanned<T>> {
                 }
                 return Ok(scanned);
             }
-            Some(b',') if !scanned.records.is_empty() => {
+            Some(b',') if !first => {
                 let next = skip_ws(data, at + 1);
                 match data.get(next) {
                     None | Some(b']') => {
@@ -98,10 +113,8 @@ pub(super) fn scan<T: Record>(path: &Path, bytes: &[u8]) -> Result<Scanned<T>> {
                     Some(_) => return Err(corrupt(next, "expected a record ('{')".into())),
                 }
             }
-            Some(b'{') if scanned.records.is_empty() => at,
-            Some(_) if scanned.records.is_empty() => {
-                return Err(corrupt(at, "expected a record ('{') or ']'".into()))
-            }
+            Some(b'{') if first => at,
+            Some(_) if first => return Err(corrupt(at, "expected a record ('{') or ']'".into())),
             Some(_) => return Err(corrupt(at, "expected ',' or ']' after a record".into())),
         };
         let mut stream = serde_json::Deserializer::from_slice(&data[record_at..]).into_iter::<T>();
@@ -141,6 +154,89 @@ pub(super) fn scan<T: Record>(path: &Path, bytes: &[u8]) -> Result<Scanned<T>> {
             None => unreachable!("a '{{' was seen, so the stream yields a value or an error"),
         }
     }
+}
+
+/// [`scan`], on several threads when the file is large: the file is cut where one top-level
+/// record ends (`\n  },\n  {`, which only occurs between records in the original's format, as
+/// JSON strings cannot hold a raw newline) and the parts are parsed at once. The result is
+/// exactly [`scan`]'s: a part that does not end cleanly at its cut, any damage, or ids that do
+/// not ascend across a cut, and the file is scanned again in one pass, which then reports it.
+pub(super) fn scan_parallel<T: Record>(path: &Path, bytes: &[u8]) -> Result<Scanned<T>> {
+    const MIN_PART: usize = 4 << 20;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    scan_in_parts(path, bytes, threads.min(bytes.len() / MIN_PART))
+}
+
+/// [`scan_parallel`] with the number of parts given.
+fn scan_in_parts<T: Record>(path: &Path, bytes: &[u8], parts: usize) -> Result<Scanned<T>> {
+    let mut cuts: Vec<usize> = Vec::new();
+    for k in 1..parts {
+        let from = (bytes.len() * k / parts).max(cuts.last().copied().unwrap_or(0));
+        let boundary = bytes[from..].windows(9).position(|w| w == b"\n  },\n  {");
+        if let Some(found) = boundary {
+            cuts.push(from + found + 4);
+        }
+    }
+    cuts.dedup();
+    if cuts.is_empty() {
+        return scan(path, bytes);
+    }
+    let starts: Vec<usize> = std::iter::once(0).chain(cuts.iter().copied()).collect();
+    let ends: Vec<usize> = cuts.iter().copied().chain(std::iter::once(bytes.len())).collect();
+    let results: Vec<Result<Scanned<T>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = starts
+            .iter()
+            .zip(&ends)
+            .map(|(&start, &end)| {
+                scope.spawn(move || {
+                    if start == 0 {
+                        scan(path, &bytes[..end])
+                    } else {
+                        let part = Scanned {
+                            records: Vec::new(),
+                            spans: Vec::new(),
+                            tail: start as u64,
+                            torn: None,
+                        };
+                        scan_records(path, &bytes[..end], part, true)
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a scan thread panicked"))
+            .collect()
+    });
+    let last = results.len() - 1;
+    let mut merged: Option<Scanned<T>> = None;
+    for (index, result) in results.into_iter().enumerate() {
+        let Ok(part) = result else {
+            return scan(path, bytes);
+        };
+        let clean_cut = part.tail == ends[index] as u64 && !part.records.is_empty();
+        if index < last && !clean_cut {
+            return scan(path, bytes);
+        }
+        merged = Some(match merged {
+            None => part,
+            Some(mut whole) => {
+                let ascending = match (whole.records.last(), part.records.first()) {
+                    (Some(a), Some(b)) => a.id() < b.id(),
+                    _ => true,
+                };
+                if !ascending {
+                    return scan(path, bytes);
+                }
+                whole.records.extend(part.records);
+                whole.spans.extend(part.spans);
+                whole.tail = part.tail;
+                whole.torn = part.torn;
+                whole
+            }
+        });
+    }
+    Ok(merged.expect("at least one part"))
 }
 
 /// Byte offset of serde_json's 1-based line and byte column within `data`.
@@ -388,5 +484,93 @@ impl ArrayFile {
         }
         self.file = file;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Lap;
+
+    fn file_of(laps: usize) -> Vec<u8> {
+        let mut bytes = b"[".to_vec();
+        for id in 1..=laps as i64 {
+            bytes.extend_from_slice(if id == 1 { b"\n  " } else { b",\n  " });
+            let lap = Lap {
+                id,
+                session_id: 1 + id / 7,
+                driver_id: format!("GR86-{id:03}"),
+                lap_number: id,
+                lap_time: 90.0 + id as f64 / 8.0,
+                sector_1: Some(29.5),
+                sector_2: None,
+                sector_3: Some(30.25),
+                lap_type: "RACE_LAP".into(),
+                position: Some(1),
+                created_at: "2026-11-25T16:33:08.009625Z".into(),
+            };
+            write_array_element(&mut bytes, &lap);
+        }
+        bytes.extend_from_slice(b"\n]");
+        bytes
+    }
+
+    /// Records, spans, tail and torn-tail offset of a scan.
+    type Found = (Vec<Lap>, Vec<(u64, u64)>, u64, Option<u64>);
+
+    /// What a scan found, comparable, or the error's offset.
+    fn outcome(result: Result<Scanned<Lap>>) -> std::result::Result<Found, u64> {
+        match result {
+            Ok(s) => Ok((
+                s.records,
+                s.spans.iter().map(|s| (s.offset, s.len)).collect(),
+                s.tail,
+                s.torn.map(|t| t.offset),
+            )),
+            Err(Error::CorruptFile { offset, .. }) => Err(offset),
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn scanning_in_parts_finds_exactly_what_one_pass_finds() {
+        let path = Path::new("lap_data.json");
+        let clean = file_of(200);
+        let mut cases = vec![("clean", clean.clone())];
+        cases.push(("torn tail", clean[..clean.len() - 50].to_vec()));
+        let mut zeros = clean.clone();
+        zeros.extend_from_slice(&[0; 100]);
+        cases.push(("zeros after the end", zeros));
+        for (what, at) in [
+            ("damage early", clean.len() / 5),
+            ("damage late", clean.len() * 4 / 5),
+        ] {
+            let mut damaged = clean.clone();
+            let quote = at + damaged[at..].iter().position(|b| *b == b'"').unwrap();
+            damaged[quote] = b'#';
+            cases.push((what, damaged));
+        }
+        let swapped = String::from_utf8(clean.clone())
+            .unwrap()
+            .replacen("\"id\": 150,", "\"id\": 15,", 1);
+        cases.push(("ids falling back across a cut", swapped.into_bytes()));
+        let mut nuls_inside = clean.clone();
+        let middle = clean.len() / 2;
+        nuls_inside[middle..middle + 40].fill(0);
+        cases.push(("zeros inside", nuls_inside));
+        for (what, bytes) in cases {
+            let one_pass = outcome(scan::<Lap>(path, &bytes));
+            for parts in 2..=5 {
+                assert_eq!(
+                    outcome(scan_in_parts::<Lap>(path, &bytes, parts)),
+                    one_pass,
+                    "{what}, {parts} parts"
+                );
+            }
+        }
+        assert_eq!(
+            outcome(scan_in_parts::<Lap>(path, &clean, 4)).unwrap().0.len(),
+            200
+        );
     }
 }

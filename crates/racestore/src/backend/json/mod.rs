@@ -323,7 +323,7 @@ impl<T: Record> Table<T> {
         let batch = pending_append
             .filter(|(file, _, _)| *file == T::FILE)
             .map(|(_, s, e)| (s, e));
-        let mut scanned = match (scan::<T>(&path, &bytes), batch) {
+        let mut scanned = match (array_file::scan_parallel::<T>(&path, &bytes), batch) {
             // Damage inside a batch that never finished is that batch's torn tail.
             (Err(Error::CorruptFile { offset, .. }), Some((start, _))) if offset >= start => {
                 scan::<T>(&path, &bytes[..start as usize])?
