@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::model::{
-    Collection, Counts, Id, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction, NewSession,
+    Collection, Counts, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction, NewSession,
     NewSimulation, Records, Sectors, Session, SessionQuery,
 };
 use crate::{Error, RaceStore, RaceStoreExt};
@@ -72,6 +72,7 @@ macro_rules! conformance_tests {
             import_keeps_ids_and_timestamps_and_saves_continue_above_them,
             import_refuses_bad_ids_and_unknown_sessions_and_stores_nothing,
             backup_while_saving_is_a_consistent_snapshot,
+            highest_ids_count_deleted_records_and_reserved_ids_are_never_given,
         );
     };
     (@each $harness:expr; $($name:ident),* $(,)?) => {
@@ -1401,5 +1402,63 @@ pub fn backup_while_saving_is_a_consistent_snapshot(h: &dyn Harness) {
     assert!(
         matches!(store.backup(&destination), Err(Error::Invalid { .. })),
         "a backup never overwrites"
+    );
+}
+
+/// `highest_ids` counts the ids of deleted records; after `reserve_ids` every collection gives
+/// ids above the marks (lower marks change nothing), also after reopening.
+pub fn highest_ids_count_deleted_records_and_reserved_ids_are_never_given(h: &dyn Harness) {
+    let store = h.open();
+    assert_eq!(store.highest_ids().unwrap(), IdMarks::default());
+    populate(&*store);
+    let given = IdMarks {
+        sessions: 3,
+        driver_metrics: 3,
+        laps: 17,
+        predictions: 3,
+        simulations: 3,
+    };
+    assert_eq!(
+        store.highest_ids().unwrap(),
+        given,
+        "session 3 and its records were deleted"
+    );
+    let marks = IdMarks {
+        sessions: 10,
+        driver_metrics: 2,
+        laps: 40,
+        predictions: 3,
+        simulations: 7,
+    };
+    store.reserve_ids(&marks).unwrap();
+    let raised = IdMarks {
+        sessions: 10,
+        driver_metrics: 3,
+        laps: 40,
+        predictions: 3,
+        simulations: 7,
+    };
+    assert_eq!(store.highest_ids().unwrap(), raised);
+    store.close().unwrap();
+    drop(store);
+    let store = h.open();
+    assert_eq!(
+        store.highest_ids().unwrap(),
+        raised,
+        "reserved ids hold after reopening"
+    );
+    assert_eq!(session(&*store), 11);
+    assert_eq!(store.save_lap_data(&lap(1, D1, 9)).unwrap(), 41);
+    assert_eq!(
+        store.save_driver_metrics(&NewDriverMetrics::new(1, D1)).unwrap(),
+        4
+    );
+    assert_eq!(store.save_prediction(&prediction(1)).unwrap(), 4);
+    assert_eq!(store.save_simulation(&simulation(1)).unwrap(), 8);
+    store.reserve_ids(&IdMarks::default()).unwrap();
+    assert_eq!(
+        store.save_lap_data(&lap(1, D1, 10)).unwrap(),
+        42,
+        "lower marks change nothing"
     );
 }

@@ -47,7 +47,7 @@ pub use backend::postgres::{PostgresStore, PostgresUrl, TlsMode};
 pub use backend::sqlite::SqliteStore;
 pub use error::{Error, Result};
 pub use model::{
-    Collection, Counts, DriverMetrics, Id, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction,
+    Collection, Counts, DriverMetrics, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction,
     NewSession, NewSimulation, Prediction, Records, Sectors, Session, SessionQuery, Simulation,
 };
 pub use store::{RaceStore, RaceStoreExt, Repair};

@@ -751,6 +751,46 @@ pub struct Counts {
     pub simulations: u64,
 }
 
+/// Per collection, the highest id it has given: records since deleted count, so a store that
+/// gives ids above these never repeats one (see [`RaceStore::highest_ids`](crate::RaceStore::highest_ids)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdMarks {
+    /// Sessions.
+    pub sessions: Id,
+    /// Driver-metrics records.
+    pub driver_metrics: Id,
+    /// Laps.
+    pub laps: Id,
+    /// Predictions.
+    pub predictions: Id,
+    /// Simulations.
+    pub simulations: Id,
+}
+
+impl IdMarks {
+    /// The mark of one collection.
+    pub fn get(&self, collection: Collection) -> Id {
+        match collection {
+            Collection::Sessions => self.sessions,
+            Collection::DriverMetrics => self.driver_metrics,
+            Collection::Laps => self.laps,
+            Collection::Predictions => self.predictions,
+            Collection::Simulations => self.simulations,
+        }
+    }
+
+    /// Sets the mark of one collection.
+    pub fn set(&mut self, collection: Collection, id: Id) {
+        match collection {
+            Collection::Sessions => self.sessions = id,
+            Collection::DriverMetrics => self.driver_metrics = id,
+            Collection::Laps => self.laps = id,
+            Collection::Predictions => self.predictions = id,
+            Collection::Simulations => self.simulations = id,
+        }
+    }
+}
+
 impl Counts {
     /// The count for one collection.
     pub fn get(&self, collection: Collection) -> u64 {

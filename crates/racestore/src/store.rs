@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::error::Result;
 use crate::model::{
-    Collection, Counts, DriverMetrics, Id, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction,
+    Collection, Counts, DriverMetrics, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction,
     NewSession, NewSimulation, Prediction, Records, Session, SessionQuery, Simulation,
 };
 
@@ -49,7 +49,9 @@ use crate::model::{
 ///   records exactly as given, ids and timestamps included, all or nothing: the ids must ascend
 ///   and be above every id the collection has given ([`Error::Invalid`](crate::Error::Invalid)
 ///   naming `id` otherwise), and a child's session must exist (`NotFound`). Saves after an
-///   import continue above the imported ids.
+///   import continue above the imported ids. [`highest_ids`](RaceStore::highest_ids) counts
+///   ids of deleted records too; after [`reserve_ids`](RaceStore::reserve_ids) every save gets an
+///   id above the marks given, also after reopening.
 /// - **Backup.** [`backup`](RaceStore::backup) writes a copy that opens as a store of the same
 ///   backend and holds exactly what the store held at one moment, while other threads keep
 ///   saving.
@@ -109,6 +111,14 @@ pub trait RaceStore: std::fmt::Debug + Send + Sync + 'static {
     /// Writes a consistent copy of the store in its own format to `destination`, which must not
     /// exist yet (a directory for JSON, a file for SQLite), while other threads keep saving.
     fn backup(&self, destination: &Path) -> Result<()>;
+
+    /// Per collection, the highest id the store has given, deleted records included.
+    fn highest_ids(&self) -> Result<IdMarks>;
+
+    /// Makes every collection give ids above `marks` from now on; a collection already past its
+    /// mark is left as it is. A copy of a store takes the original's marks, so that neither ever
+    /// gives an id the other gave.
+    fn reserve_ids(&self, marks: &IdMarks) -> Result<()>;
 
     /// Flushes everything to storage and releases the store (and its lock); later calls fail with `Closed`.
     fn close(&self) -> Result<()>;

@@ -71,7 +71,9 @@ pub fn fingerprint(store: &dyn RaceStore) -> Result<Fingerprint> {
     })
 }
 
-/// Copies every record of `from` into `to`, ids and timestamps included, sessions first.
+/// Copies every record of `from` into `to`, ids and timestamps included, sessions first, then
+/// gives `to` the highest ids `from` has given ([`RaceStore::reserve_ids`]), so that neither store
+/// ever gives an id the other gave (a deleted record's included).
 ///
 /// `progress` is called after each page with the collection, the records copied so far in it
 /// and its total. `to` should be empty: [`RaceStore::import`] refuses ids at or below those it
@@ -82,6 +84,7 @@ pub fn copy_all(
     mut progress: impl FnMut(Collection, u64, u64),
 ) -> Result<Counts> {
     let totals = from.counts()?;
+    let marks = from.highest_ids()?;
     let mut copied = Counts::default();
     for_each_page(from, |page| {
         to.import(page).map_err(|e| match e {
@@ -103,6 +106,7 @@ pub fn copy_all(
         progress(collection, *done, totals.get(collection));
         Ok(())
     })?;
+    to.reserve_ids(&marks)?;
     Ok(copied)
 }
 

@@ -210,6 +210,16 @@ fn the_originals_directory_copied_to_sqlite_and_back_is_the_same_record_for_reco
         let page = |store: &dyn RaceStore| store.export_page(collection, 0, 100).unwrap();
         assert_eq!(page(&back), page(&source), "{collection}");
     }
+    // The copy gives no id the original gave, not even one of a deleted record.
+    source.delete_session(2).unwrap();
+    let after_delete = JsonStore::open(temp.path().join("after-delete"), Durability::Process).unwrap();
+    copy_all(&source, &after_delete, |_, _, _| {}).unwrap();
+    assert_eq!(after_delete.highest_ids().unwrap(), source.highest_ids().unwrap());
+    let next = racestore::NewSession::new("COTA");
+    assert_eq!(
+        after_delete.create_session(&next).unwrap(),
+        source.create_session(&next).unwrap()
+    );
     // Saving goes on above the copied ids, and a copy into a non-empty store is refused.
     assert_eq!(
         back.save_lap_data(&NewLap::new(1, "GR86-002-7", 3, 91.0))

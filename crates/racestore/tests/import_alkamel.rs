@@ -12,9 +12,9 @@ use std::rc::Rc;
 use racestore::import::alkamel::{self, BadRows, DateSource, Options, Parsed, ProblemKind};
 use racestore::model::lap_type;
 use racestore::{
-    Collection, Counts, DriverMetrics, Error, Id, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction,
-    NewSession, NewSimulation, Prediction, RaceStore, RaceStoreExt, Records, Session, SessionQuery,
-    Simulation,
+    Collection, Counts, DriverMetrics, Error, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewLap,
+    NewPrediction, NewSession, NewSimulation, Prediction, RaceStore, RaceStoreExt, Records, Session,
+    SessionQuery, Simulation,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -648,6 +648,12 @@ impl RaceStore for LapsFail {
     }
     fn backup(&self, destination: &std::path::Path) -> racestore::Result<()> {
         self.0.backup(destination)
+    }
+    fn highest_ids(&self) -> racestore::Result<IdMarks> {
+        self.0.highest_ids()
+    }
+    fn reserve_ids(&self, marks: &IdMarks) -> racestore::Result<()> {
+        self.0.reserve_ids(marks)
     }
     fn counts(&self) -> racestore::Result<Counts> {
         self.0.counts()

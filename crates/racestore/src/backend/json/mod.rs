@@ -32,7 +32,7 @@ use lock::DirLock;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    now_timestamp, Collection, Counts, DriverMetrics, Id, Lap, LapQuery, NewDriverMetrics, NewLap,
+    now_timestamp, Collection, Counts, DriverMetrics, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewLap,
     NewPrediction, NewSession, NewSimulation, Prediction, Records, Session, SessionQuery, Simulation,
 };
 use crate::store::{RaceStore, Repair};
@@ -690,6 +690,50 @@ impl RaceStore for JsonStore {
             state.predictions.record_max_id(&mut meta);
             state.simulations.record_max_id(&mut meta);
             meta.store(&state.io, destination, true)
+        })
+    }
+
+    fn highest_ids(&self) -> Result<IdMarks> {
+        self.read(|state| {
+            Ok(IdMarks {
+                sessions: state.sessions.next_id - 1,
+                driver_metrics: state.metrics.next_id - 1,
+                laps: state.laps.next_id - 1,
+                predictions: state.predictions.next_id - 1,
+                simulations: state.simulations.next_id - 1,
+            })
+        })
+    }
+
+    fn reserve_ids(&self, marks: &IdMarks) -> Result<()> {
+        self.write(|state| {
+            let given = IdMarks {
+                sessions: (state.sessions.next_id - 1).max(marks.sessions),
+                driver_metrics: (state.metrics.next_id - 1).max(marks.driver_metrics),
+                laps: (state.laps.next_id - 1).max(marks.laps),
+                predictions: (state.predictions.next_id - 1).max(marks.predictions),
+                simulations: (state.simulations.next_id - 1).max(marks.simulations),
+            };
+            // Written first, so the marks hold after a reopen or not at all.
+            let mut meta = state.meta.clone();
+            for (file, id) in [
+                (Session::FILE, given.sessions),
+                (DriverMetrics::FILE, given.driver_metrics),
+                (Lap::FILE, given.laps),
+                (Prediction::FILE, given.predictions),
+                (Simulation::FILE, given.simulations),
+            ] {
+                let entry = meta.max_ids.entry(file.to_owned()).or_insert(0);
+                *entry = (*entry).max(id);
+            }
+            meta.store(&state.io, &self.dir, state.sync())?;
+            state.meta = meta;
+            state.sessions.next_id = given.sessions + 1;
+            state.metrics.next_id = given.driver_metrics + 1;
+            state.laps.next_id = given.laps + 1;
+            state.predictions.next_id = given.predictions + 1;
+            state.simulations.next_id = given.simulations + 1;
+            Ok(())
         })
     }
 

@@ -37,7 +37,7 @@ use self::pool::{Conn, Pool, Statements};
 use self::rows::{LapColumns, Table};
 use crate::error::{Error, Result};
 use crate::model::{
-    now_timestamp, Collection, Counts, DriverMetrics, Id, Lap, LapQuery, NewDriverMetrics, NewLap,
+    now_timestamp, Collection, Counts, DriverMetrics, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewLap,
     NewPrediction, NewSession, NewSimulation, Prediction, Records, Session, SessionQuery, Simulation,
 };
 use crate::store::RaceStore;
@@ -585,6 +585,49 @@ impl RaceStore for PostgresStore {
             Ok(())
         })?;
         copy.close()
+    }
+
+    fn highest_ids(&self) -> Result<IdMarks> {
+        self.with_conn(|conn| {
+            let mut marks = IdMarks::default();
+            for collection in Collection::ALL {
+                let table = rows::table_of(collection);
+                let highest: Id = conn
+                    .client
+                    .query_one(&rows::highest_id_given(table), &[&table.name])?
+                    .get(0);
+                marks.set(collection, highest);
+            }
+            Ok(marks)
+        })
+    }
+
+    fn reserve_ids(&self, marks: &IdMarks) -> Result<()> {
+        let locks: Vec<String> = Collection::ALL
+            .iter()
+            .map(|c| self.id_lock(rows::table_of(*c)))
+            .collect();
+        self.in_transaction(|tx, _| {
+            for (collection, lock) in Collection::ALL.iter().zip(&locks) {
+                let table = rows::table_of(*collection);
+                let mark = marks.get(*collection);
+                // The id lock keeps saves out until this commits, as for every save.
+                tx.execute(
+                    "SELECT pg_advisory_xact_lock($1::int4, hashtext($2::text))",
+                    &[&LOCK_CLASS_IDS, lock],
+                )?;
+                let highest: Id = tx
+                    .query_one(&rows::highest_id_given(table), &[&table.name])?
+                    .get(0);
+                if mark > highest {
+                    tx.execute(
+                        "SELECT setval(pg_get_serial_sequence($1::text, 'id'), $2::bigint)",
+                        &[&table.name, &mark],
+                    )?;
+                }
+            }
+            Ok(())
+        })
     }
 
     fn close(&self) -> Result<()> {

@@ -27,7 +27,7 @@ use self::error::{SqlError, SqlResult};
 use self::rows::Table;
 use crate::error::{Error, Result};
 use crate::model::{
-    now_timestamp, Collection, Counts, DriverMetrics, Id, Lap, LapQuery, NewDriverMetrics, NewLap,
+    now_timestamp, Collection, Counts, DriverMetrics, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewLap,
     NewPrediction, NewSession, NewSimulation, Prediction, Records, Session, SessionQuery, Simulation,
 };
 use crate::store::RaceStore;
@@ -355,13 +355,7 @@ impl RaceStore for SqliteStore {
         }
         let table = rows::table_of(records.collection());
         self.write(|tx| {
-            // AUTOINCREMENT remembers the highest id ever given in sqlite_sequence.
-            let sql = format!(
-                "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?1), 0), \
-                 coalesce((SELECT max(id) FROM {}), 0))",
-                table.name
-            );
-            let highest: Id = tx.query_row(&sql, [table.name], |row| row.get(0))?;
+            let highest = highest_id_given(tx, table)?;
             records.validate_import(highest)?;
             if records.collection() != Collection::Sessions {
                 let mut checked = BTreeSet::new();
@@ -392,6 +386,39 @@ impl RaceStore for SqliteStore {
         // VACUUM INTO reads one consistent snapshot: other connections and processes keep writing.
         self.with_conn(|conn| Ok(conn.execute("VACUUM INTO ?1", [target])?))?;
         Ok(())
+    }
+
+    fn highest_ids(&self) -> Result<IdMarks> {
+        self.with_conn(|conn| {
+            let mut marks = IdMarks::default();
+            for collection in Collection::ALL {
+                marks.set(collection, highest_id_given(conn, rows::table_of(collection))?);
+            }
+            Ok(marks)
+        })
+    }
+
+    fn reserve_ids(&self, marks: &IdMarks) -> Result<()> {
+        self.write(|tx| {
+            for collection in Collection::ALL {
+                let table = rows::table_of(collection);
+                let mark = marks.get(collection);
+                if mark > highest_id_given(tx, table)? {
+                    // AUTOINCREMENT gives ids above sqlite_sequence's entry for the table.
+                    let raised = tx.execute(
+                        "UPDATE sqlite_sequence SET seq = ?1 WHERE name = ?2",
+                        params![mark, table.name],
+                    )?;
+                    if raised == 0 {
+                        tx.execute(
+                            "INSERT INTO sqlite_sequence (name, seq) VALUES (?2, ?1)",
+                            params![mark, table.name],
+                        )?;
+                    }
+                }
+            }
+            Ok(())
+        })
     }
 
     fn close(&self) -> Result<()> {
@@ -534,6 +561,17 @@ fn check_schema(conn: &Connection, path: &Path) -> SqlResult<()> {
 }
 
 /// Fails with `NotFound` unless the session exists.
+/// The highest id `table` has given: AUTOINCREMENT remembers it in `sqlite_sequence`, even
+/// after the row holding it was deleted.
+fn highest_id_given(conn: &Connection, table: Table) -> SqlResult<Id> {
+    let sql = format!(
+        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?1), 0), \
+         coalesce((SELECT max(id) FROM {}), 0))",
+        table.name
+    );
+    Ok(conn.query_row(&sql, [table.name], |row| row.get(0))?)
+}
+
 fn require_session(conn: &Connection, session_id: Id) -> SqlResult<()> {
     let exists = conn
         .prepare_cached("SELECT 1 FROM race_sessions WHERE id = ?1")?
