@@ -2,4 +2,5 @@
 
 pub mod json;
 pub mod postgres;
+pub(crate) mod sql;
 pub mod sqlite;

@@ -15,74 +15,9 @@ use super::error::PgResult;
 use crate::error::Error;
 use crate::model::{DriverMetrics, Id, Lap, Prediction, Session, Simulation};
 
-/// One of racestore's tables, with the columns it reads, in the original's order.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Table {
-    /// The table's name.
-    pub(super) name: &'static str,
-    /// Its columns, comma separated, ready for a `SELECT`.
-    pub(super) columns: &'static str,
-}
-
-impl Table {
-    /// `SELECT <columns> FROM <table>`, to which a `WHERE` and `ORDER BY id` are appended.
-    pub(super) fn select(&self) -> String {
-        format!("SELECT {} FROM {}", self.columns, self.name)
-    }
-
-    /// The column names, one by one.
-    pub(super) fn column_names(&self) -> impl Iterator<Item = &'static str> {
-        self.columns.split(", ")
-    }
-}
-
-/// `race_sessions`.
-pub(super) const SESSIONS: Table = Table {
-    name: "race_sessions",
-    columns: "id, circuit, date, race_type, created_at, updated_at",
+pub(super) use crate::backend::sql::{
+    table_of, Table, DRIVER_METRICS, LAPS, PREDICTIONS, SESSIONS, SIMULATIONS, TABLES,
 };
-
-/// `driver_metrics`.
-pub(super) const DRIVER_METRICS: Table = Table {
-    name: "driver_metrics",
-    columns:
-        "id, session_id, driver_id, consistency_index, aggression_score, sector_strength, pace_stability, \
-         fatigue_dropoff, created_at",
-};
-
-/// `lap_data`.
-pub(super) const LAPS: Table = Table {
-    name: "lap_data",
-    columns:
-        "id, session_id, driver_id, lap_number, lap_time, sector_1, sector_2, sector_3, lap_type, position, \
-         created_at",
-};
-
-/// `predictions`.
-pub(super) const PREDICTIONS: Table = Table {
-    name: "predictions",
-    columns:
-        "id, session_id, driver_id, prediction_type, prediction_value, model_path, confidence, created_at",
-};
-
-/// `simulations`.
-pub(super) const SIMULATIONS: Table = Table {
-    name: "simulations",
-    columns: "id, session_id, driver_paces, n_laps, iterations, results, created_at",
-};
-
-/// The table holding `collection`.
-pub(super) fn table_of(collection: crate::model::Collection) -> Table {
-    use crate::model::Collection;
-    match collection {
-        Collection::Sessions => SESSIONS,
-        Collection::DriverMetrics => DRIVER_METRICS,
-        Collection::Laps => LAPS,
-        Collection::Predictions => PREDICTIONS,
-        Collection::Simulations => SIMULATIONS,
-    }
-}
-
 /// The highest id `table` has given (`$1`: the table's name): its sequence's last value, or
 /// the largest id present if that is higher (rows inserted with ids of their own).
 pub(super) fn highest_id_given(table: Table) -> String {
@@ -92,9 +27,6 @@ pub(super) fn highest_id_given(table: Table) -> String {
         table.name
     )
 }
-
-/// Every table racestore keeps records in, sessions first.
-pub(super) const TABLES: [Table; 5] = [SESSIONS, DRIVER_METRICS, LAPS, PREDICTIONS, SIMULATIONS];
 
 // Every save is one statement, so one round trip, run as its own transaction. Each takes the
 // table's id lock (an advisory transaction lock, `$lock_class, hashtext('schema.table')`) after

@@ -13,72 +13,9 @@ use super::error::{SqlError, SqlResult};
 use crate::error::Error;
 use crate::model::{Collection, DriverMetrics, Id, Lap, Prediction, Records, Session, Simulation};
 
-/// One of the original's tables, with the columns racestore reads, in the original's order.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Table {
-    /// The table's name.
-    pub(super) name: &'static str,
-    /// Its columns, comma separated, ready for a `SELECT`.
-    pub(super) columns: &'static str,
-}
-
-impl Table {
-    /// `SELECT <columns> FROM <table>`, to which a `WHERE` and `ORDER BY id` are appended.
-    pub(super) fn select(&self) -> String {
-        format!("SELECT {} FROM {}", self.columns, self.name)
-    }
-
-    /// The column names, one by one.
-    pub(super) fn column_names(&self) -> impl Iterator<Item = &'static str> {
-        self.columns.split(", ")
-    }
-}
-
-/// `race_sessions`.
-pub(super) const SESSIONS: Table = Table {
-    name: "race_sessions",
-    columns: "id, circuit, date, race_type, created_at, updated_at",
+pub(super) use crate::backend::sql::{
+    table_of, Table, DRIVER_METRICS, LAPS, PREDICTIONS, SESSIONS, SIMULATIONS, TABLES,
 };
-
-/// `driver_metrics`.
-pub(super) const DRIVER_METRICS: Table = Table {
-    name: "driver_metrics",
-    columns:
-        "id, session_id, driver_id, consistency_index, aggression_score, sector_strength, pace_stability, \
-              fatigue_dropoff, created_at",
-};
-
-/// `lap_data`.
-pub(super) const LAPS: Table = Table {
-    name: "lap_data",
-    columns:
-        "id, session_id, driver_id, lap_number, lap_time, sector_1, sector_2, sector_3, lap_type, position, \
-              created_at",
-};
-
-/// `predictions`.
-pub(super) const PREDICTIONS: Table = Table {
-    name: "predictions",
-    columns:
-        "id, session_id, driver_id, prediction_type, prediction_value, model_path, confidence, created_at",
-};
-
-/// `simulations`.
-pub(super) const SIMULATIONS: Table = Table {
-    name: "simulations",
-    columns: "id, session_id, driver_paces, n_laps, iterations, results, created_at",
-};
-
-/// The table holding `collection`.
-pub(super) fn table_of(collection: Collection) -> Table {
-    match collection {
-        Collection::Sessions => SESSIONS,
-        Collection::DriverMetrics => DRIVER_METRICS,
-        Collection::Laps => LAPS,
-        Collection::Predictions => PREDICTIONS,
-        Collection::Simulations => SIMULATIONS,
-    }
-}
 
 /// Reads rows of `collection` from a query selecting `table_of(collection).columns`.
 pub(super) fn read_records(
@@ -151,9 +88,6 @@ fn sql_value(column: &str, value: &Value) -> SqlResult<rusqlite::types::Value> {
         other => Sql::Text(other.to_string()),
     })
 }
-
-/// Every table racestore keeps records in, sessions first.
-pub(super) const TABLES: [Table; 5] = [SESSIONS, DRIVER_METRICS, LAPS, PREDICTIONS, SIMULATIONS];
 
 /// Inserts a validated session; returns the id SQLite gave it.
 pub(super) fn insert_session(conn: &Connection, session: &Session) -> SqlResult<Id> {
