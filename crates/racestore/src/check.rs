@@ -9,7 +9,6 @@ use crate::backend;
 use crate::error::Result;
 use crate::model::{
     Collection, Counts, Id, NewDriverMetrics, NewLap, NewPrediction, NewSession, NewSimulation, Records,
-    Sectors,
 };
 use crate::store::{RaceStore, Repair};
 use crate::transfer::PAGE_SIZE;
@@ -154,14 +153,7 @@ fn check_contents(
             for (id, message) in invalid_values(&page) {
                 problems.push(problem(&format!("{collection} id {id}"), message));
             }
-            let count = match collection {
-                Collection::Sessions => &mut counts.sessions,
-                Collection::DriverMetrics => &mut counts.driver_metrics,
-                Collection::Laps => &mut counts.laps,
-                Collection::Predictions => &mut counts.predictions,
-                Collection::Simulations => &mut counts.simulations,
-            };
-            *count += page.len() as u64;
+            counts.add(collection, page.len() as u64);
             if page.len() < PAGE_SIZE {
                 break;
             }
@@ -187,63 +179,21 @@ fn invalid_values(page: &Records) -> Vec<(Id, String)> {
         }
     };
     match page {
-        Records::Sessions(v) => v.iter().for_each(|s| {
-            let input = NewSession {
-                circuit: s.circuit.clone(),
-                date: Some(s.date.clone()),
-                race_type: Some(s.race_type.clone()),
-            };
-            note(s.id, input.validate(s.id, &s.created_at).map(drop));
-        }),
-        Records::DriverMetrics(v) => v.iter().for_each(|m| {
-            let input = NewDriverMetrics {
-                session_id: m.session_id,
-                driver_id: m.driver_id.clone(),
-                consistency_index: m.consistency_index,
-                aggression_score: m.aggression_score,
-                sector_strength: m.sector_strength.clone(),
-                pace_stability: m.pace_stability.clone(),
-                fatigue_dropoff: m.fatigue_dropoff.clone(),
-            };
-            note(m.id, input.validate(m.id, &m.created_at).map(drop));
-        }),
-        Records::Laps(v) => v.iter().for_each(|l| {
-            let input = NewLap {
-                session_id: l.session_id,
-                driver_id: l.driver_id.clone(),
-                lap_number: l.lap_number,
-                lap_time: l.lap_time,
-                sectors: Sectors {
-                    s1: l.sector_1,
-                    s2: l.sector_2,
-                    s3: l.sector_3,
-                },
-                lap_type: l.lap_type.clone(),
-                position: l.position,
-            };
-            note(l.id, input.validate(l.id, &l.created_at).map(drop));
-        }),
-        Records::Predictions(v) => v.iter().for_each(|p| {
-            let input = NewPrediction {
-                session_id: p.session_id,
-                driver_id: p.driver_id.clone(),
-                prediction_type: p.prediction_type.clone(),
-                prediction_value: p.prediction_value,
-                model_path: p.model_path.clone(),
-                confidence: p.confidence,
-            };
-            note(p.id, input.validate(p.id, &p.created_at).map(drop));
-        }),
-        Records::Simulations(v) => v.iter().for_each(|s| {
-            let input = NewSimulation {
-                session_id: s.session_id,
-                driver_paces: s.driver_paces.clone(),
-                n_laps: s.n_laps,
-                iterations: s.iterations,
-                results: s.results.clone(),
-            };
-            note(s.id, input.validate(s.id, &s.created_at).map(drop));
-        }),
+        Records::Sessions(v) => v
+            .iter()
+            .for_each(|r| note(r.id, NewSession::from(r).validate(r.id, "").map(drop))),
+        Records::DriverMetrics(v) => v
+            .iter()
+            .for_each(|r| note(r.id, NewDriverMetrics::from(r).validate(r.id, "").map(drop))),
+        Records::Laps(v) => v
+            .iter()
+            .for_each(|r| note(r.id, NewLap::from(r).validate(r.id, "").map(drop))),
+        Records::Predictions(v) => v
+            .iter()
+            .for_each(|r| note(r.id, NewPrediction::from(r).validate(r.id, "").map(drop))),
+        Records::Simulations(v) => v
+            .iter()
+            .for_each(|r| note(r.id, NewSimulation::from(r).validate(r.id, "").map(drop))),
     }
     out
 }

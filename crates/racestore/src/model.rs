@@ -751,6 +751,74 @@ pub struct Counts {
     pub simulations: u64,
 }
 
+/// The input that saves a stored record again: what validating a stored record checks.
+impl From<&Session> for NewSession {
+    fn from(s: &Session) -> Self {
+        NewSession {
+            circuit: s.circuit.clone(),
+            date: Some(s.date.clone()),
+            race_type: Some(s.race_type.clone()),
+        }
+    }
+}
+
+impl From<&DriverMetrics> for NewDriverMetrics {
+    fn from(m: &DriverMetrics) -> Self {
+        NewDriverMetrics {
+            session_id: m.session_id,
+            driver_id: m.driver_id.clone(),
+            consistency_index: m.consistency_index,
+            aggression_score: m.aggression_score,
+            sector_strength: m.sector_strength.clone(),
+            pace_stability: m.pace_stability.clone(),
+            fatigue_dropoff: m.fatigue_dropoff.clone(),
+        }
+    }
+}
+
+impl From<&Lap> for NewLap {
+    fn from(l: &Lap) -> Self {
+        NewLap {
+            session_id: l.session_id,
+            driver_id: l.driver_id.clone(),
+            lap_number: l.lap_number,
+            lap_time: l.lap_time,
+            sectors: Sectors {
+                s1: l.sector_1,
+                s2: l.sector_2,
+                s3: l.sector_3,
+            },
+            lap_type: l.lap_type.clone(),
+            position: l.position,
+        }
+    }
+}
+
+impl From<&Prediction> for NewPrediction {
+    fn from(p: &Prediction) -> Self {
+        NewPrediction {
+            session_id: p.session_id,
+            driver_id: p.driver_id.clone(),
+            prediction_type: p.prediction_type.clone(),
+            prediction_value: p.prediction_value,
+            model_path: p.model_path.clone(),
+            confidence: p.confidence,
+        }
+    }
+}
+
+impl From<&Simulation> for NewSimulation {
+    fn from(s: &Simulation) -> Self {
+        NewSimulation {
+            session_id: s.session_id,
+            driver_paces: s.driver_paces.clone(),
+            n_laps: s.n_laps,
+            iterations: s.iterations,
+            results: s.results.clone(),
+        }
+    }
+}
+
 /// Per collection, the highest id it has given: records since deleted count, so a store that
 /// gives ids above these never repeats one (see [`RaceStore::highest_ids`](crate::RaceStore::highest_ids)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -800,6 +868,17 @@ impl Counts {
             Collection::Laps => self.laps,
             Collection::Predictions => self.predictions,
             Collection::Simulations => self.simulations,
+        }
+    }
+
+    /// Adds `n` to the count of one collection.
+    pub fn add(&mut self, collection: Collection, n: u64) {
+        match collection {
+            Collection::Sessions => self.sessions += n,
+            Collection::DriverMetrics => self.driver_metrics += n,
+            Collection::Laps => self.laps += n,
+            Collection::Predictions => self.predictions += n,
+            Collection::Simulations => self.simulations += n,
         }
     }
 

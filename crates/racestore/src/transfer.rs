@@ -51,14 +51,7 @@ pub fn fingerprint(store: &dyn RaceStore) -> Result<Fingerprint> {
             hashes[index] = fnv1a(hashes[index], canonical(&record).as_bytes());
             hashes[index] = fnv1a(hashes[index], b"\n");
         }
-        let count = match page.collection() {
-            Collection::Sessions => &mut counts.sessions,
-            Collection::DriverMetrics => &mut counts.driver_metrics,
-            Collection::Laps => &mut counts.laps,
-            Collection::Predictions => &mut counts.predictions,
-            Collection::Simulations => &mut counts.simulations,
-        };
-        *count += page.len() as u64;
+        counts.add(page.collection(), page.len() as u64);
         Ok(())
     })?;
     Ok(Fingerprint {
@@ -95,15 +88,8 @@ pub fn copy_all(
             other => other,
         })?;
         let collection = page.collection();
-        let done = match collection {
-            Collection::Sessions => &mut copied.sessions,
-            Collection::DriverMetrics => &mut copied.driver_metrics,
-            Collection::Laps => &mut copied.laps,
-            Collection::Predictions => &mut copied.predictions,
-            Collection::Simulations => &mut copied.simulations,
-        };
-        *done += page.len() as u64;
-        progress(collection, *done, totals.get(collection));
+        copied.add(collection, page.len() as u64);
+        progress(collection, copied.get(collection), totals.get(collection));
         Ok(())
     })?;
     to.reserve_ids(&marks)?;

@@ -219,22 +219,7 @@ fn copy(from: &dyn RaceStore, to: &dyn RaceStore) {
     }
     let laps = from.get_laps(&LapQuery::all()).unwrap();
     for chunk in laps.chunks(250) {
-        let batch: Vec<NewLap> = chunk
-            .iter()
-            .map(|l| NewLap {
-                session_id: l.session_id,
-                driver_id: l.driver_id.clone(),
-                lap_number: l.lap_number,
-                lap_time: l.lap_time,
-                sectors: Sectors {
-                    s1: l.sector_1,
-                    s2: l.sector_2,
-                    s3: l.sector_3,
-                },
-                lap_type: l.lap_type.clone(),
-                position: l.position,
-            })
-            .collect();
+        let batch: Vec<NewLap> = chunk.iter().map(NewLap::from).collect();
         let ids = to.save_laps(&batch).unwrap();
         assert_eq!(ids, chunk.iter().map(|l| l.id).collect::<Vec<_>>());
     }

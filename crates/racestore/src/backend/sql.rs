@@ -3,6 +3,17 @@
 
 use crate::model::Collection;
 
+/// One numbered schema change (`migrations/NNNN_name.sql`), applied once per database (or
+/// schema) in version order and recorded in `racestore_migrations`.
+pub(crate) struct Migration {
+    /// Its number, ascending from 1.
+    pub(crate) version: i64,
+    /// Its file name without `.sql`.
+    pub(crate) name: &'static str,
+    /// The statements it runs.
+    pub(crate) sql: &'static str,
+}
+
 /// One of the original's tables, with the columns racestore reads, in the original's order.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Table {

@@ -35,6 +35,7 @@ pub use self::config::{PostgresUrl, TlsMode};
 use self::error::{PgError, PgResult};
 use self::pool::{Conn, Pool, Statements};
 use self::rows::{LapColumns, Table};
+use crate::backend::sql::Migration;
 use crate::error::{Error, Result};
 use crate::model::{
     now_timestamp, Collection, Counts, DriverMetrics, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewLap,
@@ -42,13 +43,6 @@ use crate::model::{
 };
 use crate::store::RaceStore;
 use crate::Durability;
-
-/// One schema change, applied once per schema in version order.
-struct Migration {
-    version: i64,
-    name: &'static str,
-    sql: &'static str,
-}
 
 /// racestore's migrations, in the order they apply. Append only: never edit one that shipped.
 const MIGRATIONS: &[Migration] = &[

@@ -25,6 +25,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transactio
 
 use self::error::{SqlError, SqlResult};
 use self::rows::Table;
+use crate::backend::sql::Migration;
 use crate::error::{Error, Result};
 use crate::model::{
     now_timestamp, Collection, Counts, DriverMetrics, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewLap,
@@ -35,13 +36,6 @@ use crate::Durability;
 
 /// How long a call waits for another connection's write lock before giving up as busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// One schema change, applied once per database in version order.
-struct Migration {
-    version: i64,
-    name: &'static str,
-    sql: &'static str,
-}
 
 /// racestore's migrations, in the order they apply. Append only: never edit one that shipped.
 const MIGRATIONS: &[Migration] = &[
