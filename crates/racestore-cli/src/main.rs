@@ -77,14 +77,18 @@ enum Command {
     /// cannot be trusted are listed with file and line, and abort the import unless
     /// --on-bad-row skip.
     Import(commands::import::ImportArgs),
-    /// Print one session: header, counts, and per driver laps, best lap and sectors, pit stops
+    /// Print one session: header, counts, the classification with gaps, and per driver best lap
+    /// and sectors, pit stops
     ///
-    /// Per driver, in finishing order: the position at their last lap, laps, best lap and the
-    /// lap it was set on, best sector times, the theoretical best (best S1 + S2 + S3), the
-    /// average green lap (RACE_LAP laps, or the original's normal and qualifying laps; lap 1 of
-    /// a race left out as it starts from the grid) and pit stops (IN_LAP laps, or the
-    /// original's pit laps). Above them: the session, its laps by type, and how many driver
-    /// metrics, predictions and simulations it has.
+    /// Per driver, in classified order (a race: most laps completed, then shortest total time;
+    /// any other session: fastest lap first): position, laps, the winner's race time and then
+    /// each driver's gap to the winner (in laps when lapped; outside a race, the fastest lap and
+    /// the gaps between best laps), best lap and the lap it was set on, best sector times, the
+    /// theoretical best (best S1 + S2 + S3), the average green lap (RACE_LAP laps, or the
+    /// original's normal and qualifying laps; lap 1 of a race left out as it starts from the
+    /// grid) and pit stops (IN_LAP laps, or the original's pit laps). A session is a race when
+    /// its type starts with "race" or "sprint". Above the table: the session, its laps by type,
+    /// and how many driver metrics, predictions and simulations it has.
     Show(commands::show::ShowArgs),
     /// Write records out as JSON, NDJSON or CSV, to stdout or a file
     ///

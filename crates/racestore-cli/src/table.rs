@@ -2,6 +2,8 @@
 
 use std::io::{self, Write};
 
+use racestore::analysis::race::{Gap, Rule, Standing};
+
 /// How a column's cells line up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Align {
@@ -72,6 +74,32 @@ pub fn lap_time(seconds: f64) -> String {
     format!("{}:{:02}.{:03}", ms / 60_000, ms / 1000 % 60, ms % 1000)
 }
 
+/// A race time: `m:ss.fff` under an hour (`48:42.667`), `h:mm:ss.fff` from an hour on.
+pub fn race_time(seconds: f64) -> String {
+    let ms = (seconds * 1000.0).round() as i64;
+    if ms < 3_600_000 {
+        return lap_time(seconds);
+    }
+    format!(
+        "{}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
+}
+
+/// The TIME/GAP cell of a classification: the leader's race time (in a race) or best lap
+/// (otherwise), then each competitor's gap to the leader: `+7.145`, `+1 lap`, `+3 laps`.
+pub fn time_or_gap(rule: Rule, standing: &Standing) -> String {
+    match (standing.gap_to_leader, rule) {
+        (None, Rule::Race) => race_time(standing.total_time),
+        (None, Rule::BestLap) => lap_time(standing.best_lap),
+        (Some(Gap::Seconds(s)), _) => format!("+{}", self::seconds(s)),
+        (Some(Gap::Laps(n)), _) => format!("+{n} lap{}", if n == 1 { "" } else { "s" }),
+    }
+}
+
 /// A sector or gap as seconds with milliseconds: `29.301`.
 pub fn seconds(seconds: f64) -> String {
     format!("{seconds:.3}")
@@ -96,6 +124,9 @@ mod tests {
         assert_eq!(lap_time(97.4), "1:37.400");
         assert_eq!(lap_time(59.9996), "1:00.000");
         assert_eq!(lap_time(123.0456), "2:03.046");
+        assert_eq!(race_time(2922.667), "48:42.667");
+        assert_eq!(race_time(3600.0), "1:00:00.000");
+        assert_eq!(race_time(86_399.5), "23:59:59.500");
         assert_eq!(seconds(29.3), "29.300");
         assert_eq!(percent(0.2345), "23.4%");
         assert_eq!(or_dash(None::<f64>, lap_time), "-");

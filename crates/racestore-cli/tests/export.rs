@@ -491,6 +491,134 @@ fn show_prints_a_session_driver_by_driver_and_the_same_as_json() {
 }
 
 #[test]
+fn show_classifies_a_race_by_laps_then_time_and_anything_else_by_best_lap() {
+    use racestore::{NewLap, NewSession};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = json_url(dir.path());
+    let store = racestore::open(&url).unwrap();
+    // "C" leads for two laps and retires: the running order still has it first at its last lap.
+    let laps = |session| {
+        vec![
+            NewLap::new(session, "C", 1, 90.0).position(1),
+            NewLap::new(session, "A", 1, 91.0).position(2),
+            NewLap::new(session, "B", 1, 91.5).position(3),
+            NewLap::new(session, "C", 2, 90.0).position(1),
+            NewLap::new(session, "A", 2, 91.0).position(2),
+            NewLap::new(session, "B", 2, 91.5).position(3),
+            NewLap::new(session, "A", 3, 91.0).position(1),
+            NewLap::new(session, "B", 3, 91.2).position(2),
+        ]
+    };
+    let race = store
+        .create_session(&NewSession::new("Barber").race_type("race 1"))
+        .unwrap();
+    store.save_laps(&laps(race)).unwrap();
+    let qualifying = store
+        .create_session(&NewSession::new("Barber").race_type("qualifying"))
+        .unwrap();
+    store.save_laps(&laps(qualifying)).unwrap();
+    store.close().unwrap();
+
+    let rows = |text: &str| -> Vec<Vec<String>> {
+        let lines: Vec<&str> = text.lines().collect();
+        let header = lines.iter().position(|l| l.starts_with("POS")).unwrap();
+        lines[header + 1..]
+            .iter()
+            .take_while(|l| !l.is_empty())
+            .map(|l| l.split_whitespace().take(4).map(str::to_owned).collect())
+            .collect()
+    };
+    let text = run_ok(racestore().args(["show", &race.to_string(), "--store", &url]));
+    assert_eq!(
+        rows(&text),
+        [
+            ["1", "A", "3", "4:33.000"],
+            ["2", "B", "3", "+1.200"],
+            ["3", "C", "2", "+1"]
+        ],
+        "{text}"
+    );
+    assert!(text.contains(" +1 lap  "), "{text}");
+    assert!(
+        text.contains("POS: most laps, then shortest total time."),
+        "{text}"
+    );
+    let shown: Value = serde_json::from_str(&run_ok(racestore().args([
+        "show",
+        &race.to_string(),
+        "--json",
+        "--store",
+        &url,
+    ])))
+    .unwrap();
+    assert_eq!(shown["classified_by"], "race");
+    let c = &shown["drivers"][2];
+    assert_eq!(
+        (c["driver_id"].as_str(), c["position"].as_u64()),
+        (Some("C"), Some(3))
+    );
+    assert_eq!(
+        c["final_position"], 1,
+        "the running position at its last lap is kept"
+    );
+    assert_eq!(c["gap_to_previous"], serde_json::json!({"laps": 1}));
+
+    let text = run_ok(racestore().args(["show", &qualifying.to_string(), "--store", &url]));
+    assert_eq!(
+        rows(&text),
+        [
+            ["1", "C", "2", "1:30.000"],
+            ["2", "A", "3", "+1.000"],
+            ["3", "B", "3", "+1.200"]
+        ],
+        "{text}"
+    );
+    assert!(text.contains("POS: fastest lap first."), "{text}");
+}
+
+#[test]
+fn show_and_demo_print_the_librarys_analysis_of_the_stored_laps() {
+    use racestore::analysis::race;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = json_url(dir.path());
+    let demo: Value = serde_json::from_str(&run_ok(racestore().args([
+        "demo",
+        "--json",
+        "--drivers",
+        "12",
+        "--laps",
+        "20",
+        "--store",
+        &url,
+    ])))
+    .unwrap();
+    let shown: Value = serde_json::from_str(&run_ok(
+        racestore().args(["show", "1", "--json", "--store", &url]),
+    ))
+    .unwrap();
+
+    let store = racestore::open(&url).unwrap();
+    let session = store.get_session(1).unwrap().unwrap();
+    let analysis = race::analyse(&session, &store.get_session_laps(1).unwrap());
+    store.close().unwrap();
+    let expected = serde_json::to_value(&analysis.classification).unwrap();
+    assert_eq!(shown["drivers"], expected);
+    let mut from_demo = demo["drivers"].clone();
+    for driver in from_demo.as_array_mut().unwrap() {
+        let win = driver.as_object_mut().unwrap().remove("win_probability").unwrap();
+        assert!(win.as_f64().is_some_and(|p| (0.0..=1.0).contains(&p)), "{win}");
+    }
+    assert_eq!(from_demo, expected);
+    assert_eq!(
+        shown["lap_types"],
+        serde_json::to_value(&analysis.counts.lap_types).unwrap()
+    );
+    assert_eq!(shown["counts"]["drivers"], 12);
+}
+
+#[test]
 fn show_of_an_unknown_session_says_how_to_list_them() {
     let dir = tempfile::tempdir().unwrap();
     let url = json_url(dir.path());

@@ -31,6 +31,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod analysis;
 mod backend;
 pub mod check;
 #[cfg(feature = "conformance")]

@@ -1,18 +1,18 @@
 //! `racestore demo`: generates a race, writes it through the library, and prints what the store
 //! gives back.
 
-use std::collections::HashMap;
 use std::io::Write;
 
 use anyhow::Context;
 use clap::Args;
+use racestore::analysis::race::{self, SessionAnalysis};
 use racestore::{
-    Id, Lap, NewDriverMetrics, NewLap, NewPrediction, NewSession, NewSimulation, Prediction, RaceStore,
+    Id, NewDriverMetrics, NewLap, NewPrediction, NewSession, NewSimulation, Prediction, RaceStore,
     RaceStoreExt, Sectors, Session, Simulation,
 };
 use serde_json::{json, Value};
 
-use super::{close_store, open_store, shell_quote};
+use super::{close_store, open_store, plural, shell_quote};
 use crate::synthetic::{self, Race};
 use crate::table::{self, Align, Table};
 
@@ -158,28 +158,11 @@ fn write_race(store: &dyn RaceStore, race: &Race, seed: u64) -> anyhow::Result<I
     Ok(session)
 }
 
-/// One driver's race, computed from the laps read back from the store.
-#[derive(Debug)]
-struct DriverRow {
-    driver: String,
-    /// Position at the end of the driver's last lap.
-    position: Option<i64>,
-    laps: usize,
-    total_time: f64,
-    best_lap: Option<f64>,
-    /// Mean of the green-flag laps: `RACE_LAP` laps after the first.
-    average_green_lap: Option<f64>,
-    best_sectors: [Option<f64>; 3],
-    pit_stops: usize,
-    win_probability: Option<f64>,
-}
-
-/// A session as the store gives it back.
+/// A session as the store gives it back, analysed.
 #[derive(Debug)]
 struct Summary {
     session: Session,
-    rows: Vec<DriverRow>,
-    laps: usize,
+    analysis: SessionAnalysis,
     metrics: usize,
     predictions: Vec<Prediction>,
     simulations: Vec<Simulation>,
@@ -192,74 +175,22 @@ impl Summary {
             .get_session(id)?
             .with_context(|| format!("session {id} is not in the store"))?;
         let laps = store.get_session_laps(id)?;
-        let metrics = store.get_session_metrics(id)?.len();
-        let predictions = store.get_session_predictions(id)?;
-        let simulations = store.get_session_simulations(id)?;
-        let win_probability = simulations
-            .last()
-            .and_then(|s| s.results.get("win_probability"))
-            .and_then(Value::as_object);
-
-        let mut by_driver: Vec<(String, Vec<&Lap>)> = Vec::new();
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        for lap in &laps {
-            let slot = *index.entry(&lap.driver_id).or_insert_with(|| {
-                by_driver.push((lap.driver_id.clone(), Vec::new()));
-                by_driver.len() - 1
-            });
-            by_driver[slot].1.push(lap);
-        }
-        let mut rows: Vec<DriverRow> = by_driver
-            .into_iter()
-            .map(|(driver, laps)| {
-                let min = |f: &dyn Fn(&Lap) -> Option<f64>| laps.iter().filter_map(|l| f(l)).reduce(f64::min);
-                let green: Vec<f64> = laps
-                    .iter()
-                    .filter(|l| l.lap_type == "RACE_LAP" && l.lap_number > 1)
-                    .map(|l| l.lap_time)
-                    .collect();
-                DriverRow {
-                    position: laps.iter().max_by_key(|l| l.lap_number).and_then(|l| l.position),
-                    laps: laps.len(),
-                    total_time: laps.iter().map(|l| l.lap_time).sum(),
-                    best_lap: min(&|l| Some(l.lap_time)),
-                    average_green_lap: (!green.is_empty())
-                        .then(|| (green.iter().sum::<f64>() / green.len() as f64 * 1000.0).round() / 1000.0),
-                    best_sectors: [min(&|l| l.sector_1), min(&|l| l.sector_2), min(&|l| l.sector_3)],
-                    pit_stops: laps.iter().filter(|l| l.lap_type == "IN_LAP").count(),
-                    win_probability: win_probability
-                        .and_then(|w| w.get(&driver))
-                        .and_then(Value::as_f64),
-                    driver,
-                }
-            })
-            .collect();
-        rows.sort_by(|a, b| {
-            let position = |r: &DriverRow| r.position.unwrap_or(i64::MAX);
-            position(a)
-                .cmp(&position(b))
-                .then_with(|| a.driver.cmp(&b.driver))
-        });
         Ok(Summary {
+            analysis: race::analyse(&session, &laps),
             session,
-            rows,
-            laps: laps.len(),
-            metrics,
-            predictions,
-            simulations,
+            metrics: store.get_session_metrics(id)?.len(),
+            predictions: store.get_session_predictions(id)?,
+            simulations: store.get_session_simulations(id)?,
         })
     }
 
-    /// The winner's race time, or the gap to the winner (in time, or in laps when lapped).
-    fn time_or_gap(&self, row: &DriverRow) -> String {
-        match self.rows.first() {
-            Some(winner) if std::ptr::eq(winner, row) => table::lap_time(row.total_time),
-            Some(winner) if winner.laps > row.laps => {
-                format!("+{}", count(winner.laps - row.laps, "lap"))
-            }
-            Some(winner) => format!("+{}", table::seconds(row.total_time - winner.total_time)),
-            None => "-".to_owned(),
-        }
+    /// The chance the last simulation gave `driver` of winning, if it gave one.
+    fn win_probability(&self, driver: &str) -> Option<f64> {
+        self.simulations
+            .last()
+            .and_then(|s| s.results.get("win_probability"))
+            .and_then(|w| w.get(driver))
+            .and_then(Value::as_f64)
     }
 
     fn write_table(&self, out: &mut impl Write, url: &str, seed: u64) -> std::io::Result<()> {
@@ -268,8 +199,8 @@ impl Summary {
             out,
             "wrote session {} to {url}: {}, {}, {} driver metrics, {}, {} (seed {seed})",
             s.id,
-            count(self.rows.len(), "driver"),
-            count(self.laps, "lap"),
+            count(self.analysis.counts.competitors, "driver"),
+            count(self.analysis.counts.laps, "lap"),
             self.metrics,
             count(self.predictions.len(), "prediction"),
             count(self.simulations.len(), "simulation"),
@@ -293,20 +224,23 @@ impl Summary {
             ("PITS", Align::Right),
             ("WIN", Align::Right),
         ]);
-        for row in &self.rows {
-            let [s1, s2, s3] = row.best_sectors.map(|s| table::or_dash(s, table::seconds));
+        for row in &self.analysis.classification {
+            let [s1, s2, s3] = row
+                .best_sectors
+                .to_array()
+                .map(|s| table::or_dash(s, table::seconds));
             t.row(vec![
-                table::or_dash(row.position, |p| p.to_string()),
-                row.driver.clone(),
+                row.position.to_string(),
+                row.competitor.to_string(),
                 row.laps.to_string(),
-                self.time_or_gap(row),
-                table::or_dash(row.best_lap, table::lap_time),
+                table::time_or_gap(self.analysis.rule, row),
+                table::lap_time(row.best_lap),
                 table::or_dash(row.average_green_lap, table::lap_time),
                 s1,
                 s2,
                 s3,
                 row.pit_stops.to_string(),
-                table::or_dash(row.win_probability, table::percent),
+                table::or_dash(self.win_probability(row.competitor.id()), table::percent),
             ]);
         }
         t.write(out)?;
@@ -341,21 +275,13 @@ impl Summary {
 
     fn to_json(&self) -> Value {
         let drivers: Vec<Value> = self
-            .rows
+            .analysis
+            .classification
             .iter()
             .map(|row| {
-                let [s1, s2, s3] = row.best_sectors;
-                json!({
-                    "position": row.position,
-                    "driver_id": row.driver,
-                    "laps": row.laps,
-                    "total_time": (row.total_time * 1000.0).round() / 1000.0,
-                    "best_lap": row.best_lap,
-                    "average_green_lap": row.average_green_lap,
-                    "best_sectors": {"S1": s1, "S2": s2, "S3": s3},
-                    "pit_stops": row.pit_stops,
-                    "win_probability": row.win_probability,
-                })
+                let mut value = json!(row);
+                value["win_probability"] = json!(self.win_probability(row.competitor.id()));
+                value
             })
             .collect();
         json!({
@@ -363,11 +289,12 @@ impl Summary {
             "seed": null,
             "session": self.session,
             "written": {
-                "laps": self.laps,
+                "laps": self.analysis.counts.laps,
                 "driver_metrics": self.metrics,
                 "predictions": self.predictions.len(),
                 "simulations": self.simulations.len(),
             },
+            "classified_by": self.analysis.rule,
             "drivers": drivers,
             "predictions": self.predictions,
             "simulation": self.simulations.last(),
@@ -377,5 +304,5 @@ impl Summary {
 
 /// `1 lap`, `2 laps`.
 fn count(n: usize, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+    plural(n as u64, noun)
 }
