@@ -1,77 +1,21 @@
-//! `racestore bench`: measures every backend the same way, on the same generated laps, and prints
-//! the results side by side with the machine they ran on.
-//!
-//! Each backend gets fresh stores (directories under one temporary directory; fresh schemas for a
-//! server), each opened by [`racestore::open`] from a URL and driven only through [`RaceStore`],
-//! so the numbers differ only by what the backends do.
-//!
-//! Per backend, in this order:
-//! 1. single-save throughput: [`RaceStoreExt::save_lap_data`] in a loop, at the default
-//!    durability and at `?durability=power-loss`, each in a store of its own;
-//! 2. the cost of a single save in a store holding 10,000 laps (a store of its own): the mean over
-//!    1,000 saves, in the fastest of five rounds;
-//! 3. batch ingest of N laps into the large store, in batches of 10,000 laps that fill sessions
-//!    of 1,000 laps each;
-//! 4. the large store's size on disk, once it is closed;
-//! 5. reopening it in a fresh process (`racestore bench-open`): the time [`racestore::open`]
-//!    takes and the process's peak memory meanwhile;
-//! 6. [`RaceStoreExt::get_session_laps`] latency for random 1,000-lap sessions;
-//! 7. the cost of a single save in the large store, which then holds N + 5,100 laps (five rounds
-//!    of 20 untimed warm-up saves and 1,000 timed ones).
+//! `racestore bench`: runs the benchmark of the `racestore-bench` crate and prints its report, as
+//! a table with one column per backend and the ratios between them, or as one JSON object.
 
-mod machine;
-mod report;
-
+use std::cell::RefCell;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
-use anyhow::{bail, ensure, Context};
-use clap::{Args, ValueEnum};
+use anyhow::{bail, Context};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use racestore::{Durability, Id, NewLap, NewSession, RaceStore, RaceStoreExt, Sectors};
-use serde_json::{json, Value};
+use racestore_bench::{
+    thousands, Backend, Bench, Measures, Options, Report, BASE_LAPS, BATCH_LAPS, MIN_LAPS, POWER_LOSS_LOOP,
+    PROBE_LOOP, PROBE_ROUNDS, READS, SAVE_BUDGET, SESSION_LAPS, THROUGHPUT_LOOP, WARMUP_SAVES,
+};
 
-use crate::synthetic::Rng;
-use machine::Machine;
-use report::{Outcome, Report};
-
-/// Laps in every session the bench creates: 20 cars over 50 laps.
-const SESSION_LAPS: usize = 1_000;
-/// Cars in a session.
-const CARS: usize = 20;
-/// Laps per `save_laps` call during batch ingest.
-const BATCH_LAPS: usize = 10_000;
-/// Laps in the store where the base cost of a single save is measured.
-const BASE_LAPS: u64 = 10_000;
-/// Single saves made before each timed loop, untimed, in a session of their own: the first calls
-/// pay for warming caches (and, on a server, for connecting).
-const WARMUP_SAVES: usize = 20;
-/// The longest a loop of single saves runs; it stops there, and reports what it did.
-const SAVE_BUDGET: Duration = Duration::from_secs(10);
-/// Single-save throughput at the default durability.
-const THROUGHPUT_LOOP: SaveLoop = SaveLoop {
-    saves: 2_000,
-    min_time: Duration::from_millis(500),
-};
-/// Single-save throughput in power-loss mode, where each save waits for the disk.
-const POWER_LOSS_LOOP: SaveLoop = SaveLoop {
-    saves: 200,
-    min_time: Duration::from_millis(500),
-};
-/// One round of the cost of a single save at 10,000 laps and at N: one 1,000-lap session.
-const PROBE_LOOP: SaveLoop = SaveLoop {
-    saves: SESSION_LAPS,
-    min_time: Duration::ZERO,
-};
-/// Rounds of [`PROBE_LOOP`] at each size. The fastest round counts: a round takes milliseconds,
-/// and on a shared machine another process taking the core for part of one would otherwise decide
-/// the growth ratio. A cost that grows with the store slows every round, so it still shows.
-const PROBE_ROUNDS: usize = 5;
-/// `get_session_laps` calls timed in the large store.
-const READS: usize = 200;
-/// Seed of the lap generator and of the choice of sessions read: every backend gets the same.
-const SEED: u64 = 2025;
+use crate::table::{Align, Table};
 
 /// Options of `racestore bench`.
 #[derive(Debug, Args)]
@@ -82,7 +26,7 @@ pub struct BenchArgs {
         long,
         value_name = "N",
         default_value_t = 100_000,
-        value_parser = clap::value_parser!(u64).range(10_000..=100_000_000)
+        value_parser = clap::value_parser!(u64).range(MIN_LAPS..=100_000_000)
     )]
     laps: u64,
 
@@ -91,7 +35,9 @@ pub struct BenchArgs {
         long,
         value_name = "LIST",
         value_delimiter = ',',
-        default_value = "json,sqlite"
+        default_value = "json,sqlite",
+        value_parser = PossibleValuesParser::new(Backend::ALL.map(Backend::name))
+            .map(|name| name.parse::<Backend>().expect("a listed backend"))
     )]
     backends: Vec<Backend>,
 
@@ -116,1078 +62,270 @@ pub struct BenchArgs {
     keep: bool,
 }
 
-/// A backend `--backends` can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Backend {
-    /// The JSON directory.
-    Json,
-    /// One SQLite file.
-    Sqlite,
-    /// A PostgreSQL database (needs --postgres URL).
-    Postgres,
-}
-
-impl Backend {
-    fn name(self) -> &'static str {
-        match self {
-            Backend::Json => "json",
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
-    }
-}
-
 /// Runs `racestore bench`. The global `--store` plays no part: the bench makes its own stores.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    let mut backends: Vec<Backend> = Vec::new();
-    for backend in args
-        .backends
-        .iter()
-        .copied()
-        .chain(args.postgres.is_some().then_some(Backend::Postgres))
-    {
-        if !backends.contains(&backend) {
-            backends.push(backend);
-        }
-    }
-    if backends.contains(&Backend::Postgres) && args.postgres.is_none() {
+    if args.backends.contains(&Backend::Postgres) && args.postgres.is_none() {
         bail!("--backends postgres needs --postgres URL: the database to measure");
     }
-
-    let parent = match &args.dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating --dir {}", dir.display()))?;
-            dir.clone()
-        }
-        None => std::env::temp_dir(),
-    };
-    let temp = tempfile::Builder::new()
-        .prefix("racestore-bench-")
-        .tempdir_in(&parent)
-        .with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
-    let dir = temp.path().to_path_buf();
-    if dir.to_string_lossy().contains('?') {
-        bail!(
-            "the bench directory {} holds a '?', which store URLs read as options; choose another --dir",
-            dir.display()
-        );
-    }
-    let machine = Machine::probe(&dir);
+    let exe = std::env::current_exe().context("finding the racestore executable")?;
+    let bench = Bench::prepare(Options {
+        laps: args.laps,
+        backends: args.backends.clone(),
+        postgres: args.postgres.clone(),
+        dir: args.dir.clone(),
+        keep: args.keep,
+        open_probe: vec![exe.into_os_string(), "bench-open".into()],
+    })?;
     // Told once, on stderr, so that a long run does not look stuck before its first bar.
     if !args.json {
         eprintln!(
             "measuring {} with {} laps in {}",
-            backends.iter().map(|b| b.name()).collect::<Vec<_>>().join(", "),
+            bench
+                .backends()
+                .iter()
+                .map(|b| b.name())
+                .collect::<Vec<_>>()
+                .join(", "),
             thousands(args.laps),
-            dir.display()
+            bench.dir().display()
         );
     }
+    let report = bench.run(&Bars::default())?;
 
-    let run_id = format!("{}_{}", std::process::id(), unix_seconds());
-    let outcomes: Vec<Outcome> = backends
-        .iter()
-        .map(|&backend| {
-            let target = Target {
-                backend,
-                place: match (backend, &args.postgres) {
-                    (Backend::Postgres, Some(url)) => Place::Server {
-                        url: url.clone(),
-                        run: run_id.clone(),
-                    },
-                    _ => Place::Dir(dir.join(backend.name())),
-                },
-            };
-            let result =
-                measure(&target, args.laps, args.keep).map_err(|err| target.scrub(&format!("{err:#}")));
-            Outcome { backend, result }
-        })
-        .collect();
-
-    let kept = if args.keep {
-        Some(temp.keep())
-    } else {
-        temp.close()
-            .with_context(|| format!("removing the bench directory {}", dir.display()))?;
-        None
-    };
-    let report = Report {
-        machine,
-        laps: args.laps,
-        outcomes,
-        kept,
-    };
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report.to_json())?)?;
     } else {
-        report.write_text(&mut out)?;
+        write_text(&report, &mut out)?;
     }
     out.flush()?;
 
-    let failed: Vec<&str> = report
-        .outcomes
-        .iter()
-        .filter(|o| o.result.is_err())
-        .map(|o| o.backend.name())
-        .collect();
+    let failed = report.failed();
     if !failed.is_empty() {
         bail!(
             "{} of {} backends could not be measured: {} (the reason is in the report above)",
             failed.len(),
             report.outcomes.len(),
-            failed.join(", ")
+            failed.iter().map(|b| b.name()).collect::<Vec<_>>().join(", ")
         );
     }
     Ok(())
 }
 
-/// One backend under test, and where its fresh stores go.
-#[derive(Debug)]
-struct Target {
-    backend: Backend,
-    place: Place,
-}
-
-/// Where a backend's stores live.
-#[derive(Debug)]
-enum Place {
-    /// Files: one subdirectory of this directory per store.
-    Dir(PathBuf),
-    /// A server: one schema per store, named after the run.
-    Server { url: String, run: String },
-}
-
-impl Target {
-    fn name(&self) -> &'static str {
-        self.backend.name()
-    }
-
-    /// Names a fresh store for `phase` at `durability`, creating its directory if it has one.
-    ///
-    /// Every backend's stores are then opened by the same [`open_fresh`].
-    fn store_url(&self, phase: &str, durability: Durability) -> anyhow::Result<String> {
-        let option = match durability {
-            Durability::PowerLoss => Some("durability=power-loss"),
-            Durability::Process => None,
-        };
-        match &self.place {
-            Place::Dir(root) => {
-                let dir = root.join(phase);
-                std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-                let url = match self.backend {
-                    Backend::Sqlite => format!("sqlite:{}", dir.join("race.db").display()),
-                    _ => format!("json:{}", dir.display()),
-                };
-                Ok(with_options(&url, option.into_iter()))
-            }
-            Place::Server { url, run } => {
-                let schema = format!("racestore_bench_{run}_{}", phase.replace('-', "_"));
-                let (base, query) = url.split_once('?').unwrap_or((url, ""));
-                // The bench chooses the schema and the durability; every other option stays.
-                let options = query
-                    .split('&')
-                    .filter(|o| !o.is_empty() && !o.starts_with("schema=") && !o.starts_with("durability="))
-                    .map(str::to_owned)
-                    .chain(std::iter::once(format!("schema={schema}")))
-                    .chain(option.map(str::to_owned));
-                Ok(with_options(base, options))
-            }
-        }
-    }
-
-    /// Bytes on disk of the store for `phase`: every file in its directory (for SQLite the
-    /// database and its `-wal` and `-shm` files). `None` for a server.
-    fn size_on_disk(&self, phase: &str) -> anyhow::Result<Option<u64>> {
-        match &self.place {
-            Place::Dir(root) => {
-                let dir = root.join(phase);
-                directory_size(&dir)
-                    .map(Some)
-                    .with_context(|| format!("measuring the size of {}", dir.display()))
-            }
-            Place::Server { .. } => Ok(None),
-        }
-    }
-
-    /// `message` with the server URL's password, wherever it appears, replaced by `***`: error
-    /// messages may quote the URL as given.
-    fn scrub(&self, message: &str) -> String {
-        match &self.place {
-            Place::Server { url, .. } => match password_of(url) {
-                Some(password) if !password.is_empty() => message.replace(password, "***"),
-                _ => message.to_owned(),
-            },
-            Place::Dir(_) => message.to_owned(),
-        }
-    }
-
-    /// The URL as it may be printed: a password replaced by `***`.
-    fn shown(&self, url: &str) -> String {
-        match self.place {
-            Place::Server { .. } => redact_password(url),
-            Place::Dir(_) => url.to_owned(),
-        }
-    }
-}
-
-/// `url` with `options` appended as a query.
-fn with_options(url: &str, options: impl Iterator<Item = impl AsRef<str>>) -> String {
-    let mut out = url.to_owned();
-    for (i, option) in options.enumerate() {
-        out.push(if i == 0 { '?' } else { '&' });
-        out.push_str(option.as_ref());
-    }
-    out
-}
-
-/// Replaces the password of a `scheme://user:password@host/...` URL, and a `password=` option,
-/// with `***`.
-fn redact_password(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let mut out = match base.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            match authority.rsplit_once('@') {
-                Some((user_info, host)) if user_info.contains(':') => {
-                    let user = user_info.split(':').next().unwrap_or_default();
-                    format!("{scheme}://{user}:***@{host}{path}")
-                }
-                _ => base.to_owned(),
-            }
-        }
-        None => base.to_owned(),
-    };
-    if let Some(query) = query {
-        let options: Vec<String> = query
-            .split('&')
-            .map(|o| {
-                if o.starts_with("password=") {
-                    "password=***".to_owned()
-                } else {
-                    o.to_owned()
-                }
-            })
-            .collect();
-        out = with_options(&out, options.iter());
-    }
-    out
-}
-
-/// The password of a `scheme://user:password@host/...` URL, or of its `password=` option.
-fn password_of(url: &str) -> Option<&str> {
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let in_query = query.split('&').find_map(|o| o.strip_prefix("password="));
-    let rest = base.split_once("://")?.1;
-    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
-    let in_user_info = authority
-        .rsplit_once('@')
-        .and_then(|(user_info, _)| user_info.split_once(':'))
-        .map(|(_, password)| password);
-    in_user_info.or(in_query)
-}
-
-/// Opens a store that must be new: the one factory every backend's stores come from.
-fn open_fresh(url: &str, shown: &str) -> anyhow::Result<Box<dyn RaceStore>> {
-    let store = racestore::open(url).with_context(|| format!("opening {shown}"))?;
-    let counts = store
-        .counts()
-        .with_context(|| format!("counting the records of {shown}"))?;
-    ensure!(
-        counts.sessions == 0 && counts.laps == 0,
-        "{shown} is not empty ({} sessions, {} laps): the bench needs a fresh store",
-        counts.sessions,
-        counts.laps
-    );
-    Ok(store)
-}
-
-/// Closes a store the bench is done with; on a server, without `--keep`, empties it first.
-fn finish(store: Box<dyn RaceStore>, target: &Target, shown: &str, keep: bool) -> anyhow::Result<()> {
-    if matches!(target.place, Place::Server { .. }) && !keep {
-        for session in store.get_all_sessions()? {
-            store
-                .delete_session(session.id)
-                .with_context(|| format!("removing the bench's session {} from {shown}", session.id))?;
-        }
-    }
-    store
-        .close()
-        .with_context(|| format!("closing {shown}: the last writes may not have reached the disk"))
-}
-
-/// Everything measured on one backend.
-#[derive(Debug)]
-struct Measures {
-    /// `save_lap_data` in a loop, default durability.
-    single_process: SaveRun,
-    /// `save_lap_data` in a loop, `?durability=power-loss`.
-    single_power_loss: SaveRun,
-    /// Single saves into a store holding [`BASE_LAPS`] laps.
-    at_base: Probe,
-    /// Single saves into the large store, holding N laps.
-    at_n: Probe,
-    /// Batch ingest of N laps.
-    ingest: Ingest,
-    /// `get_session_laps` in the large store.
-    reads: Latency,
-    /// Reopening the large store.
-    open: OpenCost,
-    /// The large store's bytes on disk; `None` when the backend has no files.
-    size: Option<u64>,
-    /// Laps the reopened large store reported holding.
-    laps_after_reopen: u64,
-    /// Laps the large store held at the end, after the single saves timed at N.
-    laps_at_end: u64,
-    /// What the reader of the results should know about this backend's run.
-    notes: Vec<String>,
-    /// The large store's URL (password redacted).
-    store: String,
-}
-
-impl Measures {
-    /// The cost of a save at N over its cost at the base size.
-    fn growth(&self) -> f64 {
-        self.at_n.micros_per_save() / self.at_base.micros_per_save()
-    }
-}
-
-/// How many single saves a loop makes: at least `saves`, for at least `min_time`, and stopping
-/// at [`SAVE_BUDGET`] whatever it reached.
-#[derive(Debug, Clone, Copy)]
-struct SaveLoop {
-    saves: usize,
-    min_time: Duration,
-}
-
-/// A loop of single saves.
-#[derive(Debug, Clone, Copy)]
-struct SaveRun {
-    saves: usize,
-    seconds: f64,
-}
-
-impl SaveRun {
-    fn per_second(self) -> f64 {
-        self.saves as f64 / self.seconds
-    }
-
-    fn micros_per_save(self) -> f64 {
-        self.seconds * 1e6 / self.saves as f64
-    }
-
-    fn to_json(self) -> Value {
-        json!({
-            "saves": self.saves,
-            "seconds": self.seconds,
-            "saves_per_second": self.per_second(),
-            "micros_per_save": self.micros_per_save(),
-        })
-    }
-}
-
-/// [`PROBE_ROUNDS`] loops of single saves at one store size.
-#[derive(Debug)]
-struct Probe {
-    rounds: Vec<SaveRun>,
-}
-
-impl Probe {
-    /// The mean cost of a save in the fastest round, in microseconds.
-    fn micros_per_save(&self) -> f64 {
-        self.rounds
-            .iter()
-            .map(|r| r.micros_per_save())
-            .fold(f64::INFINITY, f64::min)
-    }
-
-    fn to_json(&self) -> Value {
-        json!({
-            "micros_per_save": self.micros_per_save(),
-            "saves_per_round": self.rounds.first().map(|r| r.saves),
-            "rounds_micros_per_save": self.rounds.iter().map(|r| r.micros_per_save()).collect::<Vec<_>>(),
-        })
-    }
-}
-
-/// Batch ingest of the large store.
-#[derive(Debug)]
-struct Ingest {
-    laps: u64,
-    /// Sessions holding exactly [`SESSION_LAPS`] laps.
-    full_sessions: Vec<Id>,
-    /// Time in `create_session` and `save_laps`; generating the laps is not counted.
-    seconds: f64,
-}
-
-/// Read latencies, sorted.
-#[derive(Debug)]
-struct Latency {
-    sorted: Vec<Duration>,
-}
-
-impl Latency {
-    /// The nearest-rank percentile `p` (0 to 100), in milliseconds.
-    fn percentile_ms(&self, p: f64) -> f64 {
-        let rank = ((p / 100.0 * self.sorted.len() as f64).ceil() as usize).clamp(1, self.sorted.len());
-        self.sorted[rank - 1].as_secs_f64() * 1e3
-    }
-}
-
-/// Reopening the large store.
-#[derive(Debug)]
-struct OpenCost {
-    seconds: f64,
-    /// The process's resident memory just before the open, in bytes.
-    rss_before: Option<u64>,
-    /// The process's peak resident memory from just before the open to just after, in bytes;
-    /// `None` where the peak cannot be reset (`/proc/self/clear_refs` not writable).
-    peak_rss: Option<u64>,
-}
-
-/// Runs every measure on one backend.
-fn measure(target: &Target, laps: u64, keep: bool) -> anyhow::Result<Measures> {
-    let progress = Progress {
-        prefix: target.name(),
-    };
-    let mut laps_gen = LapGenerator::new(SEED);
-
-    let single_process = single_save_store(
-        target,
-        "single",
-        Durability::Process,
-        THROUGHPUT_LOOP,
-        &mut laps_gen,
-        &progress,
-        keep,
-    )?;
-    let single_power_loss = single_save_store(
-        target,
-        "single-power-loss",
-        Durability::PowerLoss,
-        POWER_LOSS_LOOP,
-        &mut laps_gen,
-        &progress,
-        keep,
-    )?;
-
-    // The base cost: single saves into a store holding 10,000 laps, filled as the large one is.
-    let at_base = {
-        let url = target.store_url("10k", Durability::Process)?;
-        let shown = target.shown(&url);
-        let store = open_fresh(&url, &shown)?;
-        ingest(
-            store.as_ref(),
-            &mut laps_gen,
-            BASE_LAPS,
-            &progress.bar("fill to 10,000 laps", BASE_LAPS),
-        )
-        .with_context(|| format!("filling {shown} with {} laps", thousands(BASE_LAPS)))?;
-        let probe = probe(
-            store.as_ref(),
-            &mut laps_gen,
-            &progress,
-            "single saves at 10,000 laps",
-        )
-        .with_context(|| format!("single saves in {shown}"))?;
-        finish(store, target, &shown, keep)?;
-        probe
-    };
-
-    // The large store.
-    let url = target.store_url("large", Durability::Process)?;
-    let shown = target.shown(&url);
-    let store = open_fresh(&url, &shown)?;
-    let ingested = ingest(
-        store.as_ref(),
-        &mut laps_gen,
-        laps,
-        &progress.bar(&format!("batch ingest of {} laps", thousands(laps)), laps),
-    )
-    .with_context(|| format!("ingesting {} laps into {shown}", thousands(laps)))?;
-    store
-        .close()
-        .with_context(|| format!("closing {shown} after the ingest"))?;
-    drop(store);
-    let size = target.size_on_disk("large")?;
-
-    let spinner = progress.spinner(&format!("opening the {}-lap store", thousands(laps)));
-    let (open, laps_after_reopen) =
-        open_in_fresh_process(&url).with_context(|| format!("reopening {shown} in a fresh process"))?;
-    spinner.finish_and_clear();
-    ensure!(
-        laps_after_reopen == laps,
-        "{shown} holds {laps_after_reopen} laps after reopening, not the {} ingested",
-        thousands(laps)
-    );
-    // Reopened here too (untimed) for the reads and the single saves at N.
-    let store = racestore::open(&url).with_context(|| format!("reopening {shown}"))?;
-    let mut read_rng = Rng::new(SEED);
-    let reads = session_reads(
-        store.as_ref(),
-        &ingested.full_sessions,
-        &mut read_rng,
-        &progress.bar("get_session_laps", READS as u64),
-    )
-    .with_context(|| format!("reading sessions of {shown}"))?;
-    let at_n = probe(
-        store.as_ref(),
-        &mut laps_gen,
-        &progress,
-        &format!("single saves at {} laps", thousands(laps)),
-    )
-    .with_context(|| format!("single saves in {shown}"))?;
-    let laps_at_end = store
-        .counts()
-        .with_context(|| format!("counting the laps of {shown}"))?
-        .laps;
-    finish(store, target, &shown, keep)?;
-
-    let mut notes = Vec::new();
-    if let Place::Server { run, .. } = &target.place {
-        notes.push(if keep {
-            format!("the stores are kept in the schemas racestore_bench_{run}_*")
-        } else {
-            format!(
-                "the schemas racestore_bench_{run}_* are left behind, emptied: racestore has no call \
-                 to remove a store"
-            )
-        });
-    }
-    Ok(Measures {
-        single_process,
-        single_power_loss,
-        at_base,
-        at_n,
-        ingest: ingested,
-        reads,
-        open,
-        size,
-        laps_after_reopen,
-        laps_at_end,
-        notes,
-        store: shown,
-    })
-}
-
-/// Times single saves in a fresh store of their own.
-fn single_save_store(
-    target: &Target,
-    phase: &str,
-    durability: Durability,
-    plan: SaveLoop,
-    laps_gen: &mut LapGenerator,
-    progress: &Progress,
-    keep: bool,
-) -> anyhow::Result<SaveRun> {
-    let url = target.store_url(phase, durability)?;
-    let shown = target.shown(&url);
-    let store = open_fresh(&url, &shown)?;
-    let mode = match durability {
-        Durability::PowerLoss => "power-loss",
-        Durability::Process => "process",
-    };
-    let bar = progress.bar(&format!("single saves ({mode})"), plan.saves as u64);
-    let run = single_saves(store.as_ref(), laps_gen, plan, &bar)
-        .with_context(|| format!("single saves in {shown}"))?;
-    finish(store, target, &shown, keep)?;
-    Ok(run)
-}
-
-/// Times [`PROBE_ROUNDS`] rounds of [`PROBE_LOOP`] in `store`.
-fn probe(
-    store: &dyn RaceStore,
-    laps_gen: &mut LapGenerator,
-    progress: &Progress,
-    what: &str,
-) -> anyhow::Result<Probe> {
-    let rounds = (0..PROBE_ROUNDS)
-        .map(|_| {
-            single_saves(
-                store,
-                laps_gen,
-                PROBE_LOOP,
-                &progress.bar(what, PROBE_LOOP.saves as u64),
-            )
-        })
-        .collect::<anyhow::Result<_>>()?;
-    Ok(Probe { rounds })
-}
-
-/// Saves laps one `save_lap_data` call at a time, as `plan` says, after [`WARMUP_SAVES`] untimed
-/// ones; each session gets [`SESSION_LAPS`] laps, and only the saves are timed.
-fn single_saves(
-    store: &dyn RaceStore,
-    laps_gen: &mut LapGenerator,
-    plan: SaveLoop,
-    bar: &ProgressBar,
-) -> anyhow::Result<SaveRun> {
-    let warmup = store.create_session(&LapGenerator::session())?;
-    for k in 0..WARMUP_SAVES {
-        store.save_lap_data(&laps_gen.lap(warmup, k))?;
-    }
-    let mut timed = Duration::ZERO;
-    let mut saves: usize = 0;
-    let mut laps: Vec<NewLap> = Vec::with_capacity(SESSION_LAPS);
-    let enough = |saves: usize, elapsed: Duration| {
-        (saves >= plan.saves && elapsed >= plan.min_time) || elapsed >= SAVE_BUDGET
-    };
-    while !enough(saves, timed) {
-        // The next session's laps, made before the clock runs.
-        let session = store.create_session(&LapGenerator::session())?;
-        laps.clear();
-        laps.extend((0..SESSION_LAPS).map(|k| laps_gen.lap(session, k)));
-        let start = Instant::now();
-        for lap in &laps {
-            store.save_lap_data(lap)?;
-            saves += 1;
-            if saves.is_multiple_of(10) {
-                bar.set_position(saves as u64);
-                if enough(saves, timed + start.elapsed()) {
-                    break;
-                }
-            }
-        }
-        timed += start.elapsed();
-    }
-    bar.finish_and_clear();
-    Ok(SaveRun {
-        saves,
-        seconds: timed.as_secs_f64(),
-    })
-}
-
-/// Saves `laps` laps in `save_laps` batches of [`BATCH_LAPS`], creating a session for every
-/// [`SESSION_LAPS`] of them; times the store's calls alone, not the making of the laps.
-fn ingest(
-    store: &dyn RaceStore,
-    laps_gen: &mut LapGenerator,
-    laps: u64,
-    bar: &ProgressBar,
-) -> anyhow::Result<Ingest> {
-    let total = usize::try_from(laps).context("too many laps for this machine")?;
-    let mut sessions: Vec<Id> = Vec::with_capacity(total.div_ceil(SESSION_LAPS));
-    let mut timed = Duration::ZERO;
-    let mut batch: Vec<NewLap> = Vec::with_capacity(BATCH_LAPS);
-    let mut saved = 0;
-    while saved < total {
-        let end = (saved + BATCH_LAPS).min(total);
-        let new_sessions = (saved..end).filter(|i| i.is_multiple_of(SESSION_LAPS)).count();
-        let start = Instant::now();
-        for _ in 0..new_sessions {
-            sessions.push(store.create_session(&LapGenerator::session())?);
-        }
-        timed += start.elapsed();
-
-        batch.clear();
-        batch.extend((saved..end).map(|i| laps_gen.lap(sessions[i / SESSION_LAPS], i % SESSION_LAPS)));
-        let start = Instant::now();
-        store
-            .save_laps(&batch)
-            .with_context(|| format!("saving laps {} to {}", saved + 1, end))?;
-        timed += start.elapsed();
-        saved = end;
-        bar.set_position(saved as u64);
-    }
-    bar.finish_and_clear();
-    sessions.truncate(total / SESSION_LAPS);
-    Ok(Ingest {
-        laps,
-        full_sessions: sessions,
-        seconds: timed.as_secs_f64(),
-    })
-}
-
-/// Times [`READS`] `get_session_laps` calls on sessions drawn at random from `sessions`, each of
-/// which must give back its [`SESSION_LAPS`] laps.
-fn session_reads(
-    store: &dyn RaceStore,
-    sessions: &[Id],
-    rng: &mut Rng,
-    bar: &ProgressBar,
-) -> anyhow::Result<Latency> {
-    ensure!(!sessions.is_empty(), "no session holds {SESSION_LAPS} laps");
-    let mut sorted = Vec::with_capacity(READS);
-    for read in 1..=READS {
-        let session = sessions[rng.below(sessions.len())];
-        let start = Instant::now();
-        let laps = store.get_session_laps(session)?;
-        sorted.push(start.elapsed());
-        ensure!(
-            laps.len() == SESSION_LAPS,
-            "session {session} gave back {} laps, not {SESSION_LAPS}",
-            laps.len()
-        );
-        bar.set_position(read as u64);
-    }
-    bar.finish_and_clear();
-    sorted.sort();
-    Ok(Latency { sorted })
-}
-
-/// Runs `racestore bench-open` on `url` in a new process, which times opening it and records
-/// the process's peak memory meanwhile (see [`run_open_probe`]); returns that and the laps the
-/// store holds.
-///
-/// A process of its own, so that what the bench itself allocated before (and the allocator kept)
-/// counts neither in the peak nor against the store's memory.
-fn open_in_fresh_process(url: &str) -> anyhow::Result<(OpenCost, u64)> {
-    let exe = std::env::current_exe().context("finding the racestore executable")?;
-    let output = std::process::Command::new(&exe)
-        .arg("bench-open")
-        .env(racestore::URL_ENV, url)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .with_context(|| format!("running {} bench-open", exe.display()))?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    ensure!(
-        output.status.success(),
-        "{} bench-open failed ({}): {}",
-        exe.display(),
-        output.status,
-        stderr.trim()
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).context("reading bench-open's report")?;
-    let bytes = |key: &str| report[key].as_u64();
-    let cost = OpenCost {
-        seconds: report["seconds"]
-            .as_f64()
-            .context("bench-open reported no seconds")?,
-        rss_before: bytes("rss_before_bytes"),
-        peak_rss: bytes("peak_rss_bytes"),
-    };
-    Ok((cost, bytes("laps").context("bench-open reported no laps")?))
-}
-
-/// Runs the hidden `racestore bench-open`: opens the store `url` names, and prints as JSON the
-/// seconds [`racestore::open`] took, the process's resident memory before, its peak while
-/// opening, and the laps the store holds.
+/// Runs the hidden `racestore bench-open` (the bench's open probe): opens the store `url` names
+/// and prints, as one line of JSON, the time the open took and the memory it used.
 pub fn run_open_probe(url: &str) -> anyhow::Result<()> {
-    let (store, cost) = timed_open(url).with_context(|| format!("opening {}", redact_password(url)))?;
-    let laps = store.counts()?.laps;
-    store.close()?;
-    let report = json!({
-        "seconds": cost.seconds,
-        "rss_before_bytes": cost.rss_before,
-        "peak_rss_bytes": cost.peak_rss,
-        "laps": laps,
-    });
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{report}")?;
+    let report = racestore_bench::open_probe(url)?;
+    writeln!(std::io::stdout().lock(), "{report}")?;
     Ok(())
 }
 
-/// Opens `url`, timing [`racestore::open`] and recording the process's peak memory meanwhile.
-///
-/// The peak is reset by writing `5` to `/proc/self/clear_refs` just before the open and read
-/// (`VmHWM` in `/proc/self/status`) just after: it is the process's peak resident memory while
-/// opening, which includes what the process held before (`rss_before`).
-fn timed_open(url: &str) -> racestore::Result<(Box<dyn RaceStore>, OpenCost)> {
-    let rss_before = proc_status_bytes("VmRSS");
-    let peak_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
-    let start = Instant::now();
-    let store = racestore::open(url)?;
-    let seconds = start.elapsed().as_secs_f64();
-    let peak_rss = if peak_reset {
-        proc_status_bytes("VmHWM")
-    } else {
-        None
-    };
-    Ok((
-        store,
-        OpenCost {
-            seconds,
-            rss_before,
-            peak_rss,
-        },
-    ))
+/// Progress bars on stderr for the bench's phases; they draw nothing when stderr is not a
+/// terminal (indicatif's stderr target hides itself then).
+#[derive(Debug, Default)]
+struct Bars {
+    current: RefCell<Option<ProgressBar>>,
 }
 
-/// A `kB` field of `/proc/self/status`, in bytes.
-fn proc_status_bytes(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    kilobytes_field(&status, field)
-}
-
-/// `FIELD:   1234 kB` in a `/proc` file, in bytes.
-fn kilobytes_field(text: &str, field: &str) -> Option<u64> {
-    text.lines().find_map(|line| {
-        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
-        let kb: u64 = rest.trim().strip_suffix("kB")?.trim().parse().ok()?;
-        Some(kb * 1024)
-    })
-}
-
-/// Bytes in every file under `dir`.
-fn directory_size(dir: &Path) -> std::io::Result<u64> {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        total += if meta.is_dir() {
-            directory_size(&entry.path())?
-        } else {
-            meta.len()
+impl racestore_bench::Progress for Bars {
+    fn start(&self, backend: &str, phase: &str, total: Option<u64>) {
+        let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+        let template = match total {
+            Some(_) => "{prefix:>8} {msg:36} [{bar:30}] {human_pos}/{human_len} {elapsed}",
+            None => "{prefix:>8} {spinner} {msg} {elapsed}",
         };
-    }
-    Ok(total)
-}
-
-/// The bench's laps, fixed by a seed: sessions of 20 cars over 50 laps, lap times of 90 to
-/// 100 s made of three sectors in whole milliseconds, a standing-start first lap, one car
-/// pitting per session (an `IN_LAP`, then an `OUT_LAP`), and running positions.
-#[derive(Debug)]
-struct LapGenerator {
-    rng: Rng,
-    drivers: Vec<String>,
-    /// Each car's base lap time, in seconds.
-    pace: Vec<f64>,
-}
-
-impl LapGenerator {
-    /// How a Barber lap splits between the sectors.
-    const SECTOR_SHARE: [f64; 3] = [0.295, 0.385, 0.320];
-
-    fn new(seed: u64) -> Self {
-        let mut rng = Rng::new(seed);
-        let drivers = (0..CARS)
-            .map(|car| format!("GR86-{:03}-{}", 4 + car * 5, 2 + car * 3))
-            .collect();
-        let pace = (0..CARS).map(|_| rng.range(92.0, 96.0)).collect();
-        LapGenerator { rng, drivers, pace }
-    }
-
-    /// The session every bench session is: the same race, many times.
-    fn session() -> NewSession {
-        NewSession::new(crate::synthetic::CIRCUIT)
-            .date(crate::synthetic::DATE)
-            .race_type(crate::synthetic::RACE_TYPE)
-    }
-
-    /// The `k`th lap (from 0) of session `session`: car `k % 20` on lap `k / 20 + 1`.
-    fn lap(&mut self, session: Id, k: usize) -> NewLap {
-        let car = k % CARS;
-        let lap_number = (k / CARS + 1) as i64;
-        let pit_car = session.rem_euclid(CARS as i64) as usize;
-        let lap_type = match lap_number {
-            25 if car == pit_car => "IN_LAP",
-            26 if car == pit_car => "OUT_LAP",
-            _ => "RACE_LAP",
-        };
-        let mut ms: [i64; 3] = std::array::from_fn(|s| {
-            let seconds = self.pace[car] * Self::SECTOR_SHARE[s] + self.rng.normal(0.0, 0.2);
-            (seconds * 1000.0).round() as i64
-        });
-        match (lap_number, lap_type) {
-            (1, _) => ms[0] += 2_500,
-            (_, "IN_LAP") => ms[2] += 18_000,
-            (_, "OUT_LAP") => ms[0] += 3_000,
-            _ => {}
-        }
-        let [s1, s2, s3] = ms.map(|m| m.max(1) as f64 / 1000.0);
-        NewLap::new(
-            session,
-            &self.drivers[car],
-            lap_number,
-            ms.iter().sum::<i64>() as f64 / 1000.0,
-        )
-        .sectors(Sectors::new(s1, s2, s3))
-        .lap_type(lap_type)
-        .position(((k + lap_number as usize) % CARS + 1) as i64)
-    }
-}
-
-/// Progress bars on stderr for the long phases; they draw nothing when stderr is not a terminal
-/// (indicatif's stderr target hides itself then).
-#[derive(Debug)]
-struct Progress {
-    prefix: &'static str,
-}
-
-impl Progress {
-    /// A bar counting to `len`.
-    fn bar(&self, what: &str, len: u64) -> ProgressBar {
-        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-        if let Ok(style) =
-            ProgressStyle::with_template("{prefix:>8} {msg:36} [{bar:30}] {human_pos}/{human_len} {elapsed}")
-        {
+        if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style.progress_chars("=> "));
         }
-        bar.set_prefix(self.prefix);
-        bar.set_message(what.to_owned());
-        bar
+        bar.set_prefix(backend.to_owned());
+        bar.set_message(phase.to_owned());
+        if total.is_none() && !bar.is_hidden() {
+            bar.enable_steady_tick(Duration::from_millis(100));
+        }
+        if let Some(previous) = self.current.replace(Some(bar)) {
+            previous.finish_and_clear();
+        }
     }
 
-    /// A spinner for one long call.
-    fn spinner(&self, what: &str) -> ProgressBar {
-        let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        if let Ok(style) = ProgressStyle::with_template("{prefix:>8} {spinner} {msg} {elapsed}") {
-            spinner.set_style(style);
+    fn advance(&self, done: u64) {
+        if let Some(bar) = &*self.current.borrow() {
+            bar.set_position(done);
         }
-        spinner.set_prefix(self.prefix);
-        spinner.set_message(what.to_owned());
-        if !spinner.is_hidden() {
-            spinner.enable_steady_tick(Duration::from_millis(100));
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.current.take() {
+            bar.finish_and_clear();
         }
-        spinner
     }
 }
 
-/// `1234567` as `1,234,567`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// How a table row shows one backend's measure.
+type Cell = Box<dyn Fn(&Measures) -> String>;
+
+/// The report as text: the machine, a table with one column per backend, the ratios between
+/// backends, the growth ratios, and how each measure was taken.
+fn write_text(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
+    let n = thousands(report.laps);
+    let base = thousands(BASE_LAPS);
+    writeln!(
+        out,
+        "racestore bench: {n} laps in the large store, ingested in batches of {} laps in sessions of {}",
+        thousands(BATCH_LAPS as u64),
+        thousands(SESSION_LAPS as u64)
+    )?;
+    writeln!(out, "{}", report.machine.line())?;
+    writeln!(out)?;
+
+    let mut columns = vec![("MEASURE", Align::Left)];
+    columns.extend(report.outcomes.iter().map(|o| (o.backend.name(), Align::Right)));
+    let mut table = Table::new(&columns);
+    let rows: Vec<(String, Cell)> = vec![
+        (
+            "single saves/s, durability=process".into(),
+            Box::new(|m| thousands(m.single_process.per_second().round() as u64)),
+        ),
+        (
+            "single saves/s, durability=power-loss".into(),
+            Box::new(|m| thousands(m.single_power_loss.per_second().round() as u64)),
+        ),
+        (
+            format!("batch ingest of {n} laps (s)"),
+            Box::new(|m| format!("{:.3}", m.ingest.seconds)),
+        ),
+        (
+            "batch ingest (laps/s)".into(),
+            Box::new(|m| thousands(m.ingest.laps_per_second().round() as u64)),
+        ),
+        (
+            format!("µs per single save at {base} laps"),
+            Box::new(|m| format!("{:.1}", m.at_base.micros_per_save())),
+        ),
+        (
+            format!("µs per single save at {n} laps"),
+            Box::new(|m| format!("{:.1}", m.at_n.micros_per_save())),
+        ),
+        (
+            format!("growth (at {n} / at {base})"),
+            Box::new(|m| format!("{:.2}x", m.growth())),
+        ),
+        (
+            "get_session_laps median (ms)".into(),
+            Box::new(|m| format!("{:.3}", m.reads.percentile_ms(50.0))),
+        ),
+        (
+            "get_session_laps p99 (ms)".into(),
+            Box::new(|m| format!("{:.3}", m.reads.percentile_ms(99.0))),
+        ),
+        (
+            format!("open the {n}-lap store (ms)"),
+            Box::new(|m| format!("{:.1}", m.open.seconds * 1e3)),
+        ),
+        (
+            "memory before open (MiB)".into(),
+            Box::new(|m| mib(m.open.rss_before)),
+        ),
+        (
+            "peak memory while opening (MiB)".into(),
+            Box::new(|m| mib(m.open.peak_rss)),
+        ),
+        ("size on disk (MiB)".into(), Box::new(|m| mib(m.size))),
+    ];
+    for (label, cell) in &rows {
+        let mut cells = vec![label.clone()];
+        cells.extend(report.outcomes.iter().map(|o| match &o.result {
+            Ok(m) => cell(m),
+            Err(_) => "-".to_owned(),
+        }));
+        table.row(cells);
     }
-    out
+    table.write(out)?;
+
+    for o in &report.outcomes {
+        if let Err(error) = &o.result {
+            writeln!(out)?;
+            writeln!(out, "{}: not measured: {error}", o.backend.name())?;
+        }
+    }
+
+    let mut pair = None;
+    for r in &report.ratios() {
+        if pair != Some((r.backend, r.versus)) {
+            pair = Some((r.backend, r.versus));
+            writeln!(out)?;
+            writeln!(out, "{} vs {}, measured in this run:", r.backend, r.versus)?;
+        }
+        writeln!(
+            out,
+            "  {} {} = {:.2}x {}'s ({} is better)",
+            r.backend,
+            r.label,
+            r.ratio,
+            r.versus,
+            if r.higher_is_better { "higher" } else { "lower" }
+        )?;
+    }
+
+    let growth: Vec<String> = report
+        .measured()
+        .map(|(name, m)| format!("{name} {:.2}x", m.growth()))
+        .collect();
+    if !growth.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "growth ratio (µs per single save at {n} laps / at {base} laps): {}",
+            growth.join(", ")
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "single saves: at least {} and {} ms at durability=process, {} and {} ms at power-loss;",
+        thousands(THROUGHPUT_LOOP.saves as u64),
+        THROUGHPUT_LOOP.min_time.as_millis(),
+        POWER_LOSS_LOOP.saves,
+        POWER_LOSS_LOOP.min_time.as_millis(),
+    )?;
+    writeln!(
+        out,
+        "  at {base} and at {n} laps, the fastest of {PROBE_ROUNDS} rounds of {}; each loop after {WARMUP_SAVES} \
+         untimed",
+        thousands(PROBE_LOOP.saves as u64),
+    )?;
+    writeln!(
+        out,
+        "  saves and stopped at {} s. get_session_laps: {READS} reads of random {}-lap sessions.",
+        SAVE_BUDGET.as_secs(),
+        thousands(SESSION_LAPS as u64),
+    )?;
+    writeln!(
+        out,
+        "open: timed in a fresh racestore process; memory: that process's resident memory (VmRSS)"
+    )?;
+    writeln!(
+        out,
+        "  before the open, and its peak (VmHWM, reset through /proc/self/clear_refs) until just after."
+    )?;
+    for o in &report.outcomes {
+        for note in o.result.iter().flat_map(|m| &m.notes) {
+            writeln!(out, "{}: {note}", o.backend.name())?;
+        }
+    }
+    if let Some(dir) = &report.kept {
+        writeln!(
+            out,
+            "stores kept in {}: BACKEND/large is the {n}-lap store, with the laps of the single \
+             saves timed at {n} laps saved after it was measured",
+            dir.display(),
+        )?;
+    }
+    Ok(())
 }
 
-fn unix_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn server(url: &str) -> Target {
-        Target {
-            backend: Backend::Postgres,
-            place: Place::Server {
-                url: url.to_owned(),
-                run: "42_7".to_owned(),
-            },
-        }
-    }
-
-    #[test]
-    fn file_stores_get_a_directory_each_and_the_durability_as_an_option() {
-        let dir = tempfile::tempdir().unwrap();
-        let json = Target {
-            backend: Backend::Json,
-            place: Place::Dir(dir.path().join("json")),
-        };
-        let url = json.store_url("single", Durability::PowerLoss).unwrap();
-        let expected = dir.path().join("json/single");
-        assert_eq!(url, format!("json:{}?durability=power-loss", expected.display()));
-        assert!(expected.is_dir());
-        let sqlite = Target {
-            backend: Backend::Sqlite,
-            place: Place::Dir(dir.path().join("sqlite")),
-        };
-        let url = sqlite.store_url("large", Durability::Process).unwrap();
-        assert_eq!(
-            url,
-            format!("sqlite:{}", dir.path().join("sqlite/large/race.db").display())
-        );
-        assert_eq!(sqlite.size_on_disk("large").unwrap(), Some(0));
-    }
-
-    #[test]
-    fn server_stores_get_a_schema_each_and_keep_the_other_options() {
-        let target = server("postgres://u:pw@db/race?sslmode=disable&schema=mine&durability=process");
-        assert_eq!(
-            target
-                .store_url("single-power-loss", Durability::PowerLoss)
-                .unwrap(),
-            "postgres://u:pw@db/race?sslmode=disable&schema=racestore_bench_42_7_single_power_loss\
-             &durability=power-loss"
-        );
-        assert_eq!(
-            server("postgres://u@db/race")
-                .store_url("10k", Durability::Process)
-                .unwrap(),
-            "postgres://u@db/race?schema=racestore_bench_42_7_10k"
-        );
-        assert_eq!(target.size_on_disk("large").unwrap(), None);
-    }
-
-    #[test]
-    fn passwords_never_reach_the_report() {
-        let target = server("postgres://u:pw@db/race");
-        assert_eq!(
-            target.shown("postgres://u:s3cret@db:5432/race?schema=s"),
-            "postgres://u:***@db:5432/race?schema=s"
-        );
-        assert_eq!(
-            redact_password("postgres://u@db/race?password=s3cret&sslmode=disable"),
-            "postgres://u@db/race?password=***&sslmode=disable"
-        );
-        assert_eq!(redact_password("postgres://u@db/race"), "postgres://u@db/race");
-        let target = server("postgres://u:s3cret@db/race");
-        assert_eq!(
-            target.scrub("unsupported store URL \"postgres://u:s3cret@db/race?schema=x\""),
-            "unsupported store URL \"postgres://u:***@db/race?schema=x\""
-        );
-        assert_eq!(password_of("postgres://u@db/race?password=pw&x=1"), Some("pw"));
-        assert_eq!(password_of("postgres://u@db/race"), None);
-    }
-
-    #[test]
-    fn generated_laps_look_like_a_race_and_are_the_same_for_every_backend() {
-        let mut a = LapGenerator::new(SEED);
-        let mut b = LapGenerator::new(SEED);
-        let laps: Vec<NewLap> = (0..SESSION_LAPS).map(|k| a.lap(3, k)).collect();
-        let again: Vec<NewLap> = (0..SESSION_LAPS).map(|k| b.lap(3, k)).collect();
-        assert_eq!(laps, again);
-        for lap in &laps {
-            lap.validate(1, "2025-09-06").unwrap();
-            let sectors = [lap.sectors.s1, lap.sectors.s2, lap.sectors.s3].map(Option::unwrap);
-            assert!(
-                (sectors.iter().sum::<f64>() - lap.lap_time).abs() < 1e-9,
-                "{lap:?}"
-            );
-            if lap.lap_type == "RACE_LAP" && lap.lap_number > 1 {
-                assert!((88.0..102.0).contains(&lap.lap_time), "{lap:?}");
-            }
-        }
-        let count = |t: &str| laps.iter().filter(|l| l.lap_type == t).count();
-        assert_eq!((count("IN_LAP"), count("OUT_LAP")), (1, 1));
-        let drivers: std::collections::BTreeSet<&str> = laps.iter().map(|l| l.driver_id.as_str()).collect();
-        assert_eq!(drivers.len(), CARS);
-        assert_eq!(laps.last().unwrap().lap_number, (SESSION_LAPS / CARS) as i64);
-    }
-
-    #[test]
-    fn a_probe_costs_what_its_fastest_round_cost() {
-        let round = |seconds| SaveRun {
-            saves: 1_000,
-            seconds,
-        };
-        let probe = Probe {
-            rounds: vec![round(0.004), round(0.002), round(0.009)],
-        };
-        assert!((probe.micros_per_save() - 2.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let latency = Latency {
-            sorted: (1..=200).map(Duration::from_millis).collect(),
-        };
-        assert_eq!(latency.percentile_ms(50.0), 100.0);
-        assert_eq!(latency.percentile_ms(99.0), 198.0);
-        assert_eq!(latency.percentile_ms(100.0), 200.0);
-    }
-
-    #[test]
-    fn proc_fields_and_counts_read_as_people_write_them() {
-        assert_eq!(
-            kilobytes_field("VmPeak:\t  100 kB\nVmHWM:\t    2048 kB\n", "VmHWM"),
-            Some(2048 * 1024)
-        );
-        assert_eq!(kilobytes_field("VmHWMx: 1 kB", "VmHWM"), None);
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_000), "1,000");
-        assert_eq!(thousands(1_234_567), "1,234,567");
-    }
+/// Bytes as MiB with one decimal, or `n/a`.
+fn mib(bytes: Option<u64>) -> String {
+    bytes.map_or_else(|| "n/a".to_owned(), |b| format!("{:.1}", b as f64 / MIB))
 }

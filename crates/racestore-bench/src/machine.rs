@@ -59,6 +59,8 @@ impl Machine {
         }
     }
 
+    /// The machine in one line: `machine: 2 cores (AMD EPYC), 23.5 GiB memory, DIR on ext4
+    /// (/dev/vda at /), racestore 0.1.0 (release build)`.
     pub fn line(&self) -> String {
         let mut line = String::from("machine: ");
         match self.cores {
@@ -94,6 +96,7 @@ impl Machine {
         line
     }
 
+    /// The machine as JSON: cores, cpu, memory, directory, filesystem, version, build.
     pub fn to_json(&self) -> Value {
         json!({
             "cores": self.cores,
