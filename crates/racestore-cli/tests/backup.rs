@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{everything, fill, json_url, racestore, run_fails, run_ok, sqlite_url, stderr};
 use racestore::transfer::fingerprint;
-use racestore::{Collection, NewLap, NewPrediction, NewSession, RaceStore};
+use racestore::{Collection, NewLap, NewPrediction, NewSession, RaceStore, RaceStoreExt};
 use serde_json::Value;
 
 fn export(url: &str) -> String {
@@ -80,7 +80,7 @@ fn a_backup_opens_as_a_store_that_exports_byte_for_byte_the_same() {
         );
         assert_eq!(out["fingerprint"]["records"], 657);
         for (collection, sum) in &fp.checksums {
-            assert_eq!(out["fingerprint"]["checksums"][collection.table()], sum.as_str());
+            assert_eq!(out["fingerprint"]["checksums"][collection.name()], sum.as_str());
         }
 
         // Never over an existing path.
@@ -123,7 +123,7 @@ fn assert_one_moment(
     let exported: Value = serde_json::from_str(&export(snapshot_url)).unwrap();
     let mut laps = 0;
     for (collection, records) in last {
-        let held = exported[collection.table()].as_array().unwrap();
+        let held = exported[collection.name()].as_array().unwrap();
         assert!(held.len() <= records.len(), "{snapshot_url}: {collection}");
         assert_eq!(held[..], records[..held.len()], "{snapshot_url}: {collection}");
         if *collection == Collection::Laps {

@@ -74,19 +74,19 @@ fn demo_fills_the_store(url: &str) {
 
     let store = racestore::open(url).unwrap();
     let counts = store.counts().unwrap();
-    assert_eq!(counts.sessions, 1);
-    assert_eq!(counts.driver_metrics, 20);
-    assert!(counts.predictions >= 1);
-    assert_eq!(counts.simulations, 1);
+    assert_eq!(counts.sessions(), 1);
+    assert_eq!(counts.driver_metrics(), 20);
+    assert!(counts.predictions() >= 1);
+    assert_eq!(counts.simulations(), 1);
     // Every driver of the demo finishes every lap: 20 drivers × 30 laps, as the output says.
-    assert_eq!(counts.laps, 600);
-    assert_eq!(counts.laps, reported);
+    assert_eq!(counts.laps(), 600);
+    assert_eq!(counts.laps(), reported);
 
     let session = store.get_all_sessions().unwrap().remove(0);
     assert_eq!(session.circuit, "Barber Motorsports Park");
     assert_eq!(session.race_type, "race");
     let laps = store.get_session_laps(session.id).unwrap();
-    assert_eq!(laps.len() as u64, counts.laps);
+    assert_eq!(laps.len() as u64, counts.laps());
     check_laps(store.as_ref(), session.id, &laps);
 
     let metrics = store.get_session_metrics(session.id).unwrap();
@@ -252,10 +252,10 @@ fn demo_json_output_matches_the_store() {
 
     let store = racestore::open(&url).unwrap();
     let counts = store.counts().unwrap();
-    assert_eq!(counts.laps, 8 * 12);
-    assert_eq!(laps, counts.laps);
-    assert_eq!(summary["written"]["laps"], counts.laps);
-    assert_eq!(summary["written"]["driver_metrics"], counts.driver_metrics);
+    assert_eq!(counts.laps(), 8 * 12);
+    assert_eq!(laps, counts.laps());
+    assert_eq!(summary["written"]["laps"], counts.laps());
+    assert_eq!(summary["written"]["driver_metrics"], counts.driver_metrics());
     let best = store
         .get_session_laps(1)
         .unwrap()
@@ -373,7 +373,7 @@ fn racestore_url_chooses_the_store_when_store_is_absent() {
         &json_url(&from_flag),
     ]));
     let store = racestore::open(&json_url(&from_env)).unwrap();
-    assert_eq!(store.counts().unwrap().sessions, 1);
+    assert_eq!(store.counts().unwrap().sessions(), 1);
     store.close().unwrap();
     assert!(from_flag.join("lap_data.json").is_file());
 }

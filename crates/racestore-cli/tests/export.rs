@@ -54,7 +54,7 @@ fn json_export_of_everything_is_an_object_of_every_collection_as_the_library_rea
         for (collection, records) in everything(url) {
             assert!(!records.is_empty(), "{url}: {collection}");
             assert_eq!(
-                object[collection.table()],
+                object[collection.name()],
                 Value::Array(records),
                 "{url}: {collection}"
             );
@@ -128,7 +128,7 @@ fn ndjson_is_one_record_per_line_tagged_with_its_collection_when_there_are_sever
         }
         let expected: BTreeMap<String, Vec<Value>> = everything(url)
             .into_iter()
-            .map(|(c, records)| (c.table().to_owned(), records))
+            .map(|(c, records)| (c.name().to_owned(), records))
             .collect();
         assert_eq!(by_collection, expected, "{url}");
 

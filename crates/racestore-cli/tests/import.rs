@@ -107,7 +107,7 @@ fn importing_both_barber_races_makes_two_sessions_with_every_lap() {
     assert_eq!(files[0]["session"]["date"], "2025-09-06T13:40:41");
 
     let store = racestore::open(&url).unwrap();
-    assert_eq!(store.counts().unwrap().laps, 579 + 602);
+    assert_eq!(store.counts().unwrap().laps(), 579 + 602);
     let laps = store.get_session_laps(1).unwrap();
     let winner_last = laps
         .iter()
@@ -200,7 +200,7 @@ fn cota_aborts_by_default_naming_file_and_line_and_imports_the_rest_when_told_to
         "{out}"
     );
     let store = racestore::open(&url).unwrap();
-    assert_eq!(store.counts().unwrap().laps, 452);
+    assert_eq!(store.counts().unwrap().laps(), 452);
     assert!(store
         .get_session_laps(1)
         .unwrap()
@@ -288,7 +288,7 @@ fn files_that_cannot_be_imported_at_all_say_why_and_import_nothing() {
         (
             vec!["--date".into(), "06/09/2025".into()],
             good.clone(),
-            format!("{}: invalid date: expected an ISO 8601 date", good.display()),
+            format!("{}: invalid date: expected an existing ISO 8601 date", good.display()),
         ),
         (
             vec![],

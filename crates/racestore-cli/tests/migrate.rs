@@ -239,7 +239,7 @@ fn into_non_empty_adds_records_whose_ids_are_above_the_targets_and_verifies_them
     let store = racestore::open(&target).unwrap();
     assert_eq!(store.get_session(s).unwrap().unwrap().circuit, "Road America");
     assert_eq!(store.get_session_laps(s).unwrap().len(), 2);
-    assert_eq!(store.counts().unwrap().sessions, s as u64);
+    assert_eq!(store.counts().unwrap().sessions(), s as u64);
     store.close().unwrap();
 }
 
@@ -262,7 +262,7 @@ fn json_output_reports_what_was_copied_and_the_fingerprint() {
     assert_eq!(out["copied"], serde_json::to_value(fp.counts).unwrap());
     assert_eq!(out["target_before"]["sessions"], 0);
     for (collection, sum) in &fp.checksums {
-        assert_eq!(out["fingerprint"]["checksums"][collection.table()], sum.as_str());
+        assert_eq!(out["fingerprint"]["checksums"][collection.name()], sum.as_str());
     }
     assert_eq!(everything(&from), everything(&to));
 }

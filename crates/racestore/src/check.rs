@@ -5,26 +5,13 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use crate::backend;
 use crate::error::Result;
-use crate::model::{
-    Collection, Counts, Id, NewDriverMetrics, NewLap, NewPrediction, NewSession, NewSimulation, Records,
-};
-use crate::store::{RaceStore, Repair};
+use crate::model::{Collection, Counts, Id, NewRecord, Record, Records, RecordsVisitor};
+use crate::store::{RaceStore, RaceStoreExt, Repair};
 use crate::transfer::PAGE_SIZE;
-use crate::url::{Location, StoreUrl};
+use crate::url::StoreUrl;
 
-/// One thing wrong with a store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    /// Where: a file and byte offset (`lap_data.json at byte 1234 (line 50, column 3)`), or a
-    /// collection and record id (`lap_data id 7`).
-    pub location: String,
-    /// What is wrong, and what repairing would do.
-    pub message: String,
-    /// Whether [`check`] with `repair` fixes it without losing a valid record.
-    pub repairable: bool,
-}
+pub use crate::store::Problem;
 
 /// What [`check`] found (and repaired).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -54,110 +41,105 @@ impl CheckReport {
 pub fn check(url: &str, repair: bool) -> Result<CheckReport> {
     let parsed = StoreUrl::parse(url)?;
     let mut report = CheckReport::default();
-    match &parsed.location {
-        Location::Json(dir) => {
-            let mut inspection = backend::json::inspect(dir)?;
-            let fixable = !inspection.problems.is_empty() && inspection.problems.iter().all(|p| p.repairable);
-            if repair && fixable {
-                let store = parsed.open()?;
-                report.repaired = store.repairs().iter().map(Repair::to_string).collect();
-                store.close()?;
-                inspection = backend::json::inspect(dir)?;
-            } else if repair && !inspection.problems.is_empty() {
-                report.notes.push(
-                    "nothing was repaired: some damage cannot be repaired without losing records".into(),
-                );
-            }
-            if let Some(holder) = &inspection.in_use_by {
-                report.notes.push(format!(
-                    "the store is in use by {holder}: a save being written may show as a torn tail"
-                ));
-            }
-            report.problems = inspection.problems;
-            if let Some(records) = inspection.records {
-                let mut pages = records.into_iter();
-                let (problems, counts) = check_contents(&mut |_, _, _| Ok(pages.next()))?;
-                report.problems.extend(problems);
-                report.counts = counts;
-            }
-        }
-        Location::Postgres(_) => {
+    let mut inspection = parsed.location.inspect()?;
+    let fixable = !inspection.problems.is_empty() && inspection.problems.iter().all(|p| p.repairable);
+    if repair && fixable {
+        let store = parsed.open()?;
+        report.repaired = store.repairs().iter().map(Repair::to_string).collect();
+        store.close()?;
+        inspection = parsed.location.inspect()?;
+    }
+    if let Some(holder) = &inspection.in_use_by {
+        report.notes.push(format!(
+            "the store is in use by {holder}: a save being written may show as a torn tail"
+        ));
+    }
+    report.problems = std::mem::take(&mut inspection.problems);
+    let (problems, counts) = match inspection.records.take() {
+        Some(records) => check_contents(&mut records.into_iter().map(Ok))?,
+        None if inspection.readable => {
             let store = parsed.open()?;
-            let (problems, counts) = check_store(&*store)?;
+            let checked = check_store(&*store);
             store.close()?;
-            report.problems = problems;
-            report.counts = counts;
-            if repair && !report.problems.is_empty() {
-                report.notes.push(
-                    "nothing was repaired: these problems cannot be repaired without losing records".into(),
-                );
-            }
+            checked?
         }
-        Location::Sqlite(path) => {
-            report.problems = backend::sqlite::integrity_check(path)?;
-            let store = parsed.open()?;
-            let (problems, counts) = check_store(&*store)?;
-            store.close()?;
-            report.problems.extend(problems);
-            report.counts = counts;
-            if repair && !report.problems.is_empty() {
-                report.notes.push(
-                    "nothing was repaired: a SQLite database has no repair that keeps every record".into(),
-                );
-            }
-        }
+        None => (Vec::new(), Counts::default()),
+    };
+    report.problems.extend(problems);
+    report.counts = counts;
+    if repair && !report.problems.is_empty() {
+        report
+            .notes
+            .push("nothing was repaired: some problems cannot be repaired without losing records".into());
     }
     Ok(report)
 }
 
 /// Checks every record an open store holds: ids ascending, sessions existing, values valid.
 pub fn check_store(store: &dyn RaceStore) -> Result<(Vec<Problem>, Counts)> {
-    check_contents(&mut |collection, after, limit| {
-        let page = store.export_page(collection, after, limit)?;
-        Ok((!page.is_empty()).then_some(page))
-    })
+    let mut pages = Collection::ALL.into_iter().flat_map(|collection| {
+        let mut after = 0;
+        let mut done = false;
+        std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            match store.export_page(collection, after, PAGE_SIZE) {
+                Ok(page) => {
+                    let last = page.ids().last().copied();
+                    match last {
+                        Some(last) => {
+                            after = last;
+                            done = page.len() < PAGE_SIZE;
+                            Some(Ok(page))
+                        }
+                        None => None,
+                    }
+                }
+                Err(error) => {
+                    done = true;
+                    Some(Err(error))
+                }
+            }
+        })
+    });
+    check_contents(&mut pages)
 }
 
-/// Walks every collection, sessions first, through `next_page(collection, after_id, limit)`
-/// (which returns `None` at the end), checking each record.
-fn check_contents(
-    next_page: &mut dyn FnMut(Collection, Id, usize) -> Result<Option<Records>>,
-) -> Result<(Vec<Problem>, Counts)> {
+/// Checks every record of pages given collection by collection, sessions first (a collection's
+/// pages in id order, as long as they come): ids ascending per collection, every record's
+/// session existing, every value valid.
+fn check_contents(pages: &mut dyn Iterator<Item = Result<Records>>) -> Result<(Vec<Problem>, Counts)> {
     let mut problems = Vec::new();
     let mut counts = Counts::default();
     let mut sessions = HashSet::new();
-    for collection in Collection::ALL {
-        let mut after = 0;
-        while let Some(page) = next_page(collection, after, PAGE_SIZE)? {
-            if page.collection() != collection {
-                break;
+    let mut after: [Id; Collection::COUNT] = [0; Collection::COUNT];
+    for page in pages {
+        let page = page?;
+        let collection = page.collection();
+        let previous = &mut after[collection.index()];
+        for (id, session_id) in page.ids().into_iter().zip(page.session_ids()) {
+            let at = format!("{collection} id {id}");
+            if id <= *previous {
+                problems.push(problem(
+                    &at,
+                    format!("id {id} does not follow id {previous}: ids must ascend"),
+                ));
             }
-            for (id, session_id) in page.ids().into_iter().zip(page.session_ids()) {
-                let at = format!("{collection} id {id}");
-                if id <= after {
-                    problems.push(problem(
-                        &at,
-                        format!("id {id} does not follow id {after}: ids must ascend"),
-                    ));
-                }
-                after = after.max(id);
-                if collection == Collection::Sessions {
-                    sessions.insert(id);
-                } else if !sessions.contains(&session_id) {
-                    problems.push(problem(
-                        &at,
-                        format!("belongs to session {session_id}, which does not exist"),
-                    ));
-                }
-            }
-            for (id, message) in invalid_values(&page) {
-                problems.push(problem(&format!("{collection} id {id}"), message));
-            }
-            counts.add(collection, page.len() as u64);
-            if page.len() < PAGE_SIZE {
-                break;
+            *previous = (*previous).max(id);
+            if collection == Collection::Sessions {
+                sessions.insert(id);
+            } else if !sessions.contains(&session_id) {
+                problems.push(problem(
+                    &at,
+                    format!("belongs to session {session_id}, which does not exist"),
+                ));
             }
         }
+        for (id, message) in page.visit(InvalidValues) {
+            problems.push(problem(&format!("{collection} id {id}"), message));
+        }
+        counts.add(collection, page.len() as u64);
     }
     Ok((problems, counts))
 }
@@ -171,29 +153,19 @@ fn problem(location: &str, message: String) -> Problem {
 }
 
 /// The records whose values a save would refuse, with why: the same validation every save runs.
-fn invalid_values(page: &Records) -> Vec<(Id, String)> {
-    let mut out = Vec::new();
-    let mut note = |id: Id, result: Result<()>| {
-        if let Err(error) = result {
-            out.push((id, error.to_string()));
-        }
-    };
-    match page {
-        Records::Sessions(v) => v
+struct InvalidValues;
+
+impl RecordsVisitor for InvalidValues {
+    type Output = Vec<(Id, String)>;
+    fn visit<R: Record>(self, records: &[R]) -> Vec<(Id, String)> {
+        records
             .iter()
-            .for_each(|r| note(r.id, NewSession::from(r).validate(r.id, "").map(drop))),
-        Records::DriverMetrics(v) => v
-            .iter()
-            .for_each(|r| note(r.id, NewDriverMetrics::from(r).validate(r.id, "").map(drop))),
-        Records::Laps(v) => v
-            .iter()
-            .for_each(|r| note(r.id, NewLap::from(r).validate(r.id, "").map(drop))),
-        Records::Predictions(v) => v
-            .iter()
-            .for_each(|r| note(r.id, NewPrediction::from(r).validate(r.id, "").map(drop))),
-        Records::Simulations(v) => v
-            .iter()
-            .for_each(|r| note(r.id, NewSimulation::from(r).validate(r.id, "").map(drop))),
+            .filter_map(|r| {
+                r.to_new()
+                    .validate(r.id(), "")
+                    .err()
+                    .map(|error| (r.id(), error.to_string()))
+            })
+            .collect()
     }
-    out
 }

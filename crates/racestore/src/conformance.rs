@@ -355,7 +355,7 @@ pub fn batch_with_one_invalid_lap_stores_nothing(h: &dyn Harness) {
     let mut batch: Vec<NewLap> = (1..=50).map(|n| lap(id, D1, n)).collect();
     batch[37].lap_time = f64::NAN;
     assert_invalid(store.save_laps(&batch), "lap_time");
-    assert_eq!(store.counts().unwrap().laps, 0);
+    assert_eq!(store.counts().unwrap().laps(), 0);
     assert!(store.get_session_laps(id).unwrap().is_empty());
 }
 
@@ -367,7 +367,7 @@ pub fn batch_with_an_unknown_session_stores_nothing(h: &dyn Harness) {
     batch[20].session_id = 9;
     batch[49].session_id = 7;
     assert_not_found(store.save_laps(&batch), 9);
-    assert_eq!(store.counts().unwrap().laps, 0);
+    assert_eq!(store.counts().unwrap().laps(), 0);
 }
 
 /// An empty batch stores nothing and returns no ids.
@@ -375,7 +375,7 @@ pub fn empty_batch_stores_nothing(h: &dyn Harness) {
     let store = h.open();
     session(&*store);
     assert_eq!(store.save_laps(&[]).unwrap(), Vec::<Id>::new());
-    assert_eq!(store.counts().unwrap().laps, 0);
+    assert_eq!(store.counts().unwrap().laps(), 0);
 }
 
 /// Metrics read back as given; metric dicts not given read back as `{}`, never null.
@@ -572,13 +572,7 @@ pub fn saves_into_an_unknown_session_are_not_found_and_store_nothing(h: &dyn Har
         assert_not_found(store.save_prediction(&prediction(missing)), missing);
         assert_not_found(store.save_simulation(&simulation(missing)), missing);
     }
-    assert_eq!(
-        store.counts().unwrap(),
-        Counts {
-            sessions: 1,
-            ..Counts::default()
-        }
-    );
+    assert_eq!(store.counts().unwrap(), Counts::of(&[(Collection::Sessions, 1)]));
 }
 
 /// A blank circuit or race type, or a date that is not ISO 8601, is Invalid naming the field.
@@ -598,7 +592,7 @@ pub fn invalid_session_input_names_the_field(h: &dyn Harness) {
         store.create_session(&NewSession::new("Barber").race_type("")),
         "race_type",
     );
-    assert_eq!(store.counts().unwrap().sessions, 0);
+    assert_eq!(store.counts().unwrap().sessions(), 0);
 }
 
 /// Bad lap times, lap numbers, positions, drivers, lap types and sectors are Invalid naming the field.
@@ -651,7 +645,7 @@ pub fn invalid_lap_input_names_the_field(h: &dyn Harness) {
         store.save_lap_json(id, D1, 1, 91.0, &json!([29.0, 32.0]), "normal", None),
         "sectors",
     );
-    assert_eq!(store.counts().unwrap().laps, 0);
+    assert_eq!(store.counts().unwrap().laps(), 0);
     // Lap 0 (a formation or out lap) is a lap like any other.
     assert_eq!(store.save_lap_data(&NewLap::new(id, D1, 0, 130.5)).unwrap(), 1);
 }
@@ -746,13 +740,7 @@ pub fn invalid_metrics_prediction_and_simulation_input_names_the_field(h: &dyn H
         "driver_paces",
     );
 
-    assert_eq!(
-        store.counts().unwrap(),
-        Counts {
-            sessions: 1,
-            ..Counts::default()
-        }
-    );
+    assert_eq!(store.counts().unwrap(), Counts::of(&[(Collection::Sessions, 1)]));
 }
 
 /// A rejected save uses no id: the next good save gets the id the rejected one would have had.
@@ -784,13 +772,13 @@ pub fn delete_removes_the_session_and_everything_under_it(h: &dyn Harness) {
     let removed = store.delete_session(id).unwrap();
     assert_eq!(
         removed,
-        Counts {
-            sessions: 1,
-            driver_metrics: 2,
-            laps: 5,
-            predictions: 1,
-            simulations: 1
-        }
+        Counts::of(&[
+            (Collection::Sessions, 1),
+            (Collection::DriverMetrics, 2),
+            (Collection::Laps, 5),
+            (Collection::Predictions, 1),
+            (Collection::Simulations, 1)
+        ])
     );
     assert_eq!(store.counts().unwrap(), Counts::default());
     assert_eq!(store.get_session(id).unwrap(), None);
@@ -826,7 +814,7 @@ pub fn delete_leaves_other_sessions_untouched(h: &dyn Harness) {
     assert_eq!(ids(&store.get_all_sessions().unwrap(), |s| s.id), [s1, s3]);
     assert_eq!(ids(&store.get_session_metrics(s3).unwrap(), |m| m.id), [3]);
     assert_eq!(ids(&store.get_session_simulations(s1).unwrap(), |m| m.id), [1]);
-    assert_eq!(store.counts().unwrap().laps, 8);
+    assert_eq!(store.counts().unwrap().laps(), 8);
 }
 
 /// Deleting a session that does not exist is NotFound.
@@ -958,7 +946,7 @@ pub fn concurrent_saves_lose_nothing_and_get_unique_ids(h: &dyn Harness) {
     assert_eq!(prediction_ids.len(), THREADS * SAVES / 25);
     let counts = store.counts().unwrap();
     assert_eq!(
-        (counts.laps as usize, counts.predictions as usize),
+        (counts.laps() as usize, counts.predictions() as usize),
         (expected_laps, THREADS * SAVES / 25)
     );
     for (thread, sid) in sessions.iter().enumerate() {
@@ -969,7 +957,7 @@ pub fn concurrent_saves_lose_nothing_and_get_unique_ids(h: &dyn Harness) {
     }
     store.close().unwrap();
     drop(store);
-    assert_eq!(h.open().counts().unwrap().laps as usize, expected_laps);
+    assert_eq!(h.open().counts().unwrap().laps() as usize, expected_laps);
 }
 
 /// 16 threads x 1,000 saves with readers alongside: exact totals, and every read shows whole
@@ -1049,7 +1037,7 @@ pub fn readers_beside_sixteen_writers_see_whole_records_and_no_gaps(h: &dyn Harn
         ids.into_iter().collect::<Vec<_>>(),
         (1..=total as Id).collect::<Vec<_>>()
     );
-    assert_eq!(store.counts().unwrap().laps as usize, total);
+    assert_eq!(store.counts().unwrap().laps() as usize, total);
     for w in 0..WRITERS {
         let mine = store.get_driver_laps(sid, &format!("writer-{w}")).unwrap();
         assert_eq!(
@@ -1092,13 +1080,13 @@ pub fn counts_count_every_collection(h: &dyn Harness) {
     store.save_simulation(&simulation(s2)).unwrap();
     assert_eq!(
         store.counts().unwrap(),
-        Counts {
-            sessions: 2,
-            driver_metrics: 1,
-            laps: 8,
-            predictions: 3,
-            simulations: 1
-        }
+        Counts::of(&[
+            (Collection::Sessions, 2),
+            (Collection::DriverMetrics, 1),
+            (Collection::Laps, 8),
+            (Collection::Predictions, 3),
+            (Collection::Simulations, 1)
+        ])
     );
 }
 
@@ -1346,9 +1334,10 @@ pub fn backup_while_saving_is_a_consistent_snapshot(h: &dyn Harness) {
     let store: Arc<dyn RaceStore> = Arc::from(h.open());
     populate(&*store);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let rounds = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let writers: Vec<_> = (0..2)
         .map(|w| {
-            let (store, stop) = (Arc::clone(&store), Arc::clone(&stop));
+            let (store, stop, rounds) = (Arc::clone(&store), Arc::clone(&stop), Arc::clone(&rounds));
             std::thread::spawn(move || {
                 let mut saved = 0;
                 while !stop.load(std::sync::atomic::Ordering::SeqCst) {
@@ -1358,14 +1347,18 @@ pub fn backup_while_saving_is_a_consistent_snapshot(h: &dyn Harness) {
                         .unwrap();
                     store.save_simulation(&simulation(s)).unwrap();
                     saved += 1;
+                    rounds.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 }
                 saved
             })
         })
         .collect();
-    std::thread::sleep(std::time::Duration::from_millis(30));
+    // The writers are under way (each has saved a round) when the backup starts.
+    while rounds.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        std::thread::yield_now();
+    }
     let destination = h.backup_destination();
-    store.backup(&destination).unwrap();
+    crate::transfer::backup(&*store, &destination).unwrap();
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     for writer in writers {
         assert!(writer.join().unwrap() > 0);
@@ -1400,7 +1393,10 @@ pub fn backup_while_saving_is_a_consistent_snapshot(h: &dyn Harness) {
         );
     }
     assert!(
-        matches!(store.backup(&destination), Err(Error::Invalid { .. })),
+        matches!(
+            crate::transfer::backup(&*store, &destination),
+            Err(Error::Invalid { .. })
+        ),
         "a backup never overwrites"
     );
 }
@@ -1411,33 +1407,33 @@ pub fn highest_ids_count_deleted_records_and_reserved_ids_are_never_given(h: &dy
     let store = h.open();
     assert_eq!(store.highest_ids().unwrap(), IdMarks::default());
     populate(&*store);
-    let given = IdMarks {
-        sessions: 3,
-        driver_metrics: 3,
-        laps: 17,
-        predictions: 3,
-        simulations: 3,
-    };
+    let given = IdMarks::of(&[
+        (Collection::Sessions, 3),
+        (Collection::DriverMetrics, 3),
+        (Collection::Laps, 17),
+        (Collection::Predictions, 3),
+        (Collection::Simulations, 3),
+    ]);
     assert_eq!(
         store.highest_ids().unwrap(),
         given,
         "session 3 and its records were deleted"
     );
-    let marks = IdMarks {
-        sessions: 10,
-        driver_metrics: 2,
-        laps: 40,
-        predictions: 3,
-        simulations: 7,
-    };
+    let marks = IdMarks::of(&[
+        (Collection::Sessions, 10),
+        (Collection::DriverMetrics, 2),
+        (Collection::Laps, 40),
+        (Collection::Predictions, 3),
+        (Collection::Simulations, 7),
+    ]);
     store.reserve_ids(&marks).unwrap();
-    let raised = IdMarks {
-        sessions: 10,
-        driver_metrics: 3,
-        laps: 40,
-        predictions: 3,
-        simulations: 7,
-    };
+    let raised = IdMarks::of(&[
+        (Collection::Sessions, 10),
+        (Collection::DriverMetrics, 3),
+        (Collection::Laps, 40),
+        (Collection::Predictions, 3),
+        (Collection::Simulations, 7),
+    ]);
     assert_eq!(store.highest_ids().unwrap(), raised);
     store.close().unwrap();
     drop(store);

@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use crate::model::Id;
-
 /// What can go wrong when using a store, in variants a caller can act on.
 ///
 /// Backends keep their detailed errors private and convert them into these, so a caller that
@@ -17,7 +15,7 @@ pub enum Error {
         /// The kind of record: `"session"`.
         what: &'static str,
         /// The id that was looked for.
-        id: Id,
+        id: i64,
     },
 
     /// The input was rejected before anything was stored.
@@ -50,7 +48,7 @@ pub enum Error {
         /// The table holding the row.
         table: &'static str,
         /// The row's id.
-        id: Id,
+        id: i64,
         /// What is wrong with it.
         message: String,
     },
@@ -98,8 +96,14 @@ pub enum Error {
     Backend {
         /// Which backend (`"sqlite"`, `"postgres"`).
         backend: &'static str,
-        /// The engine's message.
+        /// What failed, in words (the engine's message included).
         message: String,
+        /// Whether the same call may succeed if tried again (a lost connection, a busy
+        /// database), as opposed to failing the same way every time (a schema that does not fit).
+        retryable: bool,
+        /// The engine's own error, when there is one, for callers that inspect it. Not chained
+        /// as the error's source: its text is in `message` already, and a chain would print it twice.
+        engine: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     /// A file being imported (a timing export) cannot be read as its format, or has rows that
@@ -127,8 +131,27 @@ impl Error {
         }
     }
 
+    /// Builds an [`Error::Backend`] that trying again will not mend.
+    pub fn backend(backend: &'static str, message: impl Into<String>) -> Self {
+        Error::Backend {
+            backend,
+            message: message.into(),
+            retryable: false,
+            engine: None,
+        }
+    }
+
+    /// Whether the same call may succeed if tried again: the store is locked or busy, or the
+    /// connection to its server was lost.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::Locked { .. } | Error::Backend { retryable: true, .. }
+        )
+    }
+
     /// Builds the [`Error::NotFound`] a save into an unknown session gets.
-    pub fn session_not_found(id: Id) -> Self {
+    pub fn session_not_found(id: i64) -> Self {
         Error::NotFound { what: "session", id }
     }
 

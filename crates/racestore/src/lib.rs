@@ -30,26 +30,46 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
-pub mod analysis;
-mod backend;
-pub mod check;
-#[cfg(feature = "conformance")]
-pub mod conformance;
+// The layers, each using only those above it in this list (ARCHITECTURE.md; a test over the
+// `use` graph keeps it so): errors and redaction; the model; the store trait; the backends;
+// the URL factory; whole-store operations; import and analysis.
 mod error;
-pub mod import;
+mod redact;
+
 pub mod model;
+
 mod store;
-pub mod transfer;
+
+pub mod backend;
+
 mod url;
 
-pub use backend::json::{Fault, FaultInjector, FileOp, JsonStore};
+pub mod check;
+pub mod import;
+pub mod transfer;
+
+pub mod analysis;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+#[cfg(feature = "json")]
+pub use backend::json::{Fault, FaultInjector, FileOp, JsonLocation, JsonStore};
+#[cfg(feature = "postgres")]
 pub use backend::postgres::{PostgresStore, PostgresUrl, TlsMode};
-pub use backend::sqlite::SqliteStore;
+#[cfg(feature = "sqlite")]
+pub use backend::sqlite::{SqliteLocation, SqliteStore};
 pub use error::{Error, Result};
 pub use model::{
     Collection, Counts, DriverMetrics, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction,
-    NewSession, NewSimulation, Prediction, Records, Sectors, Session, SessionQuery, Simulation,
+    NewRecords, NewSession, NewSimulation, Prediction, Query, Records, Sectors, Session, SessionQuery,
+    Simulation,
 };
-pub use store::{RaceStore, RaceStoreExt, Repair};
-pub use url::{default_url, open, open_default, Durability, Location, StoreUrl, DEFAULT_URL, URL_ENV};
+pub use redact::redact_url;
+pub use store::{
+    Batch, Durability, Inspection, Problem, RaceStore, RaceStoreExt, Repair, SavedIds, SessionSummary,
+    StoreLocation, ValidBatch,
+};
+pub use url::{backends, default_url, open, open_default, StoreUrl, DEFAULT_URL, URL_ENV};

@@ -2,12 +2,14 @@
 
 use std::path::Path;
 
+use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{
-    Collection, Counts, DriverMetrics, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction,
-    NewSession, NewSimulation, Prediction, Records, Session, SessionQuery, Simulation,
+    Collection, Counts, DriverMetrics, Id, IdMarks, Lap, LapQuery, Member, NewDriverMetrics, NewLap,
+    NewPrediction, NewRecord, NewRecords, NewRecordsVisitor, NewSession, NewSimulation, Prediction, Query,
+    Record, Records, Session, SessionQuery, Simulation,
 };
 
 /// Storage for race sessions and everything recorded under them.
@@ -24,7 +26,9 @@ use crate::model::{
 /// - **Ids.** Each collection (sessions, driver metrics, laps, predictions, simulations) numbers
 ///   its records 1, 2, 3, ... in the order they are saved. An id is never given twice, not even
 ///   after the record holding it was deleted and the store reopened. A rejected save uses no id.
-/// - **Ordering.** Every read returns records in ascending id order.
+/// - **Reads.** [`read`](RaceStore::read) returns the records a [`Query`] selects — one
+///   session's or all, every filter met, ids above `after_id`, at most `limit` — in ascending
+///   id order.
 /// - **Round trip.** A saved record reads back with exactly the values given, the defaults
 ///   filled in (`race_type` `race`, `date` now, empty metric objects `{}`) and `created_at` in
 ///   the format of [`now_timestamp`](crate::model::now_timestamp). JSON values (metric objects,
@@ -34,17 +38,23 @@ use crate::model::{
 ///   the field (see the `validate` methods in [`crate::model`]), and nothing is stored.
 /// - **Unknown session.** Saving anything into a session that does not exist is
 ///   [`Error::NotFound`](crate::Error::NotFound), and nothing is stored. Reading an unknown
-///   session gives `None` or an empty list.
-/// - **Batches.** [`save_laps`](RaceStore::save_laps) stores every lap or none: one bad lap, or
-///   one unknown session, rejects the whole batch, and the error is the one the first such lap
-///   (in input order) gets. Its ids are consecutive.
+///   session gives no records.
+/// - **Batches.** [`save`](RaceStore::save) stores every input of a [`Batch`] or none: one
+///   invalid input, or one unknown session, rejects the whole batch, and the error is the one
+///   the first invalid input (in input order, the session first) gets, or else the one the first
+///   unknown session gets. The ids of each collection's records are consecutive, in input order.
+///   A batch with a session creates it and saves every record of the batch into it. An empty
+///   batch stores nothing.
+/// - **Summaries.** [`session_summaries`](RaceStore::session_summaries) gives, per session a
+///   [`SessionQuery`] selects, the number of records under it in each collection, the distinct
+///   drivers of its laps and its fastest lap, as reading them would count.
 /// - **Delete.** [`delete_session`](RaceStore::delete_session) removes the session and every
 ///   record under it, says how many of each it removed, and leaves other sessions untouched.
 ///   Deleting an unknown session is `NotFound`.
 /// - **Persistence.** What a call acknowledged is there after the store is closed (or dropped)
 ///   and opened again.
 /// - **Threads.** Calls from many threads at once lose nothing, and each save gets its own id.
-/// - **Export and import.** [`export_page`](RaceStore::export_page) pages through one collection
+/// - **Export and import.** [`export_page`](RaceStoreExt::export_page) pages through one collection
 ///   in id order, records whose session is gone included. [`import`](RaceStore::import) stores
 ///   records exactly as given, ids and timestamps included, all or nothing: the ids must ascend
 ///   and be above every id the collection has given ([`Error::Invalid`](crate::Error::Invalid)
@@ -54,42 +64,21 @@ use crate::model::{
 ///   id above the marks given, also after reopening.
 /// - **Backup.** [`backup`](RaceStore::backup) writes a copy that opens as a store of the same
 ///   backend and holds exactly what the store held at one moment, while other threads keep
-///   saving.
+///   saving; a backend without a format on disk says [`Error::Unsupported`](crate::Error), and
+///   [`read_snapshot`](RaceStore::read_snapshot) gives every record as of one moment instead.
 /// - **Close.** [`close`](RaceStore::close) flushes and releases the store; any later call is
 ///   [`Error::Closed`](crate::Error::Closed). Dropping the store closes it too.
 pub trait RaceStore: std::fmt::Debug + Send + Sync + 'static {
-    /// Creates a session and returns its id.
-    fn create_session(&self, session: &NewSession) -> Result<Id>;
+    /// Saves a batch all together or not at all: a new session if the batch has one, and
+    /// records of any collections; returns their ids.
+    fn save(&self, batch: &Batch) -> Result<SavedIds>;
 
-    /// Saves one driver's metrics for a session and returns the record's id.
-    fn save_driver_metrics(&self, metrics: &NewDriverMetrics) -> Result<Id>;
+    /// The records a query selects, in id order.
+    fn read(&self, query: &Query) -> Result<Records>;
 
-    /// Saves laps all together or not at all, returning their ids (consecutive, in input order).
-    fn save_laps(&self, laps: &[NewLap]) -> Result<Vec<Id>>;
-
-    /// Saves a prediction and returns its id.
-    fn save_prediction(&self, prediction: &NewPrediction) -> Result<Id>;
-
-    /// Saves a simulation run and returns its id.
-    fn save_simulation(&self, simulation: &NewSimulation) -> Result<Id>;
-
-    /// The session with this id, if it exists.
-    fn get_session(&self, session_id: Id) -> Result<Option<Session>>;
-
-    /// The sessions a query selects, in id order.
-    fn get_sessions(&self, query: &SessionQuery) -> Result<Vec<Session>>;
-
-    /// The driver metrics of a session, in id order.
-    fn get_session_metrics(&self, session_id: Id) -> Result<Vec<DriverMetrics>>;
-
-    /// The laps a query selects, in id order.
-    fn get_laps(&self, query: &LapQuery) -> Result<Vec<Lap>>;
-
-    /// The predictions of a session, in id order.
-    fn get_session_predictions(&self, session_id: Id) -> Result<Vec<Prediction>>;
-
-    /// The simulations of a session, in id order.
-    fn get_session_simulations(&self, session_id: Id) -> Result<Vec<Simulation>>;
+    /// The sessions a query selects, in id order, each with how many records it has and what
+    /// its laps say (drivers, best lap), computed without returning any lap.
+    fn session_summaries(&self, query: &SessionQuery) -> Result<Vec<SessionSummary>>;
 
     /// Deletes a session and everything recorded under it; returns how many records of each kind went.
     fn delete_session(&self, session_id: Id) -> Result<Counts>;
@@ -97,20 +86,21 @@ pub trait RaceStore: std::fmt::Debug + Send + Sync + 'static {
     /// How many records the store holds, per collection.
     fn counts(&self) -> Result<Counts>;
 
-    /// Up to `limit` records of `collection` with ids above `after_id`, in id order.
-    ///
-    /// Paging with the last id of each page reads a whole collection once, whatever its size:
-    /// the primitive behind export, migrate and check.
-    fn export_page(&self, collection: Collection, after_id: Id, limit: usize) -> Result<Records>;
-
     /// Stores records exactly as given, ids and timestamps included (migrating, restoring).
     ///
     /// All or nothing. Values are kept as they are (they were valid where they came from).
     fn import(&self, records: &Records) -> Result<()>;
 
-    /// Writes a consistent copy of the store in its own format to `destination`, which must not
-    /// exist yet (a directory for JSON, a file for SQLite), while other threads keep saving.
+    /// Writes a consistent copy of the store to `destination`, which must not exist yet, while
+    /// other threads keep saving: in the store's own format where it has one on disk (a
+    /// directory for JSON, a file for SQLite), otherwise [`Error::Unsupported`](crate::Error)
+    /// and [`crate::transfer::backup`] copies [`read_snapshot`](Self::read_snapshot) into a JSON directory.
     fn backup(&self, destination: &Path) -> Result<()>;
+
+    /// Calls `each` with every record of every collection, a page at a time, sessions first and
+    /// in id order, all read from one consistent moment while other threads keep saving; returns
+    /// the store's [`highest_ids`](Self::highest_ids) at that moment.
+    fn read_snapshot(&self, each: &mut dyn FnMut(&Records) -> Result<()>) -> Result<IdMarks>;
 
     /// Per collection, the highest id the store has given, deleted records included.
     fn highest_ids(&self) -> Result<IdMarks>;
@@ -127,6 +117,251 @@ pub trait RaceStore: std::fmt::Debug + Send + Sync + 'static {
     fn repairs(&self) -> Vec<Repair> {
         Vec::new()
     }
+}
+
+/// A batch of inputs saved all together or not at all by [`RaceStore::save`].
+///
+/// With a [`session`](Self::session), the session is created and every record of the batch is
+/// saved into it, whatever session id the inputs name: an import of one race is one batch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    /// A session to create, holding every record of the batch.
+    pub session: Option<NewSession>,
+    /// Records to save, per collection, in order (sessions go in [`session`](Self::session)).
+    pub records: Vec<NewRecords>,
+}
+
+impl Batch {
+    /// Records of one collection, into existing sessions.
+    pub fn records(records: NewRecords) -> Self {
+        Batch {
+            session: None,
+            records: vec![records],
+        }
+    }
+
+    /// A new session and everything recorded under it.
+    pub fn session(session: NewSession) -> Self {
+        Batch {
+            session: Some(session),
+            records: Vec::new(),
+        }
+    }
+
+    /// Adds records to the batch.
+    pub fn with(mut self, records: NewRecords) -> Self {
+        self.records.push(records);
+        self
+    }
+
+    /// Whether the batch saves nothing.
+    pub fn is_empty(&self) -> bool {
+        self.session.is_none() && self.records.iter().all(NewRecords::is_empty)
+    }
+
+    /// Checks every input in order (the session first), giving the records to store, numbered
+    /// from `next_id` per collection and attached to the new session's id; the first invalid
+    /// input's error otherwise. Every backend saves through this, so every backend refuses the
+    /// same inputs with the same error.
+    pub fn validate(&self, next_id: &mut IdMarks, now: &str) -> Result<ValidBatch> {
+        let session = match &self.session {
+            Some(session) => {
+                let id = next_id.get(Collection::Sessions);
+                next_id.set(Collection::Sessions, id + 1);
+                Some(session.validate(id, now)?)
+            }
+            None => None,
+        };
+        let mut records = Vec::with_capacity(self.records.len());
+        for group in &self.records {
+            if group.collection() == Collection::Sessions {
+                return Err(Error::invalid(
+                    "records",
+                    "a batch creates at most one session, given as Batch::session",
+                ));
+            }
+            let mut group = group.clone();
+            if let Some(session) = &session {
+                group.set_session_id(session.id);
+            }
+            struct Validate<'a> {
+                next_id: &'a mut IdMarks,
+                now: &'a str,
+            }
+            impl NewRecordsVisitor for Validate<'_> {
+                type Output = Result<Records>;
+                fn visit<N: NewRecord>(self, inputs: &[N]) -> Result<Records> {
+                    let collection = <N::Record as Member>::COLLECTION;
+                    let first = self.next_id.get(collection);
+                    let records = inputs
+                        .iter()
+                        .zip(first..)
+                        .map(|(input, id)| input.validate(id, self.now))
+                        .collect::<Result<Vec<_>>>()?;
+                    self.next_id.set(collection, first + records.len() as Id);
+                    Ok(Records::of(records))
+                }
+            }
+            records.push(group.visit(Validate { next_id, now })?);
+        }
+        Ok(ValidBatch { session, records })
+    }
+}
+
+/// A [`Batch`] checked by [`Batch::validate`]: the records a backend stores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidBatch {
+    /// The new session, if the batch creates one.
+    pub session: Option<Session>,
+    /// The records, per collection group of the batch, in order.
+    pub records: Vec<Records>,
+}
+
+impl ValidBatch {
+    /// The existing sessions the records name, each once, in input order (the new session's
+    /// id left out): each must exist, or the batch is `NotFound` naming the first that does not.
+    pub fn sessions_named(&self) -> Vec<Id> {
+        let new = self.session.as_ref().map(|s| s.id);
+        let mut seen = std::collections::HashSet::new();
+        self.records
+            .iter()
+            .flat_map(Records::session_ids)
+            .filter(|id| Some(*id) != new && seen.insert(*id))
+            .collect()
+    }
+
+    /// The ids given, as [`RaceStore::save`] returns them.
+    pub fn ids(&self) -> SavedIds {
+        SavedIds {
+            session: self.session.as_ref().map(|s| s.id),
+            records: self.records.iter().map(Records::ids).collect(),
+        }
+    }
+
+    /// How many records the batch saves, the session included.
+    pub fn len(&self) -> usize {
+        usize::from(self.session.is_some()) + self.records.iter().map(Records::len).sum::<usize>()
+    }
+
+    /// Whether it saves nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The ids a [`Batch`] was given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SavedIds {
+    /// The new session's id, if the batch created one.
+    pub session: Option<Id>,
+    /// Per collection group of the batch, in order, the ids of its records (consecutive).
+    pub records: Vec<Vec<Id>>,
+}
+
+/// A session with what is recorded under it, from [`RaceStore::session_summaries`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionSummary {
+    /// The session.
+    pub session: Session,
+    /// Records under it per collection (sessions: 1).
+    pub counts: Counts,
+    /// How many distinct `driver_id`s its laps have.
+    pub drivers: u64,
+    /// Its fastest lap time, in seconds.
+    pub best_lap: Option<f64>,
+}
+
+impl SessionSummary {
+    /// A summary from the session's laps and the other counts, as every backend computes it.
+    pub fn from_laps<'a>(
+        session: Session,
+        laps: impl IntoIterator<Item = &'a Lap>,
+        mut counts: Counts,
+    ) -> Self {
+        let mut drivers = std::collections::HashSet::new();
+        let mut best_lap: Option<f64> = None;
+        let mut n = 0;
+        for lap in laps {
+            n += 1;
+            drivers.insert(lap.driver_id.as_str());
+            best_lap = Some(best_lap.map_or(lap.lap_time, |b| b.min(lap.lap_time)));
+        }
+        counts.set(Collection::Laps, n);
+        counts.set(Collection::Sessions, 1);
+        SessionSummary {
+            session,
+            counts,
+            drivers: drivers.len() as u64,
+            best_lap,
+        }
+    }
+}
+
+/// How far an acknowledged save is guaranteed to survive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// The default: once a save returns, it survives the process crashing or being killed
+    /// (the data is in the operating system), but not necessarily a power cut or kernel crash.
+    #[default]
+    Process,
+    /// Once a save (or batch) returns, it is on stable storage: each save is fsynced, so it
+    /// survives a power cut. Slower: one disk flush per save or per batch.
+    PowerLoss,
+}
+
+/// One thing wrong with a store, as [`crate::check`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// Where: a file and byte offset (`lap_data.json at byte 1234 (line 50, column 3)`), or a
+    /// collection and record id (`lap_data id 7`).
+    pub location: String,
+    /// What is wrong, and what repairing would do.
+    pub message: String,
+    /// Whether [`crate::check`] with `repair` fixes it without losing a valid record.
+    pub repairable: bool,
+}
+
+/// What reading a store's files or database without opening it for writing found: see
+/// [`StoreLocation::inspect`].
+#[derive(Debug, Default)]
+pub struct Inspection {
+    /// Damage and interrupted writes, each marked repairable or not.
+    pub problems: Vec<Problem>,
+    /// Who holds the store for writing, if another process does.
+    pub in_use_by: Option<String>,
+    /// Every collection's readable records, when the backend read them while inspecting (a
+    /// JSON directory, read without its lock); `None` when the records are to be read by
+    /// opening the store.
+    pub records: Option<Vec<Records>>,
+    /// Whether the store can be opened to read its records (no damage that stops it).
+    pub readable: bool,
+}
+
+/// Where a store lives, as its backend understands it: what a store URL names once parsed.
+///
+/// Each backend implements it for its own location type and registers its URL forms once, in
+/// [`crate::StoreUrl`]'s table of backends.
+pub trait StoreLocation: std::fmt::Debug + std::fmt::Display + Send + Sync + 'static {
+    /// The backend's name: `json`, `sqlite`, `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Opens the store (creating it if missing).
+    fn open(&self, durability: Durability) -> Result<Box<dyn RaceStore>>;
+
+    /// Whether a store (or at least its directory or file) is there.
+    fn exists(&self) -> bool;
+
+    /// What identifies the store, to tell whether two URLs name the same one (a canonical path,
+    /// or server, database and schema).
+    fn identity(&self) -> String;
+
+    /// Reads the store as opening it would, repairing nothing, creating nothing and taking no
+    /// lock: the damage and interrupted writes opening would find.
+    fn inspect(&self) -> Result<Inspection>;
+
+    /// The URL of a store in this backend's own format at `path` (what
+    /// [`RaceStore::backup`] writes), or `None` when the backend has no format on disk.
+    fn url_at(&self, path: &Path) -> Option<String>;
 }
 
 /// Something opening a store found damaged and repaired without losing an acknowledged record.
@@ -155,12 +390,45 @@ impl std::fmt::Display for Repair {
     }
 }
 
-/// The original system's call forms, built on [`RaceStore`]'s primitives for every backend.
+/// The original system's call forms and typed reads, built on [`RaceStore`]'s primitives once
+/// for every backend.
 pub trait RaceStoreExt: RaceStore {
+    /// Creates a session and returns its id.
+    fn create_session(&self, session: &NewSession) -> Result<Id> {
+        let ids = self.save(&Batch::session(session.clone()))?;
+        ids.session
+            .ok_or_else(|| Error::invalid("session", "the backend created no session"))
+    }
+
+    /// Saves records of one collection all together or not at all, returning their ids
+    /// (consecutive, in input order).
+    fn save_records<N: NewRecord>(&self, inputs: &[N]) -> Result<Vec<Id>> {
+        save_group(self, NewRecords::of(inputs.to_vec()))
+    }
+
+    /// Saves laps all together or not at all, returning their ids (consecutive, in input order).
+    fn save_laps(&self, laps: &[NewLap]) -> Result<Vec<Id>> {
+        save_group(self, NewRecords::Laps(laps.to_vec()))
+    }
+
     /// Saves one lap (`save_lap_data` in the original), returning its id.
     fn save_lap_data(&self, lap: &NewLap) -> Result<Id> {
-        let ids = self.save_laps(std::slice::from_ref(lap))?;
-        Ok(ids[0])
+        save_one(self, NewRecords::Laps(vec![lap.clone()]))
+    }
+
+    /// Saves one driver's metrics for a session and returns the record's id.
+    fn save_driver_metrics(&self, metrics: &NewDriverMetrics) -> Result<Id> {
+        save_one(self, NewRecords::DriverMetrics(vec![metrics.clone()]))
+    }
+
+    /// Saves a prediction and returns its id.
+    fn save_prediction(&self, prediction: &NewPrediction) -> Result<Id> {
+        save_one(self, NewRecords::Predictions(vec![prediction.clone()]))
+    }
+
+    /// Saves a simulation run and returns its id.
+    fn save_simulation(&self, simulation: &NewSimulation) -> Result<Id> {
+        save_one(self, NewRecords::Simulations(vec![simulation.clone()]))
     }
 
     /// Saves one lap given in the original's positional form, sectors as `{"S1": .., "S2": .., "S3": ..}`.
@@ -192,6 +460,32 @@ pub trait RaceStoreExt: RaceStore {
         self.save_driver_metrics(&NewDriverMetrics::from_json(session_id, driver_id, metrics)?)
     }
 
+    /// The records of type `R` a query selects, in id order.
+    fn read_records<R: Record>(&self, query: &Query) -> Result<Vec<R>> {
+        read_typed(self, query)
+    }
+
+    /// The session with this id, if it exists.
+    fn get_session(&self, session_id: Id) -> Result<Option<Session>> {
+        let sessions: Vec<Session> = read_typed(self, &Query::session(Collection::Sessions, session_id))?;
+        Ok(sessions.into_iter().next())
+    }
+
+    /// The sessions a query selects, in id order.
+    fn get_sessions(&self, query: &SessionQuery) -> Result<Vec<Session>> {
+        read_typed(self, &Query::from(query))
+    }
+
+    /// Every session, in id order.
+    fn get_all_sessions(&self) -> Result<Vec<Session>> {
+        self.get_sessions(&SessionQuery::all())
+    }
+
+    /// The laps a query selects, in id order.
+    fn get_laps(&self, query: &LapQuery) -> Result<Vec<Lap>> {
+        read_typed(self, &Query::from(query))
+    }
+
     /// Every lap of a session, in id order.
     fn get_session_laps(&self, session_id: Id) -> Result<Vec<Lap>> {
         self.get_laps(&LapQuery::session(session_id))
@@ -202,10 +496,54 @@ pub trait RaceStoreExt: RaceStore {
         self.get_laps(&LapQuery::session(session_id).driver(driver_id))
     }
 
-    /// Every session, in id order.
-    fn get_all_sessions(&self) -> Result<Vec<Session>> {
-        self.get_sessions(&SessionQuery::all())
+    /// The driver metrics of a session, in id order.
+    fn get_session_metrics(&self, session_id: Id) -> Result<Vec<DriverMetrics>> {
+        read_typed(self, &Query::session(Collection::DriverMetrics, session_id))
+    }
+
+    /// The predictions of a session, in id order.
+    fn get_session_predictions(&self, session_id: Id) -> Result<Vec<Prediction>> {
+        read_typed(self, &Query::session(Collection::Predictions, session_id))
+    }
+
+    /// The simulations of a session, in id order.
+    fn get_session_simulations(&self, session_id: Id) -> Result<Vec<Simulation>> {
+        read_typed(self, &Query::session(Collection::Simulations, session_id))
+    }
+
+    /// Up to `limit` records of `collection` with ids above `after_id`, in id order.
+    ///
+    /// Paging with the last id of each page reads a whole collection once, whatever its size:
+    /// the primitive behind export, migrate and check.
+    fn export_page(&self, collection: Collection, after_id: Id, limit: usize) -> Result<Records> {
+        self.read(&Query::page(collection, after_id, limit))
     }
 }
 
 impl<T: RaceStore + ?Sized> RaceStoreExt for T {}
+
+fn save_group<S: RaceStore + ?Sized>(store: &S, records: NewRecords) -> Result<Vec<Id>> {
+    let mut ids = store.save(&Batch::records(records))?;
+    Ok(ids.records.pop().unwrap_or_default())
+}
+
+fn save_one<S: RaceStore + ?Sized>(store: &S, records: NewRecords) -> Result<Id> {
+    save_group(store, records)?
+        .first()
+        .copied()
+        .ok_or_else(|| Error::invalid("records", "the backend saved nothing"))
+}
+
+fn read_typed<R: Record, S: RaceStore + ?Sized>(store: &S, query: &Query) -> Result<Vec<R>> {
+    let records = store.read(query)?;
+    let collection = records.collection();
+    records.into_vec().ok_or_else(|| {
+        Error::invalid(
+            "query",
+            format!(
+                "the backend returned {collection} for a read of {}",
+                query.collection
+            ),
+        )
+    })
+}

@@ -1,12 +1,15 @@
 //! Moving whole stores: copying every record from one store to another (any backends), and a
 //! fingerprint of a store's contents to prove a copy is exact.
 
+use std::path::Path;
+
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::model::{Collection, Counts, Records};
-use crate::store::RaceStore;
+use crate::store::{RaceStore, RaceStoreExt};
+use crate::url::StoreUrl;
 
 /// How many records a copy reads and writes at a time.
 pub const PAGE_SIZE: usize = 10_000;
@@ -41,12 +44,9 @@ pub fn for_each_page(store: &dyn RaceStore, mut each: impl FnMut(&Records) -> Re
 /// The fingerprint of everything `store` holds.
 pub fn fingerprint(store: &dyn RaceStore) -> Result<Fingerprint> {
     let mut counts = Counts::default();
-    let mut hashes = [FNV_OFFSET; 5];
+    let mut hashes = [FNV_OFFSET; Collection::COUNT];
     for_each_page(store, |page| {
-        let index = Collection::ALL
-            .iter()
-            .position(|c| *c == page.collection())
-            .unwrap_or(0);
+        let index = page.collection().index();
         for record in page.to_json() {
             hashes[index] = fnv1a(hashes[index], canonical(&record).as_bytes());
             hashes[index] = fnv1a(hashes[index], b"\n");
@@ -64,22 +64,23 @@ pub fn fingerprint(store: &dyn RaceStore) -> Result<Fingerprint> {
     })
 }
 
-/// Copies every record of `from` into `to`, ids and timestamps included, sessions first, then
-/// gives `to` the highest ids `from` has given ([`RaceStore::reserve_ids`]), so that neither store
-/// ever gives an id the other gave (a deleted record's included).
+/// Copies every record of `from` into `to`, ids and timestamps included, sessions first, all
+/// read from one moment of `from` ([`RaceStore::read_snapshot`]) while others may keep saving
+/// into it; then gives `to` the highest ids `from` had given ([`RaceStore::reserve_ids`]), so
+/// that neither store ever gives an id the other gave (a deleted record's included).
 ///
 /// `progress` is called after each page with the collection, the records copied so far in it
-/// and its total. `to` should be empty: [`RaceStore::import`] refuses ids at or below those it
-/// has given. Returns what was copied; compare [`fingerprint`]s to verify.
+/// and its total (as counted before the copy). `to` should be empty: [`RaceStore::import`]
+/// refuses ids at or below those it has given. Returns what was copied; compare
+/// [`fingerprint`]s to verify.
 pub fn copy_all(
     from: &dyn RaceStore,
     to: &dyn RaceStore,
     mut progress: impl FnMut(Collection, u64, u64),
 ) -> Result<Counts> {
     let totals = from.counts()?;
-    let marks = from.highest_ids()?;
     let mut copied = Counts::default();
-    for_each_page(from, |page| {
+    let marks = from.read_snapshot(&mut |page| {
         to.import(page).map_err(|e| match e {
             Error::Invalid { field, message } if field == "id" => Error::Invalid {
                 field,
@@ -89,11 +90,72 @@ pub fn copy_all(
         })?;
         let collection = page.collection();
         copied.add(collection, page.len() as u64);
-        progress(collection, copied.get(collection), totals.get(collection));
+        progress(
+            collection,
+            copied.get(collection),
+            totals.get(collection).max(copied.get(collection)),
+        );
         Ok(())
     })?;
     to.reserve_ids(&marks)?;
     Ok(copied)
+}
+
+/// The format a [`backup`] was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupFormat {
+    /// The store's own: a JSON directory of a JSON store, a SQLite file of a SQLite store.
+    SameAsStore,
+    /// A JSON directory, for a store without a format on disk (PostgreSQL).
+    JsonDirectory,
+}
+
+/// Writes a consistent copy of `store` to `destination`, which must not exist yet, while others
+/// may keep saving into it; says in which format (see [`StoreUrl::backup_url`] for the URL it
+/// opens with).
+///
+/// A JSON directory or SQLite file is copied in its own format ([`RaceStore::backup`]); a store
+/// without a format on disk (PostgreSQL) is copied into a new JSON directory from one snapshot
+/// ([`RaceStore::read_snapshot`]), its id marks included.
+pub fn backup(store: &dyn RaceStore, destination: &Path) -> Result<BackupFormat> {
+    match store.backup(destination) {
+        Ok(()) => return Ok(BackupFormat::SameAsStore),
+        Err(Error::Unsupported { .. }) => {}
+        Err(other) => return Err(other),
+    }
+    if destination.exists() {
+        return Err(Error::invalid(
+            "destination",
+            format!(
+                "{} already exists; a backup goes to a new directory",
+                destination.display()
+            ),
+        ));
+    }
+    #[cfg(feature = "json")]
+    {
+        let copy = crate::backend::json::JsonStore::open(destination, crate::store::Durability::PowerLoss)?;
+        let marks = store.read_snapshot(&mut |page| copy.import(page))?;
+        copy.reserve_ids(&marks)?;
+        copy.close()?;
+        Ok(BackupFormat::JsonDirectory)
+    }
+    #[cfg(not(feature = "json"))]
+    Err(Error::Unsupported {
+        url: destination.display().to_string(),
+        message: "backing up this store writes a JSON directory, and this racestore was built without the json backend (cargo feature \"json\")".into(),
+    })
+}
+
+impl StoreUrl {
+    /// The URL a [`backup`] of this store written at `destination` in `format` opens with.
+    pub fn backup_url(&self, destination: &Path, format: BackupFormat) -> String {
+        match (format, self.location.url_at(destination)) {
+            (BackupFormat::SameAsStore, Some(url)) => url,
+            _ => format!("json:{}", destination.display()),
+        }
+    }
 }
 
 /// JSON text with every object's keys sorted, recursively.

@@ -44,9 +44,9 @@ fn sound_stores_check_clean_on_every_backend() {
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(
         (
-            report.counts.sessions,
-            report.counts.laps,
-            report.counts.driver_metrics
+            report.counts.sessions(),
+            report.counts.laps(),
+            report.counts.driver_metrics()
         ),
         (2, 10, 2)
     );
@@ -57,7 +57,7 @@ fn sound_stores_check_clean_on_every_backend() {
     store.close().unwrap();
     let report = check(&format!("sqlite:{}", db.display()), false).unwrap();
     assert!(report.is_ok(), "{report:?}");
-    assert_eq!(report.counts.laps, 10);
+    assert_eq!(report.counts.laps(), 10);
 }
 
 #[test]
@@ -84,7 +84,7 @@ fn a_torn_tail_is_reported_as_repairable_left_alone_then_repaired_on_request() {
         bytes,
         "check without --repair changes nothing"
     );
-    assert_eq!(report.counts.laps, 9, "the complete records are still checked");
+    assert_eq!(report.counts.laps(), 9, "the complete records are still checked");
 
     let report = check(&url, true).unwrap();
     assert!(report.is_ok(), "{report:?}");
@@ -198,7 +198,10 @@ fn the_originals_directory_copied_to_sqlite_and_back_is_the_same_record_for_reco
     let sqlite = SqliteStore::open(&temp.path().join("copy.db"), Durability::Process).unwrap();
     let mut progress = Vec::new();
     let copied = copy_all(&source, &sqlite, |c, done, total| progress.push((c, done, total))).unwrap();
-    assert_eq!((copied.sessions, copied.laps, copied.simulations), (2, 6, 1));
+    assert_eq!(
+        (copied.sessions(), copied.laps(), copied.simulations()),
+        (2, 6, 1)
+    );
     assert!(progress.contains(&(Collection::Laps, 6, 6)), "{progress:?}");
     let back = JsonStore::open(temp.path().join("back"), Durability::Process).unwrap();
     copy_all(&sqlite, &back, |_, _, _| {}).unwrap();

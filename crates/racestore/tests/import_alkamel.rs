@@ -12,9 +12,8 @@ use std::rc::Rc;
 use racestore::import::alkamel::{self, BadRows, DateSource, Options, Parsed, ProblemKind};
 use racestore::model::lap_type;
 use racestore::{
-    Collection, Counts, DriverMetrics, Error, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewLap,
-    NewPrediction, NewSession, NewSimulation, Prediction, RaceStore, RaceStoreExt, Records, Session,
-    SessionQuery, Simulation,
+    Batch, Collection, Counts, Error, Id, IdMarks, Lap, LapQuery, NewLap, NewSession, Query, RaceStore,
+    RaceStoreExt, Records, SavedIds, Session, SessionQuery, SessionSummary,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -596,58 +595,37 @@ fn an_aborted_import_of_a_file_with_a_garbage_time_changes_nothing_on_any_backen
     }
 }
 
-/// A store whose `save_laps` always fails, otherwise the JSON store it wraps.
+/// A store whose saves of laps always fail, otherwise the JSON store it wraps.
 #[derive(Debug)]
 struct LapsFail(Box<dyn RaceStore>);
 
 impl RaceStore for LapsFail {
-    fn create_session(&self, session: &NewSession) -> racestore::Result<Id> {
-        self.0.create_session(session)
+    fn save(&self, batch: &Batch) -> racestore::Result<SavedIds> {
+        if batch.records.iter().any(|r| r.collection() == Collection::Laps) {
+            return Err(Error::backend("test", "disk full"));
+        }
+        self.0.save(batch)
     }
-    fn save_driver_metrics(&self, metrics: &NewDriverMetrics) -> racestore::Result<Id> {
-        self.0.save_driver_metrics(metrics)
+    fn read(&self, query: &Query) -> racestore::Result<Records> {
+        self.0.read(query)
     }
-    fn save_laps(&self, _laps: &[NewLap]) -> racestore::Result<Vec<Id>> {
-        Err(Error::Backend {
-            backend: "test",
-            message: "disk full".into(),
-        })
-    }
-    fn save_prediction(&self, prediction: &NewPrediction) -> racestore::Result<Id> {
-        self.0.save_prediction(prediction)
-    }
-    fn save_simulation(&self, simulation: &NewSimulation) -> racestore::Result<Id> {
-        self.0.save_simulation(simulation)
-    }
-    fn get_session(&self, session_id: Id) -> racestore::Result<Option<Session>> {
-        self.0.get_session(session_id)
-    }
-    fn get_sessions(&self, query: &SessionQuery) -> racestore::Result<Vec<Session>> {
-        self.0.get_sessions(query)
-    }
-    fn get_session_metrics(&self, session_id: Id) -> racestore::Result<Vec<DriverMetrics>> {
-        self.0.get_session_metrics(session_id)
-    }
-    fn get_laps(&self, query: &LapQuery) -> racestore::Result<Vec<Lap>> {
-        self.0.get_laps(query)
-    }
-    fn get_session_predictions(&self, session_id: Id) -> racestore::Result<Vec<Prediction>> {
-        self.0.get_session_predictions(session_id)
-    }
-    fn get_session_simulations(&self, session_id: Id) -> racestore::Result<Vec<Simulation>> {
-        self.0.get_session_simulations(session_id)
+    fn session_summaries(&self, query: &SessionQuery) -> racestore::Result<Vec<SessionSummary>> {
+        self.0.session_summaries(query)
     }
     fn delete_session(&self, session_id: Id) -> racestore::Result<Counts> {
         self.0.delete_session(session_id)
-    }
-    fn export_page(&self, collection: Collection, after_id: Id, limit: usize) -> racestore::Result<Records> {
-        self.0.export_page(collection, after_id, limit)
     }
     fn import(&self, records: &Records) -> racestore::Result<()> {
         self.0.import(records)
     }
     fn backup(&self, destination: &std::path::Path) -> racestore::Result<()> {
         self.0.backup(destination)
+    }
+    fn read_snapshot(
+        &self,
+        each: &mut dyn FnMut(&Records) -> racestore::Result<()>,
+    ) -> racestore::Result<IdMarks> {
+        self.0.read_snapshot(each)
     }
     fn highest_ids(&self) -> racestore::Result<IdMarks> {
         self.0.highest_ids()
@@ -664,7 +642,7 @@ impl RaceStore for LapsFail {
 }
 
 #[test]
-fn when_saving_the_laps_fails_the_session_created_for_them_is_deleted() {
+fn when_saving_the_laps_fails_nothing_of_the_file_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("barber/23_Analysis.CSV");
     write_export(
@@ -681,8 +659,8 @@ fn when_saving_the_laps_fails_the_session_created_for_them_is_deleted() {
         "{err}"
     );
     assert_eq!(snapshot(&store), before);
-    // The deleted session's id stays used.
-    assert_eq!(store.create_session(&NewSession::new("Barber")).unwrap(), 3);
+    // The file's session was never created: the next session takes the next id.
+    assert_eq!(store.create_session(&NewSession::new("Barber")).unwrap(), 2);
 }
 
 // ---------------------------------------------------------------------------------------------

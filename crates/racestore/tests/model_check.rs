@@ -5,9 +5,9 @@ mod common;
 
 use proptest::prelude::*;
 use racestore::{
-    Counts, DriverMetrics, Durability, Error, Id, JsonStore, Lap, LapQuery, NewDriverMetrics, NewLap,
-    NewPrediction, NewSession, NewSimulation, PostgresStore, Prediction, RaceStore, RaceStoreExt, Sectors,
-    Session, SessionQuery, Simulation, SqliteStore,
+    Collection, Counts, DriverMetrics, Durability, Error, Id, JsonStore, Lap, LapQuery, NewDriverMetrics,
+    NewLap, NewPrediction, NewSession, NewSimulation, PostgresStore, Prediction, RaceStore, RaceStoreExt,
+    Sectors, Session, SessionQuery, Simulation, SqliteStore,
 };
 use serde_json::json;
 
@@ -190,15 +190,24 @@ impl Model {
             }
             Op::Delete { session } => {
                 check(self.require(*session))?;
-                let mut removed = Counts {
-                    sessions: 1,
-                    ..Counts::default()
-                };
+                let mut removed = Counts::of(&[(Collection::Sessions, 1)]);
                 self.sessions.retain(|s| s.id != *session);
-                removed.driver_metrics = drain(&mut self.metrics, |m| m.session_id == *session);
-                removed.laps = drain(&mut self.laps, |l| l.session_id == *session);
-                removed.predictions = drain(&mut self.predictions, |p| p.session_id == *session);
-                removed.simulations = drain(&mut self.simulations, |s| s.session_id == *session);
+                removed.set(
+                    Collection::DriverMetrics,
+                    drain(&mut self.metrics, |m| m.session_id == *session),
+                );
+                removed.set(
+                    Collection::Laps,
+                    drain(&mut self.laps, |l| l.session_id == *session),
+                );
+                removed.set(
+                    Collection::Predictions,
+                    drain(&mut self.predictions, |p| p.session_id == *session),
+                );
+                removed.set(
+                    Collection::Simulations,
+                    drain(&mut self.simulations, |s| s.session_id == *session),
+                );
                 Ok(Outcome::Counts(removed))
             }
             Op::Reopen => Ok(Outcome::Done),
@@ -417,13 +426,13 @@ fn compare_reads(store: &dyn RaceStore, model: &Model) {
         without_clock(&store.get_laps(&LapQuery::all()).unwrap()),
         without_clock(&model.laps)
     );
-    let counts = Counts {
-        sessions: model.sessions.len() as u64,
-        driver_metrics: model.metrics.len() as u64,
-        laps: model.laps.len() as u64,
-        predictions: model.predictions.len() as u64,
-        simulations: model.simulations.len() as u64,
-    };
+    let counts = Counts::of(&[
+        (Collection::Sessions, model.sessions.len() as u64),
+        (Collection::DriverMetrics, model.metrics.len() as u64),
+        (Collection::Laps, model.laps.len() as u64),
+        (Collection::Predictions, model.predictions.len() as u64),
+        (Collection::Simulations, model.simulations.len() as u64),
+    ]);
     assert_eq!(store.counts().unwrap(), counts);
 }
 

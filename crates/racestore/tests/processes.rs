@@ -109,7 +109,7 @@ fn writer(dir: &Path) {
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "ready").unwrap();
-    let mut n: i64 = store.counts().unwrap().laps as i64;
+    let mut n: i64 = store.counts().unwrap().laps() as i64;
     loop {
         if n % 7 == 0 {
             let batch: Vec<NewLap> = (0..40).map(|k| lap(session, n + k)).collect();
@@ -155,7 +155,7 @@ fn second_process_is_refused() {
     drop(child.stdin.take());
     assert!(child.wait().unwrap().success());
     let store = JsonStore::open(&dir, Durability::Process).expect("free once the holder closed it");
-    assert_eq!(store.counts().unwrap().sessions, 1);
+    assert_eq!(store.counts().unwrap().sessions(), 1);
 }
 
 fn kill_9_loses_nothing() {
@@ -397,7 +397,7 @@ fn four_processes_share_postgres() {
     let store = racestore::open(&url).unwrap();
     let counts = store.counts().unwrap();
     assert_eq!(
-        (counts.sessions, counts.laps),
+        (counts.sessions(), counts.laps()),
         (POSTGRES_PROCESSES as u64, total as u64)
     );
     for (session, ids) in sessions {

@@ -2,13 +2,13 @@
 //! its fingerprint.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use racestore::transfer;
-use racestore::{Location, StoreUrl};
+use racestore::StoreUrl;
 use serde_json::json;
 
 use super::migrate::fingerprint_json;
@@ -37,16 +37,17 @@ pub fn run(url: &str, args: &BackupArgs) -> anyhow::Result<()> {
             args.to.display()
         );
     }
-    let snapshot_url = snapshot_url(url, &args.to)?;
+    let parsed = StoreUrl::parse(url)?;
 
     let store = super::open_store(url)?;
     let started = Instant::now();
     let spinner = Progress::spinner(format!("backing up {shown} to {}", args.to.display()));
-    let result = store.backup(&args.to);
+    let result = transfer::backup(store.as_ref(), &args.to);
     drop(spinner);
     let closed = close_store(store.as_ref(), url);
-    result.with_context(|| format!("backing up {shown} to {}", args.to.display()))?;
+    let format = result.with_context(|| format!("backing up {shown} to {}", args.to.display()))?;
     closed?;
+    let snapshot_url = parsed.backup_url(&args.to, format);
     let elapsed = started.elapsed();
 
     // The proof: the snapshot opens as a store, and this is what it holds.
@@ -98,14 +99,4 @@ pub fn run(url: &str, args: &BackupArgs) -> anyhow::Result<()> {
         shell_quote(&snapshot_url)
     )?;
     Ok(())
-}
-
-/// The URL the backup of the store `url` opens with: the same backend, except PostgreSQL,
-/// whose backups are JSON directories.
-fn snapshot_url(url: &str, to: &Path) -> anyhow::Result<String> {
-    let parsed = StoreUrl::parse(url)?;
-    Ok(match parsed.location {
-        Location::Sqlite(_) => format!("sqlite:{}", to.display()),
-        _ => format!("json:{}", to.display()),
-    })
 }

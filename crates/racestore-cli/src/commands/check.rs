@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::{bail, Context};
 use clap::Args;
 use racestore::check;
-use racestore::{Location, StoreUrl};
+use racestore::StoreUrl;
 use serde_json::json;
 
 use super::{counts_text, plural, shell_quote, shown_url};
@@ -27,16 +27,9 @@ pub struct CheckArgs {
 /// Runs `racestore check` against the store `url`: exit status 0 when sound, 1 otherwise.
 pub fn run(url: &str, args: &CheckArgs) -> anyhow::Result<()> {
     let shown = shown_url(url);
-    if let Ok(StoreUrl {
-        location: Location::Json(path) | Location::Sqlite(path),
-        ..
-    }) = StoreUrl::parse(url)
-    {
-        if !path.exists() {
-            bail!(
-                "there is no store at {shown}: {} does not exist, so there is nothing to check",
-                path.display()
-            );
+    if let Ok(parsed) = StoreUrl::parse(url) {
+        if !parsed.location.exists() {
+            bail!("there is no store at {shown}: it does not exist, so there is nothing to check");
         }
     }
     let report = check::check(url, args.repair).with_context(|| format!("checking {shown}"))?;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use racestore::transfer::PAGE_SIZE;
-use racestore::{Collection, Counts, Id, LapQuery, RaceStore, Records};
+use racestore::{Collection, Counts, Id, LapQuery, RaceStore, RaceStoreExt, Records};
 use serde_json::{Map, Value};
 
 use super::progress::{self, Progress};
@@ -273,7 +273,7 @@ fn write_export(
             Format::Ndjson => write_ndjson(store, collection, selection, several, out, progress)?,
             Format::Csv => write_csv(store, collection, selection, delimiter, out, progress)?,
         };
-        *counts_slot(&mut written, collection) = count;
+        written.set(collection, count);
     }
     if format == Format::Json && several {
         out.write_all(b"}\n")?;
@@ -467,16 +467,6 @@ fn csv_cell(value: Option<&Value>) -> String {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(text)) => text.clone(),
         Some(other) => other.to_string(),
-    }
-}
-
-fn counts_slot(counts: &mut Counts, collection: Collection) -> &mut u64 {
-    match collection {
-        Collection::Sessions => &mut counts.sessions,
-        Collection::DriverMetrics => &mut counts.driver_metrics,
-        Collection::Laps => &mut counts.laps,
-        Collection::Predictions => &mut counts.predictions,
-        Collection::Simulations => &mut counts.simulations,
     }
 }
 

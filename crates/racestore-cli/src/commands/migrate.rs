@@ -2,13 +2,12 @@
 //! then verified against the source.
 
 use std::io::Write;
-use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
 use racestore::transfer::{self, Fingerprint, PAGE_SIZE};
-use racestore::{Collection, Counts, Location, RaceStore, StoreUrl};
+use racestore::{Collection, Counts, RaceStore, RaceStoreExt, StoreUrl};
 use serde_json::{json, Map, Value};
 
 use super::progress::Progress;
@@ -43,16 +42,9 @@ pub fn run(args: &MigrateArgs) -> anyhow::Result<()> {
         bail!("--from and --to name the same store ({from_url}); migrate copies between two stores");
     }
     // Opening creates a missing JSON directory or SQLite file: a mistyped --from would copy nothing.
-    if let Ok(StoreUrl {
-        location: Location::Json(path) | Location::Sqlite(path),
-        ..
-    }) = StoreUrl::parse(&args.from)
-    {
-        if !path.exists() {
-            bail!(
-                "there is no store at {from_url} (--from): {} does not exist",
-                path.display()
-            );
+    if let Ok(from) = StoreUrl::parse(&args.from) {
+        if !from.location.exists() {
+            bail!("there is no store at {from_url} (--from): it does not exist");
         }
     }
     let from = open_store(&args.from).context("opening the source (--from)")?;
@@ -97,7 +89,7 @@ fn migrate(
             .sum();
         progress.set_message(collection.to_string());
         progress.set_position(earlier + done);
-        set(&mut copied, collection, done);
+        copied.set(collection, done);
     });
     progress.clear();
     if let Err(err) = result {
@@ -279,34 +271,10 @@ pub fn fingerprint_json(fp: &Fingerprint) -> Value {
     json!({"counts": fp.counts, "records": fp.counts.total(), "checksums": checksums})
 }
 
-fn set(counts: &mut Counts, collection: Collection, value: u64) {
-    match collection {
-        Collection::Sessions => counts.sessions = value,
-        Collection::DriverMetrics => counts.driver_metrics = value,
-        Collection::Laps => counts.laps = value,
-        Collection::Predictions => counts.predictions = value,
-        Collection::Simulations => counts.simulations = value,
-    }
-}
-
 /// Whether two URLs name the same store (the same file or directory, or the same schema).
 fn same_store(a: &str, b: &str) -> bool {
-    let (Ok(a), Ok(b)) = (StoreUrl::parse(a), StoreUrl::parse(b)) else {
-        return false;
-    };
-    let same_path = |x: &Path, y: &Path| match (x.canonicalize(), y.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => x == y,
-    };
-    match (&a.location, &b.location) {
-        (Location::Json(x), Location::Json(y)) | (Location::Sqlite(x), Location::Sqlite(y)) => {
-            same_path(x, y)
-        }
-        (Location::Postgres(x), Location::Postgres(y)) => {
-            let database =
-                |u: &racestore::PostgresUrl| u.redacted().split('?').next().unwrap_or_default().to_owned();
-            database(x) == database(y) && x.schema() == y.schema()
-        }
+    match (StoreUrl::parse(a), StoreUrl::parse(b)) {
+        (Ok(a), Ok(b)) => a.same_store(&b),
         _ => false,
     }
 }

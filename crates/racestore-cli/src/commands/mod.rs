@@ -12,7 +12,7 @@ pub mod sessions;
 pub mod show;
 
 use anyhow::Context;
-use racestore::{Collection, Counts, Location, RaceStore, StoreUrl};
+use racestore::{Collection, Counts, RaceStore, StoreUrl};
 
 /// Opens the store `url` names, reporting on stderr anything the library repaired while opening.
 ///
@@ -40,11 +40,8 @@ pub fn close_store(store: &dyn RaceStore, url: &str) -> anyhow::Result<()> {
 /// The URL as it may be shown: a PostgreSQL password replaced by `***`.
 pub fn shown_url(url: &str) -> String {
     match StoreUrl::parse(url) {
-        Ok(StoreUrl {
-            location: Location::Postgres(pg),
-            ..
-        }) => pg.to_string(),
-        _ => url.to_owned(),
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => racestore::redact_url(url),
     }
 }
 
@@ -64,13 +61,7 @@ pub fn counts_text(counts: &Counts) -> String {
 
 /// `n` records of a collection, in words: `1 session`, `2 driver metrics`, `600 laps`.
 pub fn records_of(collection: Collection, n: u64) -> String {
-    match collection {
-        Collection::Sessions => plural(n, "session"),
-        Collection::DriverMetrics => format!("{n} driver metrics"),
-        Collection::Laps => plural(n, "lap"),
-        Collection::Predictions => plural(n, "prediction"),
-        Collection::Simulations => plural(n, "simulation"),
-    }
+    collection.count_text(n)
 }
 
 /// Whether an error is stdout's reader having gone away.
@@ -99,13 +90,13 @@ mod tests {
 
     #[test]
     fn counts_read_as_words_and_passwords_are_never_shown() {
-        let counts = Counts {
-            sessions: 1,
-            driver_metrics: 2,
-            laps: 600,
-            predictions: 0,
-            simulations: 1,
-        };
+        let counts = Counts::of(&[
+            (Collection::Sessions, 1),
+            (Collection::DriverMetrics, 2),
+            (Collection::Laps, 600),
+            (Collection::Predictions, 0),
+            (Collection::Simulations, 1),
+        ]);
         assert_eq!(
             counts_text(&counts),
             "1 session, 2 driver metrics, 600 laps, 0 predictions, 1 simulation"

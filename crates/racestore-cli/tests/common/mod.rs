@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use racestore::{NewDriverMetrics, NewLap, NewPrediction, NewSession, NewSimulation, RaceStore, Sectors};
+use racestore::{
+    NewDriverMetrics, NewLap, NewPrediction, NewSession, NewSimulation, RaceStore, RaceStoreExt, Sectors,
+};
 use serde_json::json;
 
 /// `racestore` with the environment's `RACESTORE_URL` removed, so only what a test sets counts.

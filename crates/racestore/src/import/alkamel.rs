@@ -79,8 +79,8 @@ use serde::Serialize;
 
 use super::time::parse_seconds;
 use crate::error::{Error, Result};
-use crate::model::{lap_type, now_timestamp, NewLap, NewSession, Sectors, Session};
-use crate::store::RaceStore;
+use crate::model::{lap_type, now_timestamp, NewLap, NewRecords, NewSession, Sectors, Session};
+use crate::store::{Batch, RaceStore, RaceStoreExt};
 
 /// What an import does with rows that cannot be trusted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
@@ -265,12 +265,11 @@ pub fn parse_bytes(file: &Path, bytes: &[u8], options: &Options) -> Result<Parse
     parse_named(file, file, bytes, options)
 }
 
-/// Stores a parsed file: one session, and every trusted lap in one [`RaceStore::save_laps`] batch.
+/// Stores a parsed file as one unit ([`RaceStore::save`] of one [`Batch`]): its session and
+/// every trusted lap, all or nothing, so a crash or a failure part-way leaves the store as it was.
 ///
 /// With [`BadRows::Abort`] and any problem, fails with [`Parsed::abort_error`] before touching
-/// the store. A file without a lap to store is an [`Error::Import`], and stores nothing. When
-/// saving the laps fails, the session just created is deleted again, so the store holds what it
-/// held before; the session's id stays used, as ids are never given twice.
+/// the store. A file without a lap to store is an [`Error::Import`], and stores nothing.
 pub fn save(store: &dyn RaceStore, parsed: &Parsed) -> Result<Summary> {
     if let Some(err) = parsed.abort_error() {
         return Err(err);
@@ -286,28 +285,12 @@ pub fn save(store: &dyn RaceStore, parsed: &Parsed) -> Result<Summary> {
             ),
         });
     }
-    let session_id = store.create_session(&parsed.session)?;
-    let laps: Vec<NewLap> = parsed
-        .laps
-        .iter()
-        .map(|p| NewLap {
-            session_id,
-            ..p.lap.clone()
-        })
-        .collect();
-    if let Err(err) = store.save_laps(&laps) {
-        return Err(match store.delete_session(session_id) {
-            Ok(_) => err,
-            Err(undo) => Error::Import {
-                file: parsed.file.clone(),
-                line: None,
-                message: format!(
-                    "saving its {} laps failed ({err}), and deleting session {session_id}, created for them, failed too ({undo}); delete that session by hand",
-                    laps.len()
-                ),
-            },
-        });
-    }
+    let laps: Vec<NewLap> = parsed.laps.iter().map(|p| p.lap.clone()).collect();
+    let batch = Batch::session(parsed.session.clone()).with(NewRecords::Laps(laps));
+    let ids = store.save(&batch)?;
+    let session_id = ids
+        .session
+        .ok_or_else(|| Error::backend("import", "the store created no session for the file"))?;
     let session = store
         .get_session(session_id)?
         .ok_or_else(|| Error::session_not_found(session_id))?;
@@ -316,7 +299,7 @@ pub fn save(store: &dyn RaceStore, parsed: &Parsed) -> Result<Summary> {
         session,
         date_source: parsed.date_source,
         rows: parsed.rows,
-        laps_imported: laps.len(),
+        laps_imported: parsed.laps.len(),
         skipped: parsed.problems.clone(),
     })
 }

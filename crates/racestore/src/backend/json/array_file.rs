@@ -10,11 +10,12 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::format::{write_array_element, Record};
+use super::format::write_array_element;
 use super::fsio::{temp_path, Io};
 use super::group_commit::{GroupCommit, Ticket};
+use super::journal::AppendSpan;
 use crate::error::{Error, Result};
-use crate::model::Id;
+use crate::model::{Id, Record};
 use crate::store::Repair;
 
 /// Where one record's bytes (`{` to `}`) sit in the file.
@@ -148,7 +149,7 @@ fn scan_records<T: Record>(
                 }
                 return Err(corrupt(
                     error_at.saturating_sub(1),
-                    format!("{} record: {error}", T::FILE),
+                    format!("{} record: {error}", T::COLLECTION.file_name()),
                 ));
             }
             None => unreachable!("a '{{' was seen, so the stream yields a value or an error"),
@@ -273,6 +274,68 @@ fn corrupt_at(path: &Path, bytes: &[u8], offset: usize, message: String) -> Erro
     }
 }
 
+/// Whether the file at `path` holds whole records up to `span.end`: whether the batch that
+/// appended the span landed. A file damaged before the span's start is [`Error::CorruptFile`].
+pub(super) fn landed(path: &Path, span: &AppendSpan) -> Result<bool> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Error::io("reading", path, e)),
+    };
+    let (ends, broken_at) = record_ends(&bytes);
+    if ends.contains(&span.end) {
+        return Ok(true);
+    }
+    match broken_at {
+        Some(at) if (at as u64) < span.start => Err(corrupt_at(
+            path,
+            &bytes,
+            at,
+            "damaged before a batch that a crash interrupted".into(),
+        )),
+        _ => Ok(false),
+    }
+}
+
+/// The offsets just past each top-level record's closing `}`, found by a structural scan (no
+/// values parsed), and where the array stops being whole, if it does.
+fn record_ends(bytes: &[u8]) -> (Vec<u64>, Option<usize>) {
+    let mut ends = Vec::new();
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                let Some(inner) = depth.checked_sub(1) else {
+                    return (ends, Some(i));
+                };
+                depth = inner;
+                if depth == 1 && b == b'}' {
+                    ends.push(i as u64 + 1);
+                }
+                if depth == 0 {
+                    return (ends, None);
+                }
+            }
+            0 => return (ends, Some(i)),
+            _ => {}
+        }
+    }
+    (ends, Some(bytes.len()))
+}
+
 /// An open data file and where its records sit.
 #[derive(Debug)]
 pub(super) struct ArrayFile {
@@ -290,7 +353,7 @@ pub(super) struct ArrayFile {
 
 impl ArrayFile {
     /// Wraps an opened file whose contents `scan` has read (and whose torn tail, if any, is repaired).
-    pub fn new(path: PathBuf, file: File, io: Io, len: u64, tail: u64, spans: Vec<Span>) -> Self {
+    pub(super) fn new(path: PathBuf, file: File, io: Io, len: u64, tail: u64, spans: Vec<Span>) -> Self {
         ArrayFile {
             path,
             file,
@@ -303,7 +366,7 @@ impl ArrayFile {
     }
 
     /// Makes single saves share writes and fsyncs with concurrent ones ([`ArrayFile::enqueue_append`]).
-    pub fn enable_group_commit(&mut self) -> Result<()> {
+    pub(super) fn enable_group_commit(&mut self) -> Result<()> {
         self.group = Some(std::sync::Arc::new(GroupCommit::new(
             &self.file,
             self.path.clone(),
@@ -314,7 +377,7 @@ impl ArrayFile {
 
     /// Queues encoded records for a group commit; wait on the returned handle, without the
     /// store's lock, until they are durable. Only with group commit enabled.
-    pub fn enqueue_append(
+    pub(super) fn enqueue_append(
         &mut self,
         bytes: &[u8],
         spans: Vec<Span>,
@@ -340,29 +403,41 @@ impl ArrayFile {
     }
 
     /// Why the file stopped accepting writes, if a group commit failed.
-    pub fn failure(&self) -> Option<String> {
+    pub(super) fn failure(&self) -> Option<String> {
         self.group.as_ref().and_then(|g| g.failure())
     }
 
     /// Cuts the file at `tail` and closes the array there: the repair of a torn tail.
-    pub fn close_array_at(io: &Io, file: &File, path: &Path, tail: u64, has_records: bool) -> Result<u64> {
+    pub(super) fn close_array_at(
+        io: &Io,
+        file: &File,
+        path: &Path,
+        tail: u64,
+        has_records: bool,
+    ) -> Result<u64> {
         let closing: &[u8] = if has_records { b"\n]" } else { b"]" };
         io.set_len(file, path, tail)?;
         io.write_at(file, path, closing, tail)?;
         Ok(tail + closing.len() as u64)
     }
 
-    /// The bytes an append of `records` writes at the tail, and each record's place in the file.
-    pub fn encode_append<T: Record>(&self, records: &[T]) -> (Vec<u8>, Vec<Span>) {
+    /// The bytes an append of `records` writes at `tail`, after `earlier_records` records of
+    /// the same batch were appended at the file's tail; and each record's place in the file.
+    pub(super) fn encode_append_at<T: Record>(
+        &self,
+        records: &[T],
+        tail: u64,
+        earlier_records: usize,
+    ) -> (Vec<u8>, Vec<Span>) {
         let mut bytes = Vec::with_capacity(records.len() * 384 + 2);
         let mut spans = Vec::with_capacity(records.len());
         for (i, record) in records.iter().enumerate() {
-            let first_in_file = self.spans.is_empty() && i == 0;
+            let first_in_file = self.spans.is_empty() && earlier_records == 0 && i == 0;
             bytes.extend_from_slice(if first_in_file { b"\n  " } else { b",\n  " });
             let start = bytes.len();
             write_array_element(&mut bytes, record);
             spans.push(Span {
-                offset: self.tail + start as u64,
+                offset: tail + start as u64,
                 len: (bytes.len() - start) as u64,
             });
         }
@@ -370,13 +445,22 @@ impl ArrayFile {
         (bytes, spans)
     }
 
+    /// Cuts the file back to where it stood with `spans` records and its tail at `tail`: the
+    /// undoing of an append that is part of a batch that failed.
+    pub(super) fn cut_back(&mut self, tail: u64, spans: usize) -> Result<()> {
+        self.flush_queued()?;
+        self.spans.truncate(spans);
+        self.tail = tail;
+        self.restore()
+    }
+
     /// Where the next append writes.
-    pub fn tail(&self) -> u64 {
+    pub(super) fn tail(&self) -> u64 {
         self.tail
     }
 
     /// Writes encoded records at the tail. On failure the caller must call [`ArrayFile::restore`].
-    pub fn write_append(&mut self, bytes: &[u8], spans: Vec<Span>) -> Result<()> {
+    pub(super) fn write_append(&mut self, bytes: &[u8], spans: Vec<Span>) -> Result<()> {
         self.flush_queued()?;
         self.io.write_at(&self.file, &self.path, bytes, self.tail)?;
         let end = self.tail + bytes.len() as u64;
@@ -390,7 +474,7 @@ impl ArrayFile {
     }
 
     /// Puts the closing bracket back at the tail after a failed append, so the file is whole again.
-    pub fn restore(&mut self) -> Result<()> {
+    pub(super) fn restore(&mut self) -> Result<()> {
         self.len = Self::close_array_at(
             &self.io,
             &self.file,
@@ -402,13 +486,13 @@ impl ArrayFile {
     }
 
     /// Flushes the file's data to stable storage.
-    pub fn sync(&self) -> Result<()> {
+    pub(super) fn sync(&self) -> Result<()> {
         self.flush_queued()?;
         self.io.sync(&self.file, &self.path)
     }
 
     /// Reads one record's raw bytes, as they sit in the file.
-    pub fn read_span(&self, span: Span, out: &mut Vec<u8>) -> Result<()> {
+    pub(super) fn read_span(&self, span: Span, out: &mut Vec<u8>) -> Result<()> {
         out.resize(span.len as usize, 0);
         self.file
             .read_exact_at(out, span.offset)
@@ -416,7 +500,7 @@ impl ArrayFile {
     }
 
     /// The file's bytes up to its current length: a consistent copy while no append runs.
-    pub fn read_all(&self) -> Result<Vec<u8>> {
+    pub(super) fn read_all(&self) -> Result<Vec<u8>> {
         self.flush_queued()?;
         let mut bytes = vec![0; self.len as usize];
         self.file
@@ -429,7 +513,7 @@ impl ArrayFile {
     ///
     /// The new file is written beside the old one and renamed over it, so a crash leaves either
     /// the old file or the new one, never a mix. Costs a pass over the file: deletes are rare.
-    pub fn rewrite_keeping(&mut self, keep: &[bool], sync: bool) -> Result<()> {
+    pub(super) fn rewrite_keeping(&mut self, keep: &[bool], sync: bool) -> Result<()> {
         self.flush_queued()?;
         let temp = temp_path(&self.path);
         let written = (|| -> Result<(File, Vec<Span>, u64)> {

@@ -2,49 +2,8 @@
 
 use std::io::{self, Write};
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::ser::Formatter;
-
-use crate::model::{DriverMetrics, Id, Lap, Prediction, Session, Simulation};
-
-/// A record kept in one of the five files.
-pub(super) trait Record: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
-    /// The file holding this collection, as the original named it.
-    const FILE: &'static str;
-    /// The record's id.
-    fn id(&self) -> Id;
-    /// The session the record belongs to (`None` for sessions themselves).
-    fn session_id(&self) -> Option<Id>;
-}
-
-macro_rules! child_record {
-    ($type:ty, $file:literal) => {
-        impl Record for $type {
-            const FILE: &'static str = $file;
-            fn id(&self) -> Id {
-                self.id
-            }
-            fn session_id(&self) -> Option<Id> {
-                Some(self.session_id)
-            }
-        }
-    };
-}
-
-impl Record for Session {
-    const FILE: &'static str = "race_sessions.json";
-    fn id(&self) -> Id {
-        self.id
-    }
-    fn session_id(&self) -> Option<Id> {
-        None
-    }
-}
-child_record!(DriverMetrics, "driver_metrics.json");
-child_record!(Lap, "lap_data.json");
-child_record!(Prediction, "predictions.json");
-child_record!(Simulation, "simulations.json");
 
 /// Appends `record` to `out` as an element of a top-level array: `{` at column 3 (after the two
 /// spaces the caller writes), keys indented four spaces, closing `  }` — byte for byte what

@@ -78,7 +78,7 @@ pub(super) struct Io {
 }
 
 impl Io {
-    pub fn new(injector: Option<Arc<dyn FaultInjector>>) -> Io {
+    pub(super) fn new(injector: Option<Arc<dyn FaultInjector>>) -> Io {
         Io {
             injector,
             failed_sync: Arc::default(),
@@ -86,7 +86,7 @@ impl Io {
     }
 
     /// Why the store must stop writing: an fsync that failed, if one did.
-    pub fn failed_sync(&self) -> Option<String> {
+    pub(super) fn failed_sync(&self) -> Option<String> {
         self.failed_sync.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
@@ -115,7 +115,7 @@ impl Io {
         }
     }
 
-    pub fn write_at(&self, file: &File, path: &Path, bytes: &[u8], offset: u64) -> Result<()> {
+    pub(super) fn write_at(&self, file: &File, path: &Path, bytes: &[u8], offset: u64) -> Result<()> {
         let op = FileOp::Write {
             path,
             offset,
@@ -133,17 +133,17 @@ impl Io {
         }
     }
 
-    pub fn set_len(&self, file: &File, path: &Path, len: u64) -> Result<()> {
+    pub(super) fn set_len(&self, file: &File, path: &Path, len: u64) -> Result<()> {
         self.plain(FileOp::Truncate { path, len }, "truncating", path, || {
             file.set_len(len)
         })
     }
 
-    pub fn sync(&self, file: &File, path: &Path) -> Result<()> {
+    pub(super) fn sync(&self, file: &File, path: &Path) -> Result<()> {
         self.note_sync(self.plain(FileOp::Sync { path }, "syncing", path, || file.sync_data()))
     }
 
-    pub fn sync_dir(&self, dir: &Path) -> Result<()> {
+    pub(super) fn sync_dir(&self, dir: &Path) -> Result<()> {
         self.note_sync(
             self.plain(FileOp::SyncDir { path: dir }, "syncing directory", dir, || {
                 File::open(dir).and_then(|d| d.sync_all())
@@ -151,13 +151,13 @@ impl Io {
         )
     }
 
-    pub fn rename(&self, from: &Path, to: &Path) -> Result<()> {
+    pub(super) fn rename(&self, from: &Path, to: &Path) -> Result<()> {
         self.plain(FileOp::Rename { from, to }, "replacing", to, || {
             std::fs::rename(from, to)
         })
     }
 
-    pub fn create(&self, path: &Path) -> Result<File> {
+    pub(super) fn create(&self, path: &Path) -> Result<File> {
         if let Some(Fault::Fail(e) | Fault::ShortWrite(_, e)) = self.fault(FileOp::Create { path }) {
             return Err(Error::io("creating", path, e));
         }
@@ -171,7 +171,7 @@ impl Io {
     }
 
     /// The directory holding `path`, flushed so a creation or rename in it is durable.
-    pub fn sync_parent_dir(&self, path: &Path) -> Result<()> {
+    pub(super) fn sync_parent_dir(&self, path: &Path) -> Result<()> {
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -181,7 +181,7 @@ impl Io {
 
     /// Writes `contents` to `path` through a temporary file and a rename, so readers and crashes
     /// see the old contents or the new, never a part.
-    pub fn replace_file(&self, path: &Path, contents: &[u8], sync: bool) -> Result<()> {
+    pub(super) fn replace_file(&self, path: &Path, contents: &[u8], sync: bool) -> Result<()> {
         let temp = temp_path(path);
         let result = (|| {
             let file = self.create(&temp)?;

@@ -44,7 +44,7 @@ struct Queue {
 pub(super) struct Ticket(u64);
 
 impl GroupCommit {
-    pub fn new(file: &File, path: PathBuf, io: Io) -> Result<GroupCommit> {
+    pub(super) fn new(file: &File, path: PathBuf, io: Io) -> Result<GroupCommit> {
         let file = file.try_clone().map_err(|e| Error::io("opening", &path, e))?;
         Ok(GroupCommit {
             file,
@@ -61,7 +61,7 @@ impl GroupCommit {
 
     /// Queues `bytes` (an encoded append: `,\n  {...}\n]`) to be written at `at`, where the
     /// previous queued append's closing bracket, if any, begins.
-    pub fn enqueue(&self, bytes: &[u8], at: u64) -> Result<Ticket> {
+    pub(super) fn enqueue(&self, bytes: &[u8], at: u64) -> Result<Ticket> {
         let mut queue = self.lock();
         if let Some(reason) = &queue.failed {
             return Err(Error::Poisoned(reason.clone()));
@@ -80,12 +80,12 @@ impl GroupCommit {
     }
 
     /// Returns once the save `ticket` stands for is durable (leading a group write if needed).
-    pub fn wait(&self, ticket: Ticket) -> Result<()> {
+    pub(super) fn wait(&self, ticket: Ticket) -> Result<()> {
         self.wait_for(ticket.0)
     }
 
     /// Returns once everything queued so far is durable.
-    pub fn flush(&self) -> Result<()> {
+    pub(super) fn flush(&self) -> Result<()> {
         let queued = self.lock().queued;
         self.wait_for(queued)
     }
@@ -129,7 +129,7 @@ impl GroupCommit {
     }
 
     /// Why this file stopped accepting writes, if a group failed.
-    pub fn failure(&self) -> Option<String> {
+    pub(super) fn failure(&self) -> Option<String> {
         self.lock().failed.clone()
     }
 }

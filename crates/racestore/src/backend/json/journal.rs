@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fsio::Io;
 use crate::error::{Error, Result};
-use crate::model::Id;
+use crate::model::{Collection, Id, IdMarks};
 
 /// The metadata file's name.
 pub(super) const META_FILE: &str = "racestore.meta.json";
@@ -31,7 +31,7 @@ pub(super) struct Meta {
 
 impl Meta {
     /// Reads the metadata, or the default when the directory has none yet (as the original's has not).
-    pub fn load(dir: &Path) -> Result<Meta> {
+    pub(super) fn load(dir: &Path) -> Result<Meta> {
         let path = dir.join(META_FILE);
         match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::CorruptFile {
@@ -49,8 +49,16 @@ impl Meta {
         }
     }
 
+    /// Raises each collection's mark to at least `given`.
+    pub(super) fn raise(&mut self, given: &IdMarks) {
+        for collection in Collection::ALL {
+            let entry = self.max_ids.entry(collection.file_name()).or_insert(0);
+            *entry = (*entry).max(given.get(collection));
+        }
+    }
+
     /// Replaces the metadata file atomically.
-    pub fn store(&self, io: &Io, dir: &Path, sync: bool) -> Result<()> {
+    pub(super) fn store(&self, io: &Io, dir: &Path, sync: bool) -> Result<()> {
         let mut bytes = serde_json::to_vec_pretty(self).expect("metadata serializes");
         bytes.push(b'\n');
         io.replace_file(&dir.join(META_FILE), &bytes, sync)
@@ -62,10 +70,40 @@ impl Meta {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub(super) enum Intent {
     /// Records are being appended to `file` from byte `start`; complete when the file holds
-    /// whole records from there up to `end` (the offset of the closing `\n]`).
+    /// whole records from there up to `end` (the offset of the closing `\n]`). Written by
+    /// versions before batches spanned several files; still read.
     Append { file: String, start: u64, end: u64 },
+    /// Records are being appended to several files, one after the other in this order; the
+    /// batch is complete when the last file holds whole records up to its `end`.
+    Appends { appends: Vec<AppendSpan> },
     /// Session `session_id` and everything under it are being deleted.
     DeleteSession { session_id: Id },
+}
+
+/// Where one file of a batch is being appended to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct AppendSpan {
+    /// The data file's name.
+    pub file: String,
+    /// Where the batch's first record in it starts (the tail before the batch).
+    pub start: u64,
+    /// Where its closing `\n]` is once the batch's records are in.
+    pub end: u64,
+}
+
+impl Intent {
+    /// The appends of a batch in progress, in the order they are written; none for a delete.
+    pub(super) fn appends(&self) -> Vec<AppendSpan> {
+        match self {
+            Intent::Append { file, start, end } => vec![AppendSpan {
+                file: file.clone(),
+                start: *start,
+                end: *end,
+            }],
+            Intent::Appends { appends } => appends.clone(),
+            Intent::DeleteSession { .. } => Vec::new(),
+        }
+    }
 }
 
 /// The journal file, kept open.
@@ -78,7 +116,7 @@ pub(super) struct Journal {
 
 impl Journal {
     /// Opens (creating) the journal and returns the intent a crash left in it, if any.
-    pub fn open(dir: &Path, io: Io) -> Result<(Journal, Option<Intent>)> {
+    pub(super) fn open(dir: &Path, io: Io) -> Result<(Journal, Option<Intent>)> {
         let path = dir.join(JOURNAL_FILE);
         let file = File::options()
             .read(true)
@@ -95,7 +133,7 @@ impl Journal {
     }
 
     /// Records `intent` before its steps start.
-    pub fn begin(&self, intent: &Intent, sync: bool) -> Result<()> {
+    pub(super) fn begin(&self, intent: &Intent, sync: bool) -> Result<()> {
         let bytes = serde_json::to_vec(intent).expect("intents serialize");
         self.io.set_len(&self.file, &self.path, 0)?;
         self.io.write_at(&self.file, &self.path, &bytes, 0)?;
@@ -106,7 +144,7 @@ impl Journal {
     }
 
     /// Marks the intent done.
-    pub fn clear(&self) -> Result<()> {
+    pub(super) fn clear(&self) -> Result<()> {
         self.io.set_len(&self.file, &self.path, 0)
     }
 }

@@ -20,7 +20,7 @@ impl DirLock {
     ///
     /// The lock is per open store, not per process: a second `open` of the same directory in the
     /// same process is refused too, as two stores writing one directory would interleave.
-    pub fn acquire(dir: &Path) -> Result<DirLock> {
+    pub(super) fn acquire(dir: &Path) -> Result<DirLock> {
         let path = dir.join(LOCK_FILE);
         let mut file = File::options()
             .read(true)
@@ -68,17 +68,30 @@ impl DirLock {
     }
 }
 
-/// Who holds `dir`'s lock, if anyone does, found without creating or writing anything.
+/// Who holds `dir`'s lock, if anyone does, found without creating, writing or locking
+/// anything (a probe that took the lock, even briefly, could make a writer opening the store at
+/// that moment fail).
+///
+/// Linux lists every `flock` in `/proc/locks`; elsewhere this answers `None`.
 pub(super) fn holder(dir: &Path) -> Option<String> {
-    let mut file = File::open(dir.join(LOCK_FILE)).ok()?;
-    match file.try_lock() {
-        Ok(()) => None,
-        Err(_) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            Some(holder.trim().to_owned())
-                .filter(|h| !h.is_empty())
-                .or(Some("another process".into()))
-        }
+    use std::os::unix::fs::MetadataExt;
+    let path = dir.join(LOCK_FILE);
+    let metadata = std::fs::metadata(&path).ok()?;
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    let (dev, inode) = (metadata.dev(), metadata.ino());
+    // The kernel prints the device as MAJOR:MINOR in hex (glibc's encoding of st_dev).
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let wanted = format!("{major:02x}:{minor:02x}:{inode}");
+    let held = locks
+        .lines()
+        .any(|line| line.contains("FLOCK") && line.split_whitespace().any(|field| field == wanted));
+    if !held {
+        return None;
     }
+    let mut holder = String::new();
+    let _ = File::open(&path).and_then(|mut f| f.read_to_string(&mut holder));
+    Some(holder.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or(Some("another process".into()))
 }

@@ -1,42 +1,48 @@
-//! The JSON-directory backend: the original's five human-readable files, made safe.
+//! The JSON-directory backend: the original's human-readable files, made safe.
 //!
-//! A directory holds `race_sessions.json`, `driver_metrics.json`, `lap_data.json`,
-//! `predictions.json` and `simulations.json`, each a pretty-printed JSON array exactly as the
-//! original wrote them, plus `racestore.lock` (one writer process), `racestore.meta.json` (id
-//! high-water marks) and `racestore.journal` (the multi-step write in progress).
-//! See `docs/storage-format.md`.
+//! A directory holds one file per collection (`race_sessions.json`, `driver_metrics.json`,
+//! `lap_data.json`, `predictions.json`, `simulations.json`), each a pretty-printed JSON array
+//! exactly as the original wrote them, plus `racestore.lock` (one writer process),
+//! `racestore.meta.json` (id high-water marks) and `racestore.journal` (the multi-step write in
+//! progress). See `docs/storage-format.md`.
 //!
 //! Every record is also kept in memory, indexed by session, so reads never touch the files.
-//! Saves append in place (see [`array_file`]); only a delete rewrites a file.
+//! Saves append in place (see `array_file.rs`); only a delete rewrites a file. Nothing here names
+//! a collection: each is a table of its record type, reached through the model's registry.
 
 mod array_file;
 mod format;
 mod fsio;
 mod group_commit;
+mod inspect;
 mod journal;
+mod location;
 mod lock;
 
 pub use fsio::{Fault, FaultInjector, FileOp};
+pub use location::JsonLocation;
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use array_file::{scan, ArrayFile};
-use format::Record;
+use array_file::{scan, ArrayFile, Span};
 use fsio::Io;
 use group_commit::{GroupCommit, Ticket};
-use journal::{Intent, Journal, Meta};
+use journal::{AppendSpan, Intent, Journal, Meta};
 use lock::DirLock;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    now_timestamp, Collection, Counts, DriverMetrics, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewLap,
-    NewPrediction, NewSession, NewSimulation, Prediction, Records, Session, SessionQuery, Simulation,
+    now_timestamp, Collection, CollectionVisitor, Counts, Id, IdMarks, Lap, Query, Record, Records,
+    RecordsVisitor, Session, SessionQuery,
 };
-use crate::store::{RaceStore, Repair};
-use crate::url::Durability;
+use crate::store::{Batch, Durability, RaceStore, Repair, SavedIds, SessionSummary, ValidBatch};
+
+/// How many records [`RaceStore::read_snapshot`] hands over at a time.
+const SNAPSHOT_PAGE: usize = 10_000;
 
 /// A store in a directory of JSON files (the default backend).
 ///
@@ -51,11 +57,8 @@ pub struct JsonStore {
 #[derive(Debug)]
 struct State {
     durability: Durability,
-    sessions: Table<Session>,
-    metrics: Table<DriverMetrics>,
-    laps: Table<Lap>,
-    predictions: Table<Prediction>,
-    simulations: Table<Simulation>,
+    /// One table per collection, in [`Collection::ALL`] order.
+    tables: Vec<Box<dyn AnyTable>>,
     meta: Meta,
     journal: Journal,
     io: Io,
@@ -76,6 +79,59 @@ struct Table<T> {
     next_id: Id,
 }
 
+/// What the store does with a table whatever its record type.
+trait AnyTable: std::fmt::Debug + Send + Sync {
+    fn file(&self) -> &ArrayFile;
+    fn file_mut(&mut self) -> &mut ArrayFile;
+    fn next_id(&self) -> Id;
+    fn set_next_id(&mut self, next_id: Id);
+    fn len(&self) -> usize;
+    fn count_of_session(&self, session_id: Id) -> u64;
+    fn remove_session(&mut self, session_id: Id, sync: bool) -> Result<u64>;
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Record> AnyTable for Table<T> {
+    fn file(&self) -> &ArrayFile {
+        &self.file
+    }
+    fn file_mut(&mut self) -> &mut ArrayFile {
+        &mut self.file
+    }
+    fn next_id(&self) -> Id {
+        self.next_id
+    }
+    fn set_next_id(&mut self, next_id: Id) {
+        self.next_id = next_id;
+    }
+    fn len(&self) -> usize {
+        self.records.len()
+    }
+    fn count_of_session(&self, session_id: Id) -> u64 {
+        if T::COLLECTION == Collection::Sessions {
+            u64::from(self.get(session_id).is_some())
+        } else {
+            self.by_session.get(&session_id).map_or(0, |v| v.len() as u64)
+        }
+    }
+    fn remove_session(&mut self, session_id: Id, sync: bool) -> Result<u64> {
+        if T::COLLECTION == Collection::Sessions {
+            return self.remove_where(|s| s.id() == session_id, sync);
+        }
+        if !self.by_session.contains_key(&session_id) {
+            return Ok(0);
+        }
+        self.remove_where(|record| record.session_id() == session_id, sync)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
 impl std::fmt::Debug for JsonStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Not the records: a store's Debug output must stay readable at a million laps.
@@ -85,6 +141,25 @@ impl std::fmt::Debug for JsonStore {
             .field("durability", &guard.as_ref().map(|s| s.durability))
             .field("open", &guard.is_some())
             .finish()
+    }
+}
+
+/// Opens one collection's table while the store opens.
+struct OpenTable<'a> {
+    io: &'a Io,
+    dir: &'a Path,
+    meta: &'a Meta,
+    /// The span a crash-interrupted batch appended to this collection's file, and whether the
+    /// whole batch landed (then it is kept; otherwise rolled back).
+    pending: Option<(AppendSpan, bool)>,
+    sync: bool,
+    repairs: &'a mut Vec<Repair>,
+}
+
+impl CollectionVisitor for OpenTable<'_> {
+    type Output = Result<Box<dyn AnyTable>>;
+    fn visit<R: Record>(self) -> Result<Box<dyn AnyTable>> {
+        Ok(Box::new(Table::<R>::open(self)?))
     }
 }
 
@@ -113,17 +188,35 @@ impl JsonStore {
         let meta = Meta::load(&dir)?;
         let (journal, pending) = Journal::open(&dir, io.clone())?;
         let mut repairs = Vec::new();
-        let pending_append = match &pending {
-            Some(Intent::Append { file, start, end }) => Some((file.as_str(), *start, *end)),
-            _ => None,
+        let appends = match &pending {
+            Some(intent) => intent.appends(),
+            None => Vec::new(),
         };
+        // Files are appended to one after the other, each whole before the next starts, so the
+        // batch landed exactly when its last file holds whole records up to its end.
+        let landed = match appends.last() {
+            Some(last) => array_file::landed(&dir.join(&last.file), last)?,
+            None => true,
+        };
+        let mut tables = Vec::with_capacity(Collection::COUNT);
+        for collection in Collection::ALL {
+            let file = collection.file_name();
+            let pending = appends
+                .iter()
+                .find(|a| a.file == file)
+                .map(|a| (a.clone(), landed));
+            tables.push(collection.visit(OpenTable {
+                io: &io,
+                dir: &dir,
+                meta: &meta,
+                pending,
+                sync,
+                repairs: &mut repairs,
+            })?);
+        }
         let mut state = State {
             durability,
-            sessions: Table::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
-            metrics: Table::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
-            laps: Table::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
-            predictions: Table::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
-            simulations: Table::open(&io, &dir, &meta, pending_append, sync, &mut repairs)?,
+            tables,
             meta,
             journal,
             io,
@@ -169,23 +262,12 @@ impl JsonStore {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let state = guard.as_mut().ok_or(Error::Closed)?;
-        let failed_group = || {
-            [
-                state.sessions.file.failure(),
-                state.metrics.file.failure(),
-                state.laps.file.failure(),
-                state.predictions.file.failure(),
-                state.simulations.file.failure(),
-            ]
-            .into_iter()
-            .flatten()
-            .next()
-        };
+        let failed_group = state.tables.iter().find_map(|t| t.file().failure());
         if let Some(reason) = state
             .poisoned
             .clone()
             .or_else(|| state.io.failed_sync())
-            .or_else(failed_group)
+            .or(failed_group)
         {
             return Err(Error::Poisoned(reason));
         }
@@ -193,7 +275,7 @@ impl JsonStore {
     }
 
     /// Runs a save under the lock, then waits (lock released) until a group commit made it durable.
-    fn save<R>(&self, f: impl FnOnce(&mut State) -> Result<(R, Durable)>) -> Result<R> {
+    fn save_with<R>(&self, f: impl FnOnce(&mut State) -> Result<(R, Durable)>) -> Result<R> {
         let (value, durable) = self.write(f)?;
         if let Some((group, ticket)) = durable {
             group.wait(ticket)?;
@@ -207,69 +289,144 @@ impl State {
         self.durability == Durability::PowerLoss
     }
 
+    fn table<R: Record>(&self) -> &Table<R> {
+        self.tables[R::COLLECTION.index()]
+            .as_any()
+            .downcast_ref()
+            .expect("each table holds its collection's records")
+    }
+
+    fn table_mut<R: Record>(&mut self) -> &mut Table<R> {
+        self.tables[R::COLLECTION.index()]
+            .as_any_mut()
+            .downcast_mut()
+            .expect("each table holds its collection's records")
+    }
+
+    fn session_exists(&self, session_id: Id) -> bool {
+        self.table::<Session>().get(session_id).is_some()
+    }
+
     fn require_session(&self, session_id: Id) -> Result<()> {
-        if self.sessions.get(session_id).is_some() {
+        if self.session_exists(session_id) {
             Ok(())
         } else {
             Err(Error::session_not_found(session_id))
         }
     }
 
-    /// Appends records to one collection, journaling a batch so a crash cannot leave half of it.
+    fn next_ids(&self) -> IdMarks {
+        IdMarks::from_fn(|c| self.tables[c.index()].next_id())
+    }
+
+    fn given_ids(&self) -> IdMarks {
+        IdMarks::from_fn(|c| self.tables[c.index()].next_id() - 1)
+    }
+
+    /// Appends validated records, one collection group after another, all or nothing.
     ///
-    /// In power-loss mode a single record is queued for a group commit instead: the caller
-    /// must wait on the returned [`Durable`] after releasing the store's lock.
-    fn append<T: Record>(
-        collection: &mut Table<T>,
-        journal: &Journal,
-        poisoned: &mut Option<String>,
-        records: Vec<T>,
-        sync: bool,
-    ) -> Result<Durable> {
-        let (bytes, spans) = collection.file.encode_append(&records);
-        let batch = records.len() > 1;
-        if sync && !batch {
-            let (group, ticket) = collection.file.enqueue_append(&bytes, spans)?;
-            collection.push_all(records);
-            return Ok(Some((group, ticket)));
+    /// A single record in power-loss mode is queued for a group commit instead: the caller
+    /// must wait on the returned [`Durable`] after releasing the store's lock. Anything larger
+    /// is journaled first, so a crash cannot leave part of it.
+    fn append(&mut self, groups: Vec<Records>) -> Result<Durable> {
+        let sync = self.sync();
+        let groups: Vec<Records> = groups.into_iter().filter(|g| !g.is_empty()).collect();
+        let total: usize = groups.iter().map(Records::len).sum();
+        if total == 0 {
+            return Ok(None);
         }
-        if batch {
-            let start = collection.file.tail();
-            let end = start + bytes.len() as u64 - 2;
-            journal.begin(
-                &Intent::Append {
-                    file: T::FILE.to_owned(),
-                    start,
-                    end,
-                },
-                sync,
-            )?;
+        let mut encoded = Vec::with_capacity(groups.len());
+        let mut planned: HashMap<Collection, (u64, usize)> = HashMap::new();
+        for group in &groups {
+            let collection = group.collection();
+            let file = self.tables[collection.index()].file();
+            // A collection twice in one batch: the second group follows the first.
+            let (tail, earlier) = planned.get(&collection).copied().unwrap_or((file.tail(), 0));
+            let (bytes, spans) = group.visit(Encode {
+                file,
+                tail,
+                earlier_records: earlier,
+            });
+            planned.insert(collection, (tail + bytes.len() as u64 - 2, earlier + group.len()));
+            encoded.push((collection, bytes, spans));
         }
-        if let Err(error) = collection.file.write_append(&bytes, spans) {
-            // Nothing of this append was acknowledged: put the closing bracket back where it
-            // was. Only if that fails too is the file's state unknown.
-            match collection.file.restore() {
-                Ok(()) if batch => {
-                    let _ = journal.clear();
+        if sync && total == 1 {
+            let (_, bytes, spans) = encoded.pop().expect("one group");
+            let group = groups.into_iter().next().expect("one group");
+            return group.visit(QueueOne {
+                state: self,
+                bytes,
+                spans,
+            });
+        }
+        let journaled = total > 1;
+        if journaled {
+            let mut appends: Vec<AppendSpan> = Vec::new();
+            let mut tails: HashMap<Collection, u64> = HashMap::new();
+            for (collection, bytes, _) in &encoded {
+                let start = *tails
+                    .entry(*collection)
+                    .or_insert_with(|| self.tables[collection.index()].file().tail());
+                let end = start + bytes.len() as u64 - 2;
+                tails.insert(*collection, end);
+                let file = collection.file_name();
+                match appends.iter_mut().find(|a| a.file == file) {
+                    Some(existing) => existing.end = end,
+                    None => appends.push(AppendSpan { file, start, end }),
                 }
-                Ok(()) => {}
-                Err(restore_error) => *poisoned = Some(format!("{error}, then {restore_error}")),
             }
-            return Err(error);
+            self.journal.begin(&Intent::Appends { appends }, sync)?;
         }
-        if sync {
-            // A failed fsync is recorded by `Io` and stops every later write (see `write`).
-            collection.file.sync()?;
+        // Where each file stood before the batch, to cut it back there if a later write fails.
+        let mut written: Vec<(Collection, u64, usize)> = Vec::new();
+        for (collection, bytes, spans) in encoded {
+            let table = &mut self.tables[collection.index()];
+            let before = (table.file().tail(), table.file().spans.len());
+            if let Err(error) = write_group(table.as_mut(), &bytes, spans, sync) {
+                // Nothing of this batch was acknowledged: cut every file back to where it was.
+                // Only if that fails too is a file's state unknown.
+                match self.undo_appends(&written, collection) {
+                    Ok(()) if journaled => {
+                        let _ = self.journal.clear();
+                    }
+                    Ok(()) => {}
+                    Err(undo_error) => self.poisoned = Some(format!("{error}, then {undo_error}")),
+                }
+                return Err(error);
+            }
+            if !written.iter().any(|(c, _, _)| *c == collection) {
+                written.push((collection, before.0, before.1));
+            }
         }
-        collection.push_all(records);
-        if batch {
+        for group in groups {
+            group.visit(Push { state: self });
+        }
+        if journaled {
             // The batch is saved either way: a journal left behind names a batch that landed,
             // which opening recognises and keeps.
-            if let Err(error) = journal.clear() {
+            if let Err(error) = self.journal.clear() {
                 tracing::warn!("could not clear the journal after a batch: {error}");
             }
         }
         Ok(None)
+    }
+
+    /// Cuts the files a failed batch had already appended to back to where they were, and puts
+    /// the closing bracket back on the file whose write failed.
+    fn undo_appends(&mut self, written: &[(Collection, u64, usize)], failed: Collection) -> Result<()> {
+        let mut result = Ok(());
+        for (collection, tail, spans) in written {
+            let file = self.tables[collection.index()].file_mut();
+            if let Err(error) = file.cut_back(*tail, *spans) {
+                result = result.and(Err(error));
+            }
+        }
+        if !written.iter().any(|(c, _, _)| *c == failed) {
+            if let Err(error) = self.tables[failed.index()].file_mut().restore() {
+                result = result.and(Err(error));
+            }
+        }
+        result
     }
 
     fn delete_session(&mut self, dir: &Path, session_id: Id) -> Result<Counts> {
@@ -277,21 +434,16 @@ impl State {
         self.journal.begin(&Intent::DeleteSession { session_id }, sync)?;
         // Remember the ids given so far first, so none comes back once its record is gone.
         let mut meta = self.meta.clone();
-        self.sessions.record_max_id(&mut meta);
-        self.metrics.record_max_id(&mut meta);
-        self.laps.record_max_id(&mut meta);
-        self.predictions.record_max_id(&mut meta);
-        self.simulations.record_max_id(&mut meta);
+        meta.raise(&self.given_ids());
         meta.store(&self.io, dir, sync)?;
         self.meta = meta;
-        // Children first: a crash part-way leaves the session, and the journal finishes the job.
-        let counts = Counts {
-            driver_metrics: self.metrics.remove_session(session_id, sync)?,
-            laps: self.laps.remove_session(session_id, sync)?,
-            predictions: self.predictions.remove_session(session_id, sync)?,
-            simulations: self.simulations.remove_session(session_id, sync)?,
-            sessions: self.sessions.remove_where(|s| s.id == session_id, sync)?,
-        };
+        // Children first, sessions last: a crash part-way leaves the session, and the journal
+        // finishes the job.
+        let mut counts = Counts::default();
+        for collection in Collection::ALL.into_iter().rev() {
+            let removed = self.tables[collection.index()].remove_session(session_id, sync)?;
+            counts.set(collection, removed);
+        }
         if let Err(error) = self.journal.clear() {
             // The delete is done; a journal left behind only makes the next open redo it.
             tracing::warn!("could not clear the journal after a delete: {error}");
@@ -300,16 +452,73 @@ impl State {
     }
 }
 
+/// Writes one group's bytes at its file's tail (and syncs them in power-loss mode).
+fn write_group(table: &mut dyn AnyTable, bytes: &[u8], spans: Vec<Span>, sync: bool) -> Result<()> {
+    let file = table.file_mut();
+    file.write_append(bytes, spans)?;
+    if sync {
+        // A failed fsync is recorded by `Io` and stops every later write (see `JsonStore::write`).
+        file.sync()?;
+    }
+    Ok(())
+}
+
+/// Encodes one group of records for appending at `tail`.
+struct Encode<'a> {
+    file: &'a ArrayFile,
+    tail: u64,
+    earlier_records: usize,
+}
+
+impl RecordsVisitor for Encode<'_> {
+    type Output = (Vec<u8>, Vec<Span>);
+    fn visit<R: Record>(self, records: &[R]) -> (Vec<u8>, Vec<Span>) {
+        self.file
+            .encode_append_at(records, self.tail, self.earlier_records)
+    }
+}
+
+/// Queues one record for a group commit and adds it to its table.
+struct QueueOne<'a> {
+    state: &'a mut State,
+    bytes: Vec<u8>,
+    spans: Vec<Span>,
+}
+
+impl RecordsVisitor for QueueOne<'_> {
+    type Output = Result<Durable>;
+    fn visit<R: Record>(self, records: &[R]) -> Result<Durable> {
+        let table = self.state.table_mut::<R>();
+        let (group, ticket) = table.file.enqueue_append(&self.bytes, self.spans)?;
+        table.push_all(records.to_vec());
+        Ok(Some((group, ticket)))
+    }
+}
+
+/// Adds appended records to their table.
+struct Push<'a> {
+    state: &'a mut State,
+}
+
+impl RecordsVisitor for Push<'_> {
+    type Output = ();
+    fn visit<R: Record>(self, records: &[R]) {
+        self.state.table_mut::<R>().push_all(records.to_vec());
+    }
+}
+
 impl<T: Record> Table<T> {
-    fn open(
-        io: &Io,
-        dir: &Path,
-        meta: &Meta,
-        pending_append: Option<(&str, u64, u64)>,
-        sync: bool,
-        repairs: &mut Vec<Repair>,
-    ) -> Result<Self> {
-        let path = dir.join(T::FILE);
+    fn open(args: OpenTable<'_>) -> Result<Self> {
+        let OpenTable {
+            io,
+            dir,
+            meta,
+            pending,
+            sync,
+            repairs,
+        } = args;
+        let file_name = T::COLLECTION.file_name();
+        let path = dir.join(&file_name);
         let _ = std::fs::remove_file(fsio::temp_path(&path));
         if !path.exists() {
             io.replace_file(&path, b"[]", sync)?;
@@ -320,19 +529,16 @@ impl<T: Record> Table<T> {
             .open(&path)
             .map_err(|e| Error::io("opening", &path, e))?;
         let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
-        let batch = pending_append
-            .filter(|(file, _, _)| *file == T::FILE)
-            .map(|(_, s, e)| (s, e));
-        let mut scanned = match (array_file::scan_parallel::<T>(&path, &bytes), batch) {
+        let rollback = pending.filter(|(_, landed)| !landed).map(|(span, _)| span.start);
+        let mut scanned = match (array_file::scan_parallel::<T>(&path, &bytes), rollback) {
             // Damage inside a batch that never finished is that batch's torn tail.
-            (Err(Error::CorruptFile { offset, .. }), Some((start, _))) if offset >= start => {
-                scan::<T>(&path, &bytes[..start as usize])?
+            (Err(Error::CorruptFile { offset, .. }), Some(start)) if offset >= start => {
+                scan::<T>(&path, &bytes[..to_index(start, bytes.len())])?
             }
             (scanned, _) => scanned?,
         };
-        if let Some((start, end)) = batch {
-            let landed = scanned.spans.iter().any(|s| s.offset + s.len == end);
-            if !landed && (scanned.tail > start || scanned.torn.is_some()) {
+        if let Some(start) = rollback {
+            if scanned.tail > start || scanned.torn.is_some() {
                 let keep = scanned.spans.iter().take_while(|s| s.offset < start).count();
                 scanned.records.truncate(keep);
                 scanned.spans.truncate(keep);
@@ -340,7 +546,7 @@ impl<T: Record> Table<T> {
                 scanned.torn = Some(Repair {
                     file: path.clone(),
                     offset: start,
-                    removed_bytes: bytes.len() as u64 - start,
+                    removed_bytes: (bytes.len() as u64).saturating_sub(start),
                     detail:
                         "rolled back a batch of records that a crash interrupted (a batch is all or nothing)"
                             .into(),
@@ -356,35 +562,43 @@ impl<T: Record> Table<T> {
             repairs.push(repair);
         }
         let max_in_file = scanned.records.last().map_or(0, Record::id);
-        let max_ever = meta.max_ids.get(T::FILE).copied().unwrap_or(0);
-        let mut collection = Table {
+        let max_ever = meta.max_ids.get(&file_name).copied().unwrap_or(0);
+        let mut table = Table {
             file: ArrayFile::new(path, file, io.clone(), len, scanned.tail, scanned.spans),
             records: scanned.records,
             by_session: HashMap::new(),
             next_id: max_in_file.max(max_ever) + 1,
         };
         if sync {
-            collection.file.enable_group_commit()?;
+            table.file.enable_group_commit()?;
         }
-        collection.reindex();
-        Ok(collection)
+        table.reindex();
+        Ok(table)
+    }
+
+    fn indexed() -> bool {
+        T::COLLECTION != Collection::Sessions
     }
 
     fn reindex(&mut self) {
         self.by_session.clear();
+        if !Self::indexed() {
+            return;
+        }
         for (index, record) in self.records.iter().enumerate() {
-            if let Some(session_id) = record.session_id() {
-                self.by_session.entry(session_id).or_default().push(index as u32);
-            }
+            self.by_session
+                .entry(record.session_id())
+                .or_default()
+                .push(index as u32);
         }
     }
 
     fn push_all(&mut self, records: Vec<T>) {
         for record in records {
             self.next_id = self.next_id.max(record.id() + 1);
-            if let Some(session_id) = record.session_id() {
+            if Self::indexed() {
                 self.by_session
-                    .entry(session_id)
+                    .entry(record.session_id())
                     .or_default()
                     .push(self.records.len() as u32);
             }
@@ -407,22 +621,32 @@ impl<T: Record> Table<T> {
             .map(|index| &self.records[*index as usize])
     }
 
-    fn page(&self, after_id: Id, limit: usize) -> Vec<T> {
-        let start = self.records.partition_point(|r| r.id() <= after_id);
-        self.records[start..].iter().take(limit).cloned().collect()
-    }
-
-    fn record_max_id(&self, meta: &mut Meta) {
-        let given = self.next_id - 1;
-        let entry = meta.max_ids.entry(T::FILE.to_owned()).or_insert(0);
-        *entry = (*entry).max(given);
-    }
-
-    fn remove_session(&mut self, session_id: Id, sync: bool) -> Result<u64> {
-        if !self.by_session.contains_key(&session_id) {
-            return Ok(0);
+    /// The records a query selects, in id order.
+    fn select(&self, query: &Query) -> Vec<T> {
+        let limit = query.limit.unwrap_or(usize::MAX);
+        match query.session_id {
+            Some(session_id) if Self::indexed() => self
+                .of_session(session_id)
+                .filter(|r| query.matches(*r))
+                .take(limit)
+                .cloned()
+                .collect(),
+            Some(session_id) => self
+                .get(session_id)
+                .filter(|r| query.matches(*r))
+                .cloned()
+                .into_iter()
+                .collect(),
+            None => {
+                let start = self.records.partition_point(|r| r.id() <= query.after_id);
+                self.records[start..]
+                    .iter()
+                    .filter(|r| query.matches(*r))
+                    .take(limit)
+                    .cloned()
+                    .collect()
+            }
         }
-        self.remove_where(|record| record.session_id() == Some(session_id), sync)
     }
 
     fn remove_where(&mut self, remove: impl Fn(&T) -> bool, sync: bool) -> Result<u64> {
@@ -439,147 +663,83 @@ impl<T: Record> Table<T> {
     }
 }
 
-impl RaceStore for JsonStore {
-    fn create_session(&self, session: &NewSession) -> Result<Id> {
-        self.save(|state| {
-            let record = session.validate(state.sessions.next_id, &now_timestamp())?;
-            let id = record.id;
-            let sync = state.sync();
-            let durable = State::append(
-                &mut state.sessions,
-                &state.journal,
-                &mut state.poisoned,
-                vec![record],
-                sync,
-            )?;
-            Ok((id, durable))
-        })
-    }
+/// `offset` as an index into a buffer of `len` bytes.
+fn to_index(offset: u64, len: usize) -> usize {
+    usize::try_from(offset).map_or(len, |o| o.min(len))
+}
 
-    fn save_driver_metrics(&self, metrics: &NewDriverMetrics) -> Result<Id> {
-        self.save(|state| {
-            let record = metrics.validate(state.metrics.next_id, &now_timestamp())?;
-            state.require_session(record.session_id)?;
-            let id = record.id;
-            let sync = state.sync();
-            let durable = State::append(
-                &mut state.metrics,
-                &state.journal,
-                &mut state.poisoned,
-                vec![record],
-                sync,
-            )?;
-            Ok((id, durable))
-        })
-    }
+/// Reads one collection for a query.
+struct Select<'a> {
+    state: &'a State,
+    query: &'a Query,
+}
 
-    fn save_laps(&self, laps: &[NewLap]) -> Result<Vec<Id>> {
-        if laps.is_empty() {
-            return self.read(|_| Ok(Vec::new()));
-        }
-        self.save(|state| {
-            let now = now_timestamp();
-            let first_id = state.laps.next_id;
-            let records = laps
-                .iter()
-                .zip(first_id..)
-                .map(|(lap, id)| lap.validate(id, &now))
-                .collect::<Result<Vec<_>>>()?;
-            for record in &records {
-                state.require_session(record.session_id)?;
+impl CollectionVisitor for Select<'_> {
+    type Output = Records;
+    fn visit<R: Record>(self) -> Records {
+        Records::of(self.state.table::<R>().select(self.query))
+    }
+}
+
+/// Checks and appends imported records of one collection.
+struct ImportInto<'a> {
+    state: &'a mut State,
+}
+
+impl RecordsVisitor for ImportInto<'_> {
+    type Output = Result<Durable>;
+    fn visit<R: Record>(self, records: &[R]) -> Result<Durable> {
+        let given = self.state.table::<R>().next_id - 1;
+        let all = Records::of(records.to_vec());
+        all.validate_import(given)?;
+        if R::COLLECTION != Collection::Sessions {
+            for record in records {
+                self.state.require_session(record.session_id())?;
             }
-            let ids = records.iter().map(|r| r.id).collect();
-            let sync = state.sync();
-            let durable = State::append(
-                &mut state.laps,
-                &state.journal,
-                &mut state.poisoned,
-                records,
-                sync,
-            )?;
+        }
+        self.state.append(vec![all])
+    }
+}
+
+impl RaceStore for JsonStore {
+    fn save(&self, batch: &Batch) -> Result<SavedIds> {
+        if batch.is_empty() {
+            return self.read(|_| Ok(SavedIds::default()));
+        }
+        self.save_with(|state| {
+            let mut next_ids = state.next_ids();
+            let valid: ValidBatch = batch.validate(&mut next_ids, &now_timestamp())?;
+            for session_id in valid.sessions_named() {
+                state.require_session(session_id)?;
+            }
+            let ids = valid.ids();
+            let mut groups = Vec::with_capacity(valid.records.len() + 1);
+            if let Some(session) = valid.session {
+                groups.push(Records::of(vec![session]));
+            }
+            groups.extend(valid.records);
+            let durable = state.append(groups)?;
             Ok((ids, durable))
         })
     }
 
-    fn save_prediction(&self, prediction: &NewPrediction) -> Result<Id> {
-        self.save(|state| {
-            let record = prediction.validate(state.predictions.next_id, &now_timestamp())?;
-            state.require_session(record.session_id)?;
-            let id = record.id;
-            let sync = state.sync();
-            let durable = State::append(
-                &mut state.predictions,
-                &state.journal,
-                &mut state.poisoned,
-                vec![record],
-                sync,
-            )?;
-            Ok((id, durable))
-        })
+    fn read(&self, query: &Query) -> Result<Records> {
+        JsonStore::read(self, |state| Ok(query.collection.visit(Select { state, query })))
     }
 
-    fn save_simulation(&self, simulation: &NewSimulation) -> Result<Id> {
-        self.save(|state| {
-            let record = simulation.validate(state.simulations.next_id, &now_timestamp())?;
-            state.require_session(record.session_id)?;
-            let id = record.id;
-            let sync = state.sync();
-            let durable = State::append(
-                &mut state.simulations,
-                &state.journal,
-                &mut state.poisoned,
-                vec![record],
-                sync,
-            )?;
-            Ok((id, durable))
-        })
-    }
-
-    fn get_session(&self, session_id: Id) -> Result<Option<Session>> {
-        self.read(|state| Ok(state.sessions.get(session_id).cloned()))
-    }
-
-    fn get_sessions(&self, query: &SessionQuery) -> Result<Vec<Session>> {
-        self.read(|state| {
-            Ok(state
-                .sessions
-                .records
-                .iter()
-                .filter(|s| query.matches(s))
-                .cloned()
+    fn session_summaries(&self, query: &SessionQuery) -> Result<Vec<SessionSummary>> {
+        JsonStore::read(self, |state| {
+            let sessions = state.table::<Session>().select(&Query::from(query));
+            let laps = state.table::<Lap>();
+            Ok(sessions
+                .into_iter()
+                .map(|session| {
+                    let counts = Counts::from_fn(|c| state.tables[c.index()].count_of_session(session.id));
+                    let of_session = laps.of_session(session.id);
+                    SessionSummary::from_laps(session, of_session, counts)
+                })
                 .collect())
         })
-    }
-
-    fn get_session_metrics(&self, session_id: Id) -> Result<Vec<DriverMetrics>> {
-        self.read(|state| Ok(state.metrics.of_session(session_id).cloned().collect()))
-    }
-
-    fn get_laps(&self, query: &LapQuery) -> Result<Vec<Lap>> {
-        self.read(|state| {
-            let laps = &state.laps;
-            Ok(match query.session_id {
-                Some(session_id) => laps
-                    .of_session(session_id)
-                    .filter(|l| query.matches(l))
-                    .cloned()
-                    .collect(),
-                None => laps
-                    .records
-                    .iter()
-                    .filter(|l| query.matches(l))
-                    .cloned()
-                    .collect(),
-            })
-        })
-    }
-
-    fn get_session_predictions(&self, session_id: Id) -> Result<Vec<Prediction>> {
-        self.read(|state| Ok(state.predictions.of_session(session_id).cloned().collect()))
-    }
-
-    fn get_session_simulations(&self, session_id: Id) -> Result<Vec<Simulation>> {
-        self.read(|state| Ok(state.simulations.of_session(session_id).cloned().collect()))
     }
 
     fn delete_session(&self, session_id: Id) -> Result<Counts> {
@@ -594,68 +754,16 @@ impl RaceStore for JsonStore {
     }
 
     fn counts(&self) -> Result<Counts> {
-        self.read(|state| {
-            Ok(Counts {
-                sessions: state.sessions.records.len() as u64,
-                driver_metrics: state.metrics.records.len() as u64,
-                laps: state.laps.records.len() as u64,
-                predictions: state.predictions.records.len() as u64,
-                simulations: state.simulations.records.len() as u64,
-            })
-        })
-    }
-
-    fn export_page(&self, collection: Collection, after_id: Id, limit: usize) -> Result<Records> {
-        self.read(|state| {
-            Ok(match collection {
-                Collection::Sessions => Records::Sessions(state.sessions.page(after_id, limit)),
-                Collection::DriverMetrics => Records::DriverMetrics(state.metrics.page(after_id, limit)),
-                Collection::Laps => Records::Laps(state.laps.page(after_id, limit)),
-                Collection::Predictions => Records::Predictions(state.predictions.page(after_id, limit)),
-                Collection::Simulations => Records::Simulations(state.simulations.page(after_id, limit)),
-            })
+        JsonStore::read(self, |state| {
+            Ok(Counts::from_fn(|c| state.tables[c.index()].len() as u64))
         })
     }
 
     fn import(&self, records: &Records) -> Result<()> {
         if records.is_empty() {
-            return self.read(|_| Ok(()));
+            return JsonStore::read(self, |_| Ok(()));
         }
-        self.save(|state| {
-            let sync = state.sync();
-            let State {
-                sessions,
-                metrics,
-                laps,
-                predictions,
-                simulations,
-                journal,
-                poisoned,
-                ..
-            } = state;
-            let given = |next_id: Id| next_id - 1;
-            macro_rules! import_children {
-                ($collection:expr, $records:expr) => {{
-                    records.validate_import(given($collection.next_id))?;
-                    for session_id in records.session_ids() {
-                        if sessions.get(session_id).is_none() {
-                            return Err(Error::session_not_found(session_id));
-                        }
-                    }
-                    State::append($collection, journal, poisoned, $records.clone(), sync).map(|d| ((), d))
-                }};
-            }
-            match records {
-                Records::Sessions(v) => {
-                    records.validate_import(given(sessions.next_id))?;
-                    State::append(sessions, journal, poisoned, v.clone(), sync).map(|d| ((), d))
-                }
-                Records::DriverMetrics(v) => import_children!(metrics, v),
-                Records::Laps(v) => import_children!(laps, v),
-                Records::Predictions(v) => import_children!(predictions, v),
-                Records::Simulations(v) => import_children!(simulations, v),
-            }
-        })
+        self.save_with(|state| Ok(((), records.visit(ImportInto { state })?)))
     }
 
     fn backup(&self, destination: &Path) -> Result<()> {
@@ -670,69 +778,55 @@ impl RaceStore for JsonStore {
         }
         // Holding the read lock keeps every writer out (readers carry on) while the files,
         // which only ever grow at their tails, are copied up to their current length.
-        self.read(|state| {
+        JsonStore::read(self, |state| {
             std::fs::create_dir_all(destination)
                 .map_err(|e| Error::io("creating directory", destination, e))?;
-            let files = [
-                (Session::FILE, state.sessions.file.read_all()?),
-                (DriverMetrics::FILE, state.metrics.file.read_all()?),
-                (Lap::FILE, state.laps.file.read_all()?),
-                (Prediction::FILE, state.predictions.file.read_all()?),
-                (Simulation::FILE, state.simulations.file.read_all()?),
-            ];
-            for (name, bytes) in files {
-                state.io.replace_file(&destination.join(name), &bytes, true)?;
+            for collection in Collection::ALL {
+                let bytes = state.tables[collection.index()].file().read_all()?;
+                state
+                    .io
+                    .replace_file(&destination.join(collection.file_name()), &bytes, true)?;
             }
             let mut meta = state.meta.clone();
-            state.sessions.record_max_id(&mut meta);
-            state.metrics.record_max_id(&mut meta);
-            state.laps.record_max_id(&mut meta);
-            state.predictions.record_max_id(&mut meta);
-            state.simulations.record_max_id(&mut meta);
+            meta.raise(&state.given_ids());
             meta.store(&state.io, destination, true)
         })
     }
 
-    fn highest_ids(&self) -> Result<IdMarks> {
-        self.read(|state| {
-            Ok(IdMarks {
-                sessions: state.sessions.next_id - 1,
-                driver_metrics: state.metrics.next_id - 1,
-                laps: state.laps.next_id - 1,
-                predictions: state.predictions.next_id - 1,
-                simulations: state.simulations.next_id - 1,
-            })
+    fn read_snapshot(&self, each: &mut dyn FnMut(&Records) -> Result<()>) -> Result<IdMarks> {
+        // The read lock keeps writers out for the whole walk: one moment.
+        JsonStore::read(self, |state| {
+            for collection in Collection::ALL {
+                let mut after = 0;
+                loop {
+                    let page = collection.visit(Select {
+                        state,
+                        query: &Query::page(collection, after, SNAPSHOT_PAGE),
+                    });
+                    let Some(&last) = page.ids().last() else { break };
+                    each(&page)?;
+                    after = last;
+                }
+            }
+            Ok(state.given_ids())
         })
+    }
+
+    fn highest_ids(&self) -> Result<IdMarks> {
+        JsonStore::read(self, |state| Ok(state.given_ids()))
     }
 
     fn reserve_ids(&self, marks: &IdMarks) -> Result<()> {
         self.write(|state| {
-            let given = IdMarks {
-                sessions: (state.sessions.next_id - 1).max(marks.sessions),
-                driver_metrics: (state.metrics.next_id - 1).max(marks.driver_metrics),
-                laps: (state.laps.next_id - 1).max(marks.laps),
-                predictions: (state.predictions.next_id - 1).max(marks.predictions),
-                simulations: (state.simulations.next_id - 1).max(marks.simulations),
-            };
+            let given = state.given_ids().max(marks);
             // Written first, so the marks hold after a reopen or not at all.
             let mut meta = state.meta.clone();
-            for (file, id) in [
-                (Session::FILE, given.sessions),
-                (DriverMetrics::FILE, given.driver_metrics),
-                (Lap::FILE, given.laps),
-                (Prediction::FILE, given.predictions),
-                (Simulation::FILE, given.simulations),
-            ] {
-                let entry = meta.max_ids.entry(file.to_owned()).or_insert(0);
-                *entry = (*entry).max(id);
-            }
+            meta.raise(&given);
             meta.store(&state.io, &self.dir, state.sync())?;
             state.meta = meta;
-            state.sessions.next_id = given.sessions + 1;
-            state.metrics.next_id = given.driver_metrics + 1;
-            state.laps.next_id = given.laps + 1;
-            state.predictions.next_id = given.predictions + 1;
-            state.simulations.next_id = given.simulations + 1;
+            for collection in Collection::ALL {
+                state.tables[collection.index()].set_next_id(given.get(collection) + 1);
+            }
             Ok(())
         })
     }
@@ -744,132 +838,13 @@ impl RaceStore for JsonStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let state = guard.take().ok_or(Error::Closed)?;
         // Make everything durable before letting go, whatever the durability asked for.
-        state.sessions.file.sync()?;
-        state.metrics.file.sync()?;
-        state.laps.file.sync()?;
-        state.predictions.file.sync()?;
-        state.simulations.file.sync()?;
+        for table in &state.tables {
+            table.file().sync()?;
+        }
         Ok(())
     }
 
     fn repairs(&self) -> Vec<Repair> {
         self.repairs.clone()
     }
-}
-
-/// What reading a JSON directory without changing anything found: see [`crate::check`].
-pub(crate) struct Inspection {
-    /// Damage and interrupted writes, each marked repairable or not.
-    pub problems: Vec<crate::check::Problem>,
-    /// Who holds the directory's lock, if another process does.
-    pub in_use_by: Option<String>,
-    /// Every collection's readable records (a torn tail left out), when no file is damaged.
-    pub records: Option<Vec<Records>>,
-}
-
-/// Reads a JSON directory as opening it would, but repairs nothing and takes no lock.
-pub(crate) fn inspect(dir: &Path) -> Result<Inspection> {
-    use crate::check::Problem;
-    if !dir.is_dir() {
-        return Err(Error::io(
-            "checking",
-            dir,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "no store directory here"),
-        ));
-    }
-    let mut problems = Vec::new();
-    let in_use_by = lock::holder(dir);
-    let journal = std::fs::read(dir.join(journal::JOURNAL_FILE)).unwrap_or_default();
-    if let Ok(intent) = serde_json::from_slice::<Intent>(&journal) {
-        let what = match intent {
-            Intent::Append { file, start, .. } => format!("a batch appended to {file} at byte {start}"),
-            Intent::DeleteSession { session_id } => format!("the delete of session {session_id}"),
-        };
-        problems.push(Problem {
-            location: journal::JOURNAL_FILE.to_owned(),
-            message: format!("{what} was interrupted; opening the store finishes or undoes it"),
-            repairable: true,
-        });
-    }
-    fn read<T: Record>(dir: &Path, problems: &mut Vec<crate::check::Problem>) -> Option<Vec<T>> {
-        let path = dir.join(T::FILE);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                problems.push(crate::check::Problem {
-                    location: T::FILE.to_owned(),
-                    message: "the file is missing; opening the store creates it empty".into(),
-                    repairable: true,
-                });
-                return Some(Vec::new());
-            }
-            Err(e) => {
-                problems.push(crate::check::Problem {
-                    location: T::FILE.to_owned(),
-                    message: format!("cannot be read: {e}"),
-                    repairable: false,
-                });
-                return None;
-            }
-        };
-        match scan::<T>(&path, &bytes) {
-            Ok(scanned) => {
-                if let Some(torn) = scanned.torn {
-                    problems.push(crate::check::Problem {
-                        location: format!("{} at byte {}", T::FILE, torn.offset),
-                        message: format!(
-                            "a torn tail of {} bytes (an interrupted save); repairing cuts it and closes the array",
-                            torn.removed_bytes
-                        ),
-                        repairable: true,
-                    });
-                }
-                Some(scanned.records)
-            }
-            Err(Error::CorruptFile {
-                offset,
-                line,
-                column,
-                message,
-                ..
-            }) => {
-                problems.push(crate::check::Problem {
-                    location: format!("{} at byte {offset} (line {line}, column {column})", T::FILE),
-                    message: format!(
-                        "{message}; not repairable without losing records: restore it from a backup"
-                    ),
-                    repairable: false,
-                });
-                None
-            }
-            Err(other) => {
-                problems.push(crate::check::Problem {
-                    location: T::FILE.to_owned(),
-                    message: other.to_string(),
-                    repairable: false,
-                });
-                None
-            }
-        }
-    }
-    let sessions = read::<Session>(dir, &mut problems);
-    let metrics = read::<DriverMetrics>(dir, &mut problems);
-    let laps = read::<Lap>(dir, &mut problems);
-    let predictions = read::<Prediction>(dir, &mut problems);
-    let simulations = read::<Simulation>(dir, &mut problems);
-    let records = match (sessions, metrics, laps, predictions, simulations) {
-        (Some(s), Some(m), Some(l), Some(p), Some(r)) => Some(vec![
-            Records::Sessions(s),
-            Records::DriverMetrics(m),
-            Records::Laps(l),
-            Records::Predictions(p),
-            Records::Simulations(r),
-        ]),
-        _ => None,
-    };
-    Ok(Inspection {
-        problems,
-        in_use_by,
-        records,
-    })
 }

@@ -8,25 +8,23 @@ use std::time::Duration;
 use postgres::config::{Host, SslMode};
 
 use crate::error::{Error, Result};
+use crate::redact::redact_url;
 
 /// The schema a store uses when the URL names none.
-pub const DEFAULT_SCHEMA: &str = "public";
+pub(super) const DEFAULT_SCHEMA: &str = "public";
 
 /// The number of connections a store keeps when the URL does not say (`?pool_size=`).
-pub const DEFAULT_POOL_SIZE: usize = 4;
+pub(super) const DEFAULT_POOL_SIZE: usize = 4;
 
 /// The most connections one store may keep open (PostgreSQL's own default limit is 100 for all
 /// clients together).
-pub const MAX_POOL_SIZE: usize = 64;
+pub(super) const MAX_POOL_SIZE: usize = 64;
 
 /// How long opening a connection may take when the URL does not say (`?connect_timeout=`, seconds).
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The `application_name` racestore's connections show in `pg_stat_activity`, unless the URL sets one.
 const DEFAULT_APPLICATION_NAME: &str = "racestore";
-
-/// What stands in for a password in everything racestore prints.
-pub(crate) const REDACTED: &str = "***";
 
 /// Whether connections to the server are encrypted (`?sslmode=`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -219,6 +217,16 @@ impl PostgresUrl {
         &self.servers
     }
 
+    /// The database the URL names (the user's name when it names none, as libpq does).
+    pub fn database(&self) -> String {
+        let config = self.driver_config();
+        config
+            .get_dbname()
+            .or(config.get_user())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// The URL with its password replaced by `***`, as every message shows it.
     pub fn redacted(&self) -> &str {
         &self.redacted
@@ -291,39 +299,6 @@ fn parse_schema(value: &str) -> std::result::Result<String, String> {
              or underscore and not with pg_ (like team_a), not {value:?}"
         ))
     }
-}
-
-/// `url` with any password replaced by `***`: the one in `scheme://user:password@host` and any
-/// `password=` option. Errs on the side of hiding: with a stray `@` it may hide more than the
-/// password, never less.
-pub(crate) fn redact_url(url: &str) -> String {
-    let mut out = match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rfind('@') {
-            Some(at) => match rest[..at].split_once(':') {
-                Some((user, _password)) => format!("{scheme}://{user}:{REDACTED}{}", &rest[at..]),
-                None => url.to_owned(),
-            },
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    };
-    // `password=...` in the query (libpq and the driver accept it there too).
-    let mut search_from = 0;
-    while let Some(found) = out[search_from..].find("password=") {
-        let start = search_from + found;
-        let preceded_ok = start == 0 || matches!(out.as_bytes()[start - 1], b'?' | b'&' | b' ');
-        let value_start = start + "password=".len();
-        if preceded_ok {
-            let value_end = out[value_start..]
-                .find(['&', ' '])
-                .map_or(out.len(), |end| value_start + end);
-            out.replace_range(value_start..value_end, REDACTED);
-            search_from = value_start + REDACTED.len();
-        } else {
-            search_from = value_start;
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -55,17 +55,47 @@ impl PgError {
     pub(super) fn into_error(self, url: &PostgresUrl) -> Error {
         match self {
             PgError::Store(err) => err,
-            PgError::Connect(err) => backend(connect_message(&err, url)),
-            PgError::Pg(err) => map_statement_error(&err, url),
+            PgError::Connect(err) => {
+                let retryable = is_retryable(&err);
+                Error::Backend {
+                    backend: "postgres",
+                    message: connect_message(&err, url),
+                    retryable,
+                    engine: Some(Box::new(err)),
+                }
+            }
+            PgError::Pg(err) => match map_statement_error(&err, url) {
+                Error::Backend { backend, message, .. } => Error::Backend {
+                    backend,
+                    message,
+                    retryable: is_retryable(&err),
+                    engine: Some(Box::new(err)),
+                },
+                other => other,
+            },
         }
     }
 }
 
 fn backend(message: String) -> Error {
-    Error::Backend {
-        backend: "postgres",
-        message,
+    Error::backend("postgres", message)
+}
+
+/// Whether the same call may succeed if tried again: the connection was lost, the server is
+/// starting or out of connection slots, or a transaction lost a serialization race.
+fn is_retryable(err: &postgres::Error) -> bool {
+    if is_connection_failure(err) {
+        return true;
     }
+    err.code().is_some_and(|code| {
+        [
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::TOO_MANY_CONNECTIONS,
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+        ]
+        .contains(code)
+    })
 }
 
 /// Whether `err` means the connection is gone: closed, an I/O failure, a FATAL error, or the

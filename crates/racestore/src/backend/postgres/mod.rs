@@ -17,32 +17,33 @@
 
 mod config;
 mod error;
+mod location;
 mod pool;
 mod rows;
 #[cfg(test)]
 mod tests;
 mod tls;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, IsolationLevel, Row, Transaction};
 
-pub(crate) use self::config::redact_url;
 pub use self::config::{PostgresUrl, TlsMode};
 use self::error::{PgError, PgResult};
 use self::pool::{Conn, Pool, Statements};
-use self::rows::{LapColumns, Table};
-use crate::backend::sql::Migration;
+use crate::backend::sql::{self, Migration};
 use crate::error::{Error, Result};
 use crate::model::{
-    now_timestamp, Collection, Counts, DriverMetrics, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewLap,
-    NewPrediction, NewSession, NewSimulation, Prediction, Records, Session, SessionQuery, Simulation,
+    now_timestamp, Collection, CollectionVisitor, Counts, FilterValue, Id, IdMarks, Query, Record, Records,
+    Session, SessionQuery,
 };
-use crate::store::RaceStore;
-use crate::Durability;
+use crate::store::{Batch, Durability, RaceStore, SavedIds, SessionSummary};
+
+/// How many records [`RaceStore::read_snapshot`] reads at a time.
+const SNAPSHOT_PAGE: usize = 10_000;
 
 /// racestore's migrations, in the order they apply. Append only: never edit one that shipped.
 const MIGRATIONS: &[Migration] = &[
@@ -109,10 +110,8 @@ impl PostgresStore {
     /// server's setting is kept (any committed transaction survives racestore crashing).
     pub fn open(url: &PostgresUrl, durability: Durability) -> Result<PostgresStore> {
         let fail = |e: PgError| e.into_error(url);
-        let tls = tls::connector(url.tls()).map_err(|message| Error::Backend {
-            backend: "postgres",
-            message: format!("{url}: {message}"),
-        })?;
+        let tls = tls::connector(url.tls())
+            .map_err(|message| Error::backend("postgres", format!("{url}: {message}")))?;
         let config = url.driver_config();
         let mut first = config
             .connect(tls.clone())
@@ -171,17 +170,12 @@ impl PostgresStore {
         })
     }
 
-    /// The second key of `table`'s id lock (see [`LOCK_CLASS_IDS`]), hashed by the server.
-    fn id_lock(&self, table: Table) -> String {
-        format!("{}.{}", self.url.schema(), table.name)
+    /// The second key of `collection`'s id lock (see [`LOCK_CLASS_IDS`]), hashed by the server.
+    fn id_lock(&self, collection: Collection) -> String {
+        format!("{}.{}", self.url.schema(), collection.name())
     }
 
-    /// Runs one statement returning `id`s: the rows' ids, in the order returned.
-    fn insert(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Id>> {
-        self.select(sql, params, id_of)
-    }
-
-    /// Runs a prepared `SELECT` and maps every row, stopping at the first damaged one.
+    /// Runs a prepared statement and maps every row, stopping at the first damaged one.
     fn select<T>(
         &self,
         sql: &str,
@@ -192,248 +186,297 @@ impl PostgresStore {
             let Conn {
                 client, statements, ..
             } = conn;
-            let statement = statements.get(client, sql)?;
-            client.query(&statement, params)?.iter().map(map).collect()
+            select_with(client, statements, sql, params, map)
         })
     }
 
-    /// The records of one session in `table`, in id order.
-    fn session_records<T>(
-        &self,
-        table: Table,
-        session_id: Id,
-        map: fn(&Row) -> PgResult<T>,
-    ) -> Result<Vec<T>> {
-        let sql = format!("{} WHERE session_id = $1 ORDER BY id", table.select());
-        self.select(&sql, &[&session_id], map)
-    }
-
-    /// Runs one of the `INSERT ... SELECT ... FROM session` statements of [`rows`]: the id of the
-    /// new record, or `NotFound` when the session does not exist (and then nothing was stored).
-    fn insert_into_session(&self, session_id: Id, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Id> {
-        match self.insert(sql, params)?.first() {
-            Some(id) => Ok(*id),
-            None => Err(Error::session_not_found(session_id)),
+    /// `Closed` on a closed store, for calls that have nothing to send to the server.
+    fn check_open<T>(&self, value: T) -> Result<T> {
+        if self.pool.is_closed() {
+            Err(Error::Closed)
+        } else {
+            Ok(value)
         }
     }
 }
 
-impl RaceStore for PostgresStore {
-    fn create_session(&self, session: &NewSession) -> Result<Id> {
-        let now = now_timestamp();
-        let r = session.validate(0, &now)?;
-        let lock = self.id_lock(rows::SESSIONS);
-        let ids = self.insert(
-            rows::INSERT_SESSION,
-            &[
-                &r.circuit,
-                &r.date,
-                &r.race_type,
-                &r.created_at,
-                &r.updated_at,
-                &LOCK_CLASS_IDS,
-                &lock,
-            ],
-        )?;
-        ids.first().copied().ok_or_else(|| Error::Backend {
-            backend: "postgres",
-            message: format!("{}: inserting a session returned no id", self.url),
-        })
-    }
+/// Runs a prepared statement on `client` and maps every row.
+fn select_with<T>(
+    client: &mut impl GenericClient,
+    statements: &mut Statements,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    map: fn(&Row) -> PgResult<T>,
+) -> PgResult<Vec<T>> {
+    let statement = statements.get(client, sql)?;
+    client.query(&statement, params)?.iter().map(map).collect()
+}
 
-    fn save_driver_metrics(&self, metrics: &NewDriverMetrics) -> Result<Id> {
-        let now = now_timestamp();
-        let r = metrics.validate(0, &now)?;
-        self.insert_into_session(
-            r.session_id,
-            rows::INSERT_DRIVER_METRICS,
-            &[
-                &r.session_id,
-                &r.driver_id,
-                &r.consistency_index,
-                &r.aggression_score,
-                &r.sector_strength,
-                &r.pace_stability,
-                &r.fatigue_dropoff,
-                &r.created_at,
-                &LOCK_CLASS_IDS,
-                &self.id_lock(rows::DRIVER_METRICS),
-            ],
-        )
-    }
-
-    fn save_laps(&self, laps: &[NewLap]) -> Result<Vec<Id>> {
-        let now = now_timestamp();
-        let records = laps
-            .iter()
-            .map(|lap| lap.validate(0, &now))
-            .collect::<Result<Vec<Lap>>>()?;
-        if records.is_empty() {
-            // Nothing to store; still `Closed` on a closed store, like every other call.
-            return if self.pool.is_closed() {
-                Err(Error::Closed)
-            } else {
-                Ok(Vec::new())
-            };
-        }
-        let mut sessions = Vec::new();
+/// Inserts one group of validated records into the sessions they name, in one statement: the
+/// new ids in input order, or `NotFound` naming the first unknown session (nothing stored).
+fn insert_group(
+    client: &mut impl GenericClient,
+    statements: &mut Statements,
+    records: &Records,
+    lock: &str,
+) -> PgResult<Vec<Id>> {
+    let collection = records.collection();
+    let mut sessions = Vec::new();
+    if collection != Collection::Sessions {
         let mut seen = HashSet::new();
-        for lap in &records {
-            if seen.insert(lap.session_id) {
-                sessions.push(lap.session_id);
-            }
-        }
-        let c = LapColumns::new(&records);
-        let lock = self.id_lock(rows::LAPS);
-        // A refused batch is retried only if every session it named exists by the time racestore
-        // looks which did not: one was created in between.
-        for _ in 0..3 {
-            let ids = self.insert(
-                rows::INSERT_LAPS,
-                &[
-                    &c.session_id,
-                    &c.driver_id,
-                    &c.lap_number,
-                    &c.lap_time,
-                    &c.sector_1,
-                    &c.sector_2,
-                    &c.sector_3,
-                    &c.lap_type,
-                    &c.position,
-                    &now,
-                    &LOCK_CLASS_IDS,
-                    &lock,
-                    &sessions,
-                ],
-            )?;
-            if !ids.is_empty() {
-                // The id lock and ORDER BY make this so; the contract depends on it.
-                let consecutive = ids.len() == records.len() && ids.windows(2).all(|w| w[1] == w[0] + 1);
-                if !consecutive {
-                    tracing::error!(url = %self.url, ?ids, "a lap batch was given ids that are not consecutive");
-                    debug_assert!(consecutive, "ids not consecutive: {ids:?}");
+        sessions = records
+            .session_ids()
+            .into_iter()
+            .filter(|id| seen.insert(*id))
+            .collect();
+    }
+    let json = serde_json::Value::Array(records.to_json());
+    let sql = rows::insert_statement(collection);
+    // A refused insert is retried only if every session it named exists by the time racestore
+    // looks which did not: one was created in between.
+    for _ in 0..3 {
+        let ids = select_with(
+            client,
+            statements,
+            &sql,
+            &[&sessions, &json, &LOCK_CLASS_IDS, &lock],
+            id_of,
+        )?;
+        if !ids.is_empty() {
+            // The id lock and ORDER BY make this so, unless something other than racestore drew
+            // ids from the table's sequence meanwhile: then say so rather than break the contract.
+            let consecutive = ids.len() == records.len() && ids.windows(2).all(|w| w[1] == w[0] + 1);
+            if !consecutive {
+                return Err(Error::Backend {
+                    backend: "postgres",
+                    message: format!(
+                        "{collection}: the records were given ids that are not consecutive ({} to {}); \
+                         something other than racestore draws ids from the table's sequence",
+                        ids.first().copied().unwrap_or_default(),
+                        ids.last().copied().unwrap_or_default()
+                    ),
+                    retryable: false,
+                    engine: None,
                 }
-                return Ok(ids);
+                .into());
             }
-            // Refused: a session is unknown. In input order, so the error names the first lap's
-            // unknown session, as on every backend.
-            let existing: HashSet<Id> = self
-                .select(rows::EXISTING_SESSIONS, &[&sessions], id_of)?
+            return Ok(ids);
+        }
+        // Refused: a session is unknown. In input order, so the error names the first record's
+        // unknown session, as on every backend.
+        let existing: HashSet<Id> =
+            select_with(client, statements, rows::EXISTING_SESSIONS, &[&sessions], id_of)?
                 .into_iter()
                 .collect();
-            if let Some(lap) = records.iter().find(|lap| !existing.contains(&lap.session_id)) {
-                return Err(Error::session_not_found(lap.session_id));
-            }
+        if let Some(missing) = sessions.iter().find(|id| !existing.contains(id)) {
+            return Err(Error::session_not_found(*missing).into());
         }
-        Err(Error::Backend {
-            backend: "postgres",
-            message: format!(
-                "{}: a batch of laps was refused three times although its sessions exist; nothing was stored",
-                self.url
-            ),
+    }
+    Err(Error::Backend {
+        backend: "postgres",
+        message: format!(
+            "{collection}: a save was refused three times although its sessions exist; nothing was stored"
+        ),
+        retryable: true,
+        engine: None,
+    }
+    .into())
+}
+
+/// Reads one collection's records a `SELECT` returns.
+struct ReadRows<'a, C: GenericClient> {
+    client: &'a mut C,
+    statements: &'a mut Statements,
+    sql: &'a str,
+    params: &'a [&'a (dyn ToSql + Sync)],
+}
+
+impl<C: GenericClient> CollectionVisitor for ReadRows<'_, C> {
+    type Output = PgResult<Records>;
+    fn visit<R: Record>(self) -> PgResult<Records> {
+        let records = select_with(
+            self.client,
+            self.statements,
+            self.sql,
+            self.params,
+            rows::record::<R>,
+        )?;
+        Ok(Records::of(records))
+    }
+}
+
+/// The `SELECT` a query runs, with its values.
+fn select_for(query: &Query) -> (String, Vec<Box<dyn ToSql + Sync>>) {
+    // Destructured so that a field added to Query cannot be silently ignored here.
+    let Query {
+        collection,
+        session_id,
+        filters,
+        after_id,
+        limit,
+    } = query;
+    let mut values: Vec<Box<dyn ToSql + Sync>> = vec![Box::new(*after_id)];
+    let mut conditions = vec!["id > $1".to_owned()];
+    if let Some(session_id) = session_id {
+        values.push(Box::new(*session_id));
+        conditions.push(format!("{} = ${}", collection.session_column(), values.len()));
+    }
+    for filter in filters {
+        values.push(match &filter.value {
+            FilterValue::Text(text) => Box::new(text.clone()),
+            FilterValue::Integer(i) => Box::new(*i),
+        });
+        conditions.push(format!("{} = ${}", filter.column, values.len()));
+    }
+    let mut sql = format!(
+        "{} WHERE {} ORDER BY id",
+        rows::select(*collection),
+        conditions.join(" AND ")
+    );
+    if let Some(limit) = limit {
+        values.push(Box::new(i64::try_from(*limit).unwrap_or(i64::MAX)));
+        sql.push_str(&format!(" LIMIT ${}", values.len()));
+    }
+    (sql, values)
+}
+
+impl RaceStore for PostgresStore {
+    fn save(&self, batch: &Batch) -> Result<SavedIds> {
+        // Checked before the server is asked anything: bad input never reaches it.
+        let now = now_timestamp();
+        let valid = batch.validate(&mut IdMarks::from_fn(|_| 1), &now)?;
+        if valid.is_empty() {
+            return self.check_open(SavedIds::default());
+        }
+        let locks: Vec<String> = Collection::ALL.iter().map(|c| self.id_lock(*c)).collect();
+        let groups = valid.records.iter().filter(|g| !g.is_empty()).count();
+        if let (Some(session), 0) = (&valid.session, groups) {
+            // One statement, one round trip: a session on its own.
+            let lock = &locks[Collection::Sessions.index()];
+            let ids = self.with_conn(|conn| {
+                let Conn {
+                    client, statements, ..
+                } = conn;
+                insert_group(client, statements, &Records::of(vec![session.clone()]), lock)
+            })?;
+            return Ok(SavedIds {
+                session: ids.first().copied(),
+                records: valid.records.iter().map(|_| Vec::new()).collect(),
+            });
+        }
+        if valid.session.is_none() && groups == 1 {
+            // One statement, one round trip: the common case of laps (or a metric) into a session.
+            let group = valid.records.iter().find(|g| !g.is_empty()).expect("one group");
+            let ids = self.with_conn(|conn| {
+                let Conn {
+                    client, statements, ..
+                } = conn;
+                insert_group(client, statements, group, &locks[group.collection().index()])
+            })?;
+            return Ok(SavedIds {
+                session: None,
+                records: valid
+                    .records
+                    .iter()
+                    .map(|g| if g.is_empty() { Vec::new() } else { ids.clone() })
+                    .collect(),
+            });
+        }
+        self.in_transaction(|tx, statements| {
+            let mut saved = SavedIds::default();
+            let mut session_id = None;
+            if let Some(session) = &valid.session {
+                let lock = &locks[Collection::Sessions.index()];
+                let ids = insert_group(tx, statements, &Records::of(vec![session.clone()]), lock)?;
+                session_id = ids.first().copied();
+                saved.session = session_id;
+            }
+            for group in &batch.records {
+                let mut group = group.clone();
+                if let Some(id) = session_id {
+                    group.set_session_id(id);
+                }
+                let records = Batch::records(group).validate(&mut IdMarks::from_fn(|_| 1), &now)?;
+                let records = records.records.into_iter().next().expect("one group");
+                if records.is_empty() {
+                    saved.records.push(Vec::new());
+                    continue;
+                }
+                let lock = &locks[records.collection().index()];
+                saved.records.push(insert_group(tx, statements, &records, lock)?);
+            }
+            Ok(saved)
         })
     }
 
-    fn save_prediction(&self, prediction: &NewPrediction) -> Result<Id> {
-        let now = now_timestamp();
-        let r = prediction.validate(0, &now)?;
-        self.insert_into_session(
-            r.session_id,
-            rows::INSERT_PREDICTION,
-            &[
-                &r.session_id,
-                &r.driver_id,
-                &r.prediction_type,
-                &r.prediction_value,
-                &r.model_path,
-                &r.confidence,
-                &r.created_at,
-                &LOCK_CLASS_IDS,
-                &self.id_lock(rows::PREDICTIONS),
-            ],
-        )
+    fn read(&self, query: &Query) -> Result<Records> {
+        let (sql, values) = select_for(query);
+        let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
+        self.with_conn(|conn| {
+            let Conn {
+                client, statements, ..
+            } = conn;
+            query.collection.visit(ReadRows {
+                client,
+                statements,
+                sql: &sql,
+                params: &params,
+            })
+        })
     }
 
-    fn save_simulation(&self, simulation: &NewSimulation) -> Result<Id> {
-        let now = now_timestamp();
-        let r = simulation.validate(0, &now)?;
-        self.insert_into_session(
-            r.session_id,
-            rows::INSERT_SIMULATION,
-            &[
-                &r.session_id,
-                &r.driver_paces,
-                &r.n_laps,
-                &r.iterations,
-                &r.results,
-                &r.created_at,
-                &LOCK_CLASS_IDS,
-                &self.id_lock(rows::SIMULATIONS),
-            ],
-        )
-    }
-
-    fn get_session(&self, session_id: Id) -> Result<Option<Session>> {
-        let sql = format!("{} WHERE id = $1", rows::SESSIONS.select());
-        Ok(self
-            .select(&sql, &[&session_id], rows::session)?
+    fn session_summaries(&self, query: &SessionQuery) -> Result<Vec<SessionSummary>> {
+        let sessions: Vec<Session> = self.read(&Query::from(query))?.into_vec().unwrap_or_default();
+        if sessions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Id> = sessions.iter().map(|s| s.id).collect();
+        let mut counts: HashMap<Id, Counts> = HashMap::new();
+        for collection in Collection::ALL.into_iter().filter(|c| *c != Collection::Sessions) {
+            let sql = format!(
+                "SELECT session_id, count(*) FROM {} WHERE session_id = ANY($1::bigint[]) GROUP BY session_id",
+                collection.name()
+            );
+            for (session_id, n) in self.select(&sql, &[&ids], |row| {
+                Ok((row.try_get::<_, Id>(0)?, row.try_get::<_, i64>(1)?))
+            })? {
+                counts
+                    .entry(session_id)
+                    .or_default()
+                    .set(collection, n.unsigned_abs());
+            }
+        }
+        let laps: HashMap<Id, (u64, Option<f64>)> = self
+            .select(
+                "SELECT session_id, count(DISTINCT driver_id), min(lap_time) FROM lap_data \
+                 WHERE session_id = ANY($1::bigint[]) GROUP BY session_id",
+                &[&ids],
+                |row| {
+                    Ok((
+                        row.try_get::<_, Id>(0)?,
+                        (
+                            row.try_get::<_, i64>(1)?.unsigned_abs(),
+                            row.try_get::<_, Option<f64>>(2)?,
+                        ),
+                    ))
+                },
+            )?
             .into_iter()
-            .next())
-    }
-
-    fn get_sessions(&self, query: &SessionQuery) -> Result<Vec<Session>> {
-        // Destructured so that a filter added to SessionQuery cannot be silently ignored here.
-        let SessionQuery { circuit } = query;
-        let mut sql = rows::SESSIONS.select();
-        let mut values: Vec<&(dyn ToSql + Sync)> = Vec::new();
-        if let Some(circuit) = circuit {
-            sql.push_str(" WHERE circuit = $1");
-            values.push(circuit);
-        }
-        sql.push_str(" ORDER BY id");
-        self.select(&sql, &values, rows::session)
-    }
-
-    fn get_session_metrics(&self, session_id: Id) -> Result<Vec<DriverMetrics>> {
-        self.session_records(rows::DRIVER_METRICS, session_id, rows::driver_metrics)
-    }
-
-    fn get_laps(&self, query: &LapQuery) -> Result<Vec<Lap>> {
-        // Destructured so that a filter added to LapQuery cannot be silently ignored here.
-        let LapQuery {
-            session_id,
-            driver_id,
-            lap_type,
-        } = query;
-        let mut conditions = Vec::new();
-        let mut values: Vec<&(dyn ToSql + Sync)> = Vec::new();
-        if let Some(session_id) = session_id {
-            values.push(session_id);
-            conditions.push(format!("session_id = ${}", values.len()));
-        }
-        if let Some(driver_id) = driver_id {
-            values.push(driver_id);
-            conditions.push(format!("driver_id = ${}", values.len()));
-        }
-        if let Some(lap_type) = lap_type {
-            values.push(lap_type);
-            conditions.push(format!("lap_type = ${}", values.len()));
-        }
-        let mut sql = rows::LAPS.select();
-        if !conditions.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&conditions.join(" AND "));
-        }
-        sql.push_str(" ORDER BY id");
-        self.select(&sql, &values, rows::lap)
-    }
-
-    fn get_session_predictions(&self, session_id: Id) -> Result<Vec<Prediction>> {
-        self.session_records(rows::PREDICTIONS, session_id, rows::prediction)
-    }
-
-    fn get_session_simulations(&self, session_id: Id) -> Result<Vec<Simulation>> {
-        self.session_records(rows::SIMULATIONS, session_id, rows::simulation)
+            .collect();
+        Ok(sessions
+            .into_iter()
+            .map(|session| {
+                let mut counts = counts.get(&session.id).copied().unwrap_or_default();
+                counts.set(Collection::Sessions, 1);
+                let (drivers, best_lap) = laps.get(&session.id).copied().unwrap_or((0, None));
+                SessionSummary {
+                    session,
+                    counts,
+                    drivers,
+                    best_lap,
+                }
+            })
+            .collect())
     }
 
     fn delete_session(&self, session_id: Id) -> Result<Counts> {
@@ -445,64 +488,51 @@ impl RaceStore for PostgresStore {
             if tx.query_opt(&lock, &[&session_id])?.is_none() {
                 return Err(Error::session_not_found(session_id).into());
             }
-            let delete = |tx: &mut Transaction<'_>,
-                          statements: &mut Statements,
-                          table: &str,
-                          key: &str|
-             -> PgResult<u64> {
-                let sql = format!("DELETE FROM {table} WHERE {key} = $1");
+            let mut counts = Counts::default();
+            // Children first, the session last.
+            for collection in Collection::ALL.into_iter().rev() {
+                let sql = format!(
+                    "DELETE FROM {} WHERE {} = $1",
+                    collection.name(),
+                    collection.session_column()
+                );
                 let statement = statements.get(tx, &sql)?;
-                Ok(tx.execute(&statement, &[&session_id])?)
-            };
-            Ok(Counts {
-                driver_metrics: delete(tx, statements, rows::DRIVER_METRICS.name, "session_id")?,
-                laps: delete(tx, statements, rows::LAPS.name, "session_id")?,
-                predictions: delete(tx, statements, rows::PREDICTIONS.name, "session_id")?,
-                simulations: delete(tx, statements, rows::SIMULATIONS.name, "session_id")?,
-                sessions: delete(tx, statements, rows::SESSIONS.name, "id")?,
-            })
+                counts.set(collection, tx.execute(&statement, &[&session_id])?);
+            }
+            Ok(counts)
         })
     }
 
     fn counts(&self) -> Result<Counts> {
-        // One statement, so the five counts are of the same moment.
-        let sql = "SELECT (SELECT count(*) FROM race_sessions), (SELECT count(*) FROM driver_metrics), \
-                   (SELECT count(*) FROM lap_data), (SELECT count(*) FROM predictions), \
-                   (SELECT count(*) FROM simulations)";
-        let counts = self.select(sql, &[], |row| {
-            // count(*) is never negative.
-            let count = |index: usize| -> PgResult<u64> { Ok(row.try_get::<_, i64>(index)?.unsigned_abs()) };
-            Ok(Counts {
-                sessions: count(0)?,
-                driver_metrics: count(1)?,
-                laps: count(2)?,
-                predictions: count(3)?,
-                simulations: count(4)?,
-            })
+        // One statement, so the counts are of the same moment.
+        let sql = format!(
+            "SELECT {}",
+            Collection::ALL
+                .iter()
+                .map(|c| format!("(SELECT count(*) FROM {})", c.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let counts = self.select(&sql, &[], |row| {
+            let mut counts = Counts::default();
+            for collection in Collection::ALL {
+                // count(*) is never negative.
+                counts.set(
+                    collection,
+                    row.try_get::<_, i64>(collection.index())?.unsigned_abs(),
+                );
+            }
+            Ok(counts)
         })?;
         Ok(counts.into_iter().next().unwrap_or_default())
     }
 
-    fn export_page(&self, collection: Collection, after_id: Id, limit: usize) -> Result<Records> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.with_conn(|conn| {
-            let Conn {
-                client, statements, ..
-            } = conn;
-            export_page(client, statements, collection, after_id, limit)
-        })
-    }
-
     fn import(&self, records: &Records) -> Result<()> {
         if records.is_empty() {
-            return if self.pool.is_closed() {
-                Err(Error::Closed)
-            } else {
-                Ok(())
-            };
+            return self.check_open(());
         }
-        let table = rows::table_of(records.collection());
-        let lock = self.id_lock(table);
+        let collection = records.collection();
+        let lock = self.id_lock(collection);
         let json = serde_json::Value::Array(records.to_json());
         self.in_transaction(|tx, _| {
             // The id lock keeps saves out until this commits, as for every save.
@@ -511,10 +541,10 @@ impl RaceStore for PostgresStore {
                 &[&LOCK_CLASS_IDS, &lock],
             )?;
             let highest: Id = tx
-                .query_one(&rows::highest_id_given(table), &[&table.name])?
+                .query_one(&rows::highest_id_given(collection), &[&collection.name()])?
                 .get(0);
             records.validate_import(highest)?;
-            if records.collection() != Collection::Sessions {
+            if collection != Collection::Sessions {
                 let sessions: Vec<Id> = records.session_ids();
                 let existing: HashSet<Id> = tx
                     .query(
@@ -532,63 +562,85 @@ impl RaceStore for PostgresStore {
             let sql = format!(
                 "INSERT INTO {name} ({columns}) OVERRIDING SYSTEM VALUE \
                  SELECT {columns} FROM json_populate_recordset(NULL::{name}, $1::json)",
-                name = table.name,
-                columns = table.columns
+                name = collection.name(),
+                columns = sql::column_list(collection)
             );
             tx.execute(&sql, &[&json])?;
             let last = records.ids().last().copied().unwrap_or(highest);
             tx.execute(
                 "SELECT setval(pg_get_serial_sequence($1::text, 'id'), $2::bigint)",
-                &[&table.name, &last],
+                &[&collection.name(), &last],
             )?;
             Ok(())
         })
     }
 
-    /// Writes the copy as a JSON directory (see [`crate::JsonStore`]), read from one snapshot
-    /// (a `REPEATABLE READ` transaction) while other connections keep saving.
+    /// A PostgreSQL schema has no format on disk: [`crate::transfer::backup`] copies
+    /// [`read_snapshot`](RaceStore::read_snapshot) into a JSON directory instead.
     fn backup(&self, destination: &Path) -> Result<()> {
-        if destination.exists() {
-            return Err(Error::invalid(
-                "destination",
-                format!(
-                    "{} already exists; a backup goes to a new directory",
-                    destination.display()
-                ),
-            ));
-        }
-        let copy = crate::JsonStore::open(destination, Durability::PowerLoss)?;
-        self.with_conn(|conn| {
-            let Conn { client, .. } = conn;
+        Err(Error::Unsupported {
+            url: self.url.to_string(),
+            message: format!(
+                "a PostgreSQL store has no file to copy to {}; back it up with racestore::backup, \
+                 which writes a JSON directory from one snapshot",
+                destination.display()
+            ),
+        })
+    }
+
+    fn read_snapshot(&self, each: &mut dyn FnMut(&Records) -> Result<()>) -> Result<IdMarks> {
+        let mut failure = None;
+        let marks = self.with_conn(|conn| {
+            let Conn {
+                client, statements, ..
+            } = conn;
             let mut tx = client
                 .build_transaction()
                 .isolation_level(IsolationLevel::RepeatableRead)
                 .read_only(true)
                 .start()?;
-            let mut statements = Statements::default();
+            let mut marks = IdMarks::default();
             for collection in Collection::ALL {
-                let mut after = 0;
+                let highest: Id = tx
+                    .query_one(&rows::highest_id_given(collection), &[&collection.name()])?
+                    .get(0);
+                marks.set(collection, highest);
+            }
+            for collection in Collection::ALL {
+                let mut after: Id = 0;
                 loop {
-                    let page = export_page(&mut tx, &mut statements, collection, after, 10_000)?;
+                    let (sql, values) = select_for(&Query::page(collection, after, SNAPSHOT_PAGE));
+                    let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
+                    let page = collection.visit(ReadRows {
+                        client: &mut tx,
+                        statements,
+                        sql: &sql,
+                        params: &params,
+                    })?;
                     let Some(&last) = page.ids().last() else { break };
-                    copy.import(&page)?;
+                    if let Err(error) = each(&page) {
+                        failure = Some(error);
+                        return Ok(marks);
+                    }
                     after = last;
                 }
             }
             tx.commit()?;
-            Ok(())
+            Ok(marks)
         })?;
-        copy.close()
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(marks),
+        }
     }
 
     fn highest_ids(&self) -> Result<IdMarks> {
         self.with_conn(|conn| {
             let mut marks = IdMarks::default();
             for collection in Collection::ALL {
-                let table = rows::table_of(collection);
                 let highest: Id = conn
                     .client
-                    .query_one(&rows::highest_id_given(table), &[&table.name])?
+                    .query_one(&rows::highest_id_given(collection), &[&collection.name()])?
                     .get(0);
                 marks.set(collection, highest);
             }
@@ -597,13 +649,9 @@ impl RaceStore for PostgresStore {
     }
 
     fn reserve_ids(&self, marks: &IdMarks) -> Result<()> {
-        let locks: Vec<String> = Collection::ALL
-            .iter()
-            .map(|c| self.id_lock(rows::table_of(*c)))
-            .collect();
+        let locks: Vec<String> = Collection::ALL.iter().map(|c| self.id_lock(*c)).collect();
         self.in_transaction(|tx, _| {
             for (collection, lock) in Collection::ALL.iter().zip(&locks) {
-                let table = rows::table_of(*collection);
                 let mark = marks.get(*collection);
                 // The id lock keeps saves out until this commits, as for every save.
                 tx.execute(
@@ -611,12 +659,12 @@ impl RaceStore for PostgresStore {
                     &[&LOCK_CLASS_IDS, lock],
                 )?;
                 let highest: Id = tx
-                    .query_one(&rows::highest_id_given(table), &[&table.name])?
+                    .query_one(&rows::highest_id_given(*collection), &[&collection.name()])?
                     .get(0);
                 if mark > highest {
                     tx.execute(
                         "SELECT setval(pg_get_serial_sequence($1::text, 'id'), $2::bigint)",
-                        &[&table.name, &mark],
+                        &[&collection.name(), &mark],
                     )?;
                 }
             }
@@ -632,30 +680,6 @@ impl RaceStore for PostgresStore {
             Err(Error::Closed)
         }
     }
-}
-
-/// Up to `limit` records of `collection` with ids above `after_id`, in id order.
-fn export_page(
-    client: &mut impl GenericClient,
-    statements: &mut Statements,
-    collection: Collection,
-    after_id: Id,
-    limit: i64,
-) -> PgResult<Records> {
-    let table = rows::table_of(collection);
-    let sql = format!("{} WHERE id > $1 ORDER BY id LIMIT $2", table.select());
-    let statement = statements.get(client, &sql)?;
-    let found = client.query(&statement, &[&after_id, &limit])?;
-    fn all<T>(found: &[Row], map: fn(&Row) -> PgResult<T>) -> PgResult<Vec<T>> {
-        found.iter().map(map).collect()
-    }
-    Ok(match collection {
-        Collection::Sessions => Records::Sessions(all(&found, rows::session)?),
-        Collection::DriverMetrics => Records::DriverMetrics(all(&found, rows::driver_metrics)?),
-        Collection::Laps => Records::Laps(all(&found, rows::lap)?),
-        Collection::Predictions => Records::Predictions(all(&found, rows::prediction)?),
-        Collection::Simulations => Records::Simulations(all(&found, rows::simulation)?),
-    })
 }
 
 /// The id in column 0 of a `RETURNING id` (or `SELECT id`) row.
@@ -711,13 +735,15 @@ fn migrate(client: &mut Client, url: &PostgresUrl) -> PgResult<()> {
         .collect::<std::result::Result<BTreeSet<i64>, _>>()?;
     let mut done = Vec::new();
     for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
-        tx.batch_execute(migration.sql).map_err(|e| Error::Backend {
-            backend: "postgres",
-            message: format!(
-                "{url} (schema {schema}): applying migration {} failed ({}); nothing was changed",
-                migration.name,
-                error::PgError::from(e).into_error(url)
-            ),
+        tx.batch_execute(migration.sql).map_err(|e| {
+            Error::backend(
+                "postgres",
+                format!(
+                    "{url} (schema {schema}): applying migration {} failed ({}); nothing was changed",
+                    migration.name,
+                    error::PgError::from(e).into_error(url)
+                ),
+            )
         })?;
         tx.execute(
             "INSERT INTO racestore_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
@@ -756,22 +782,24 @@ fn check_schema(client: &mut impl GenericClient, url: &PostgresUrl) -> PgResult<
             .or_default()
             .insert(row.try_get(1)?);
     }
-    for table in rows::TABLES {
-        let Some(columns) = present.get(table.name) else {
+    for collection in Collection::ALL {
+        let Some(columns) = present.get(collection.name()) else {
             continue;
         };
-        let missing: Vec<&str> = table.column_names().filter(|c| !columns.contains(*c)).collect();
+        let missing: Vec<&str> = collection
+            .columns()
+            .iter()
+            .map(|c| c.name)
+            .filter(|c| !columns.contains(*c))
+            .collect();
         if !missing.is_empty() {
-            return Err(Error::Backend {
-                backend: "postgres",
-                message: format!(
+            return Err(Error::backend("postgres", format!(
                     "{url}: table {}.{} has no column {}, so it is not a racestore table; nothing was changed \
                      (use another schema with ?schema=NAME)",
                     url.schema(),
-                    table.name,
+                    collection.name(),
                     missing.join(", ")
-                ),
-            }
+                ))
             .into());
         }
     }

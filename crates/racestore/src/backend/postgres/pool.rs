@@ -167,6 +167,8 @@ impl Pool {
                         self.size,
                         CHECKOUT_TIMEOUT.as_secs()
                     ),
+                    retryable: true,
+                    engine: None,
                 }
                 .into());
             }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::*;
-use crate::model::NewLap;
+use crate::model::{NewLap, NewSession};
 use crate::store::RaceStoreExt;
 
 const URL_ENV: &str = "RACESTORE_TEST_POSTGRES_URL";
@@ -292,7 +292,7 @@ fn the_pool_opens_at_most_pool_size_connections_for_many_threads() {
         saver.join().unwrap();
     }
     assert!((1..=2).contains(&most), "{most} connections");
-    assert_eq!(store.counts().unwrap().laps, 320);
+    assert_eq!(store.counts().unwrap().laps(), 320);
     store.close().unwrap();
     // The server ends a session a moment after the client says goodbye.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

@@ -46,6 +46,8 @@ impl SqlError {
             SqlError::Sqlite(err) => Error::Backend {
                 backend: "sqlite",
                 message: describe(&err, path, busy_timeout),
+                retryable: is_busy(&err),
+                engine: Some(Box::new(err)),
             },
         }
     }

@@ -10,29 +10,32 @@
 //! `AUTOINCREMENT`, so an id is never given twice, even after a delete.
 
 mod error;
+mod location;
 mod rows;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeSet;
+pub use location::SqliteLocation;
+
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use rusqlite::types::ToSql;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior};
+use rusqlite::types::{ToSql, Value as Sql};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 
 use self::error::{SqlError, SqlResult};
-use self::rows::Table;
-use crate::backend::sql::Migration;
+use crate::backend::sql::{self, Migration};
 use crate::error::{Error, Result};
 use crate::model::{
-    now_timestamp, Collection, Counts, DriverMetrics, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewLap,
-    NewPrediction, NewSession, NewSimulation, Prediction, Records, Session, SessionQuery, Simulation,
+    now_timestamp, Collection, Counts, FilterValue, Id, IdMarks, Query, Records, Session, SessionQuery,
 };
-use crate::store::RaceStore;
-use crate::Durability;
+use crate::store::{Batch, Durability, Problem, RaceStore, SavedIds, SessionSummary};
+
+/// How many records [`RaceStore::read_snapshot`] reads at a time.
+const SNAPSHOT_PAGE: i64 = 10_000;
 
 /// How long a call waits for another connection's write lock before giving up as busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -158,188 +161,147 @@ impl SqliteStore {
             Ok(out)
         })
     }
-
-    /// The records of one session in `table`, in id order.
-    fn session_records<T>(
-        &self,
-        table: Table,
-        session_id: Id,
-        map: fn(&Row<'_>) -> SqlResult<T>,
-    ) -> Result<Vec<T>> {
-        let sql = format!("{} WHERE session_id = ?1 ORDER BY id", table.select());
-        self.with_conn(|conn| select_all(conn, &sql, &[&session_id], map))
-    }
 }
 
 impl RaceStore for SqliteStore {
-    fn create_session(&self, session: &NewSession) -> Result<Id> {
-        let now = now_timestamp();
-        let record = session.validate(0, &now)?;
-        self.write(|tx| rows::insert_session(tx, &record))
-    }
-
-    fn save_driver_metrics(&self, metrics: &NewDriverMetrics) -> Result<Id> {
-        let now = now_timestamp();
-        let record = metrics.validate(0, &now)?;
-        self.write(|tx| {
-            require_session(tx, record.session_id)?;
-            rows::insert_driver_metrics(tx, &record)
-        })
-    }
-
-    fn save_laps(&self, laps: &[NewLap]) -> Result<Vec<Id>> {
-        let now = now_timestamp();
-        let records = laps
-            .iter()
-            .map(|lap| lap.validate(0, &now))
-            .collect::<Result<Vec<Lap>>>()?;
-        if records.is_empty() {
+    fn save(&self, batch: &Batch) -> Result<SavedIds> {
+        // Checked before the database is touched, so bad input never waits for the write lock;
+        // checked again below with the ids the database gives.
+        batch.validate(&mut IdMarks::from_fn(|_| 1), "")?;
+        if batch.is_empty() {
             // Nothing to store; still `Closed` on a closed store, like every other call.
-            return self.with_conn(|_| Ok(Vec::new()));
+            return self.with_conn(|_| Ok(SavedIds::default()));
         }
+        let now = now_timestamp();
         self.write(|tx| {
-            // In input order, so the error names the first lap's unknown session, as on every backend.
-            let mut checked = BTreeSet::new();
-            for lap in &records {
-                if checked.insert(lap.session_id) {
-                    require_session(tx, lap.session_id)?;
+            // Only the collections the batch saves into: each lookup is a query.
+            let mut next = IdMarks::default();
+            if batch.session.is_some() {
+                next.set(
+                    Collection::Sessions,
+                    highest_id_given(tx, Collection::Sessions)? + 1,
+                );
+            }
+            for group in batch.records.iter().filter(|g| !g.is_empty()) {
+                let collection = group.collection();
+                if next.get(collection) == 0 {
+                    next.set(collection, highest_id_given(tx, collection)? + 1);
                 }
             }
-            rows::insert_laps(tx, &records)
+            let valid = batch.validate(&mut next, &now)?;
+            // In input order, so the error names the first unknown session, as on every backend.
+            for session_id in valid.sessions_named() {
+                require_session(tx, session_id)?;
+            }
+            if let Some(session) = &valid.session {
+                rows::insert_records(tx, &Records::of(vec![session.clone()]))?;
+            }
+            for group in &valid.records {
+                rows::insert_records(tx, group)?;
+            }
+            Ok(valid.ids())
         })
     }
 
-    fn save_prediction(&self, prediction: &NewPrediction) -> Result<Id> {
-        let now = now_timestamp();
-        let record = prediction.validate(0, &now)?;
-        self.write(|tx| {
-            require_session(tx, record.session_id)?;
-            rows::insert_prediction(tx, &record)
+    fn read(&self, query: &Query) -> Result<Records> {
+        let (sql, values) = select_for(query);
+        let values: Vec<&dyn ToSql> = values.iter().map(|v| v as &dyn ToSql).collect();
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            rows::read_records(&mut stmt, &values, query.collection)
         })
     }
 
-    fn save_simulation(&self, simulation: &NewSimulation) -> Result<Id> {
-        let now = now_timestamp();
-        let record = simulation.validate(0, &now)?;
-        self.write(|tx| {
-            require_session(tx, record.session_id)?;
-            rows::insert_simulation(tx, &record)
+    fn session_summaries(&self, query: &SessionQuery) -> Result<Vec<SessionSummary>> {
+        let sessions: Vec<Session> = self.read(&Query::from(query))?.into_vec().unwrap_or_default();
+        if sessions.is_empty() {
+            return self.with_conn(|_| Ok(Vec::new()));
+        }
+        self.with_conn(|conn| {
+            let tx = conn.transaction()?;
+            let mut counts: HashMap<Id, Counts> = HashMap::new();
+            for collection in Collection::ALL.into_iter().filter(|c| *c != Collection::Sessions) {
+                let sql = format!(
+                    "SELECT session_id, count(*) FROM {} GROUP BY session_id",
+                    collection.name()
+                );
+                let mut stmt = tx.prepare_cached(&sql)?;
+                let mut found = stmt.query([])?;
+                while let Some(row) = found.next()? {
+                    let (session_id, n): (Option<Id>, i64) = (row.get(0)?, row.get(1)?);
+                    if let Some(session_id) = session_id {
+                        counts.entry(session_id).or_default().set(collection, n.unsigned_abs());
+                    }
+                }
+            }
+            let mut laps: HashMap<Id, (u64, Option<f64>)> = HashMap::new();
+            let mut stmt = tx.prepare_cached(
+                "SELECT session_id, count(DISTINCT driver_id), min(lap_time) FROM lap_data GROUP BY session_id",
+            )?;
+            let mut found = stmt.query([])?;
+            while let Some(row) = found.next()? {
+                let (session_id, drivers, best): (Option<Id>, i64, Option<f64>) =
+                    (row.get(0)?, row.get(1)?, row.get(2)?);
+                if let Some(session_id) = session_id {
+                    laps.insert(session_id, (drivers.unsigned_abs(), best));
+                }
+            }
+            Ok(sessions
+                .into_iter()
+                .map(|session| {
+                    let mut counts = counts.get(&session.id).copied().unwrap_or_default();
+                    counts.set(Collection::Sessions, 1);
+                    let (drivers, best_lap) = laps.get(&session.id).copied().unwrap_or((0, None));
+                    SessionSummary {
+                        session,
+                        counts,
+                        drivers,
+                        best_lap,
+                    }
+                })
+                .collect())
         })
-    }
-
-    fn get_session(&self, session_id: Id) -> Result<Option<Session>> {
-        let sql = format!("{} WHERE id = ?1", rows::SESSIONS.select());
-        let sessions = self.with_conn(|conn| select_all(conn, &sql, &[&session_id], rows::session))?;
-        Ok(sessions.into_iter().next())
-    }
-
-    fn get_sessions(&self, query: &SessionQuery) -> Result<Vec<Session>> {
-        // Destructured so that a filter added to SessionQuery cannot be silently ignored here.
-        let SessionQuery { circuit } = query;
-        let mut sql = rows::SESSIONS.select();
-        let mut values: Vec<&dyn ToSql> = Vec::new();
-        if let Some(circuit) = circuit {
-            sql.push_str(" WHERE circuit = ?");
-            values.push(circuit);
-        }
-        sql.push_str(" ORDER BY id");
-        self.with_conn(|conn| select_all(conn, &sql, &values, rows::session))
-    }
-
-    fn get_session_metrics(&self, session_id: Id) -> Result<Vec<DriverMetrics>> {
-        self.session_records(rows::DRIVER_METRICS, session_id, rows::driver_metrics)
-    }
-
-    fn get_laps(&self, query: &LapQuery) -> Result<Vec<Lap>> {
-        // Destructured so that a filter added to LapQuery cannot be silently ignored here.
-        let LapQuery {
-            session_id,
-            driver_id,
-            lap_type,
-        } = query;
-        let mut conditions = Vec::new();
-        let mut values: Vec<&dyn ToSql> = Vec::new();
-        if let Some(session_id) = session_id {
-            conditions.push("session_id = ?");
-            values.push(session_id);
-        }
-        if let Some(driver_id) = driver_id {
-            conditions.push("driver_id = ?");
-            values.push(driver_id);
-        }
-        if let Some(lap_type) = lap_type {
-            conditions.push("lap_type = ?");
-            values.push(lap_type);
-        }
-        let mut sql = rows::LAPS.select();
-        if !conditions.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&conditions.join(" AND "));
-        }
-        sql.push_str(" ORDER BY id");
-        self.with_conn(|conn| select_all(conn, &sql, &values, rows::lap))
-    }
-
-    fn get_session_predictions(&self, session_id: Id) -> Result<Vec<Prediction>> {
-        self.session_records(rows::PREDICTIONS, session_id, rows::prediction)
-    }
-
-    fn get_session_simulations(&self, session_id: Id) -> Result<Vec<Simulation>> {
-        self.session_records(rows::SIMULATIONS, session_id, rows::simulation)
     }
 
     fn delete_session(&self, session_id: Id) -> Result<Counts> {
         self.write(|tx| {
             require_session(tx, session_id)?;
-            let delete = |table: &str, key: &str| -> SqlResult<u64> {
+            let mut counts = Counts::default();
+            // Children first, the session last.
+            for collection in Collection::ALL.into_iter().rev() {
                 let removed = tx
-                    .prepare_cached(&format!("DELETE FROM {table} WHERE {key} = ?1"))?
+                    .prepare_cached(&format!(
+                        "DELETE FROM {} WHERE {} = ?1",
+                        collection.name(),
+                        collection.session_column()
+                    ))?
                     .execute([session_id])?;
-                Ok(removed as u64)
-            };
-            Ok(Counts {
-                driver_metrics: delete(rows::DRIVER_METRICS.name, "session_id")?,
-                laps: delete(rows::LAPS.name, "session_id")?,
-                predictions: delete(rows::PREDICTIONS.name, "session_id")?,
-                simulations: delete(rows::SIMULATIONS.name, "session_id")?,
-                sessions: delete(rows::SESSIONS.name, "id")?,
-            })
-        })
-    }
-
-    fn counts(&self) -> Result<Counts> {
-        // One statement, so the five counts are of the same moment.
-        self.with_conn(|conn| {
-            let counts = conn
-                .prepare_cached(
-                    "SELECT (SELECT COUNT(*) FROM race_sessions), (SELECT COUNT(*) FROM driver_metrics), \
-                 (SELECT COUNT(*) FROM lap_data), (SELECT COUNT(*) FROM predictions), \
-                 (SELECT COUNT(*) FROM simulations)",
-                )?
-                .query_row([], |row| {
-                    // COUNT(*) is never negative.
-                    let count = |index: usize| row.get::<_, i64>(index).map(|n| n.unsigned_abs());
-                    Ok(Counts {
-                        sessions: count(0)?,
-                        driver_metrics: count(1)?,
-                        laps: count(2)?,
-                        predictions: count(3)?,
-                        simulations: count(4)?,
-                    })
-                })?;
+                counts.set(collection, removed as u64);
+            }
             Ok(counts)
         })
     }
 
-    fn export_page(&self, collection: Collection, after_id: Id, limit: usize) -> Result<Records> {
+    fn counts(&self) -> Result<Counts> {
+        // One statement, so the counts are of the same moment.
         let sql = format!(
-            "{} WHERE id > ?1 ORDER BY id LIMIT ?2",
-            rows::table_of(collection).select()
+            "SELECT {}",
+            Collection::ALL
+                .iter()
+                .map(|c| format!("(SELECT COUNT(*) FROM {})", c.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with_conn(|conn| {
-            let mut stmt = conn.prepare_cached(&sql)?;
-            rows::read_records(&mut stmt, &[&after_id, &limit], collection)
+            let counts = conn.prepare_cached(&sql)?.query_row([], |row| {
+                let mut counts = Counts::default();
+                for collection in Collection::ALL {
+                    // COUNT(*) is never negative.
+                    counts.set(collection, row.get::<_, i64>(collection.index())?.unsigned_abs());
+                }
+                Ok(counts)
+            })?;
+            Ok(counts)
         })
     }
 
@@ -347,11 +309,11 @@ impl RaceStore for SqliteStore {
         if records.is_empty() {
             return self.with_conn(|_| Ok(()));
         }
-        let table = rows::table_of(records.collection());
+        let collection = records.collection();
         self.write(|tx| {
-            let highest = highest_id_given(tx, table)?;
+            let highest = highest_id_given(tx, collection)?;
             records.validate_import(highest)?;
-            if records.collection() != Collection::Sessions {
+            if collection != Collection::Sessions {
                 let mut checked = BTreeSet::new();
                 for session_id in records.session_ids() {
                     if checked.insert(session_id) {
@@ -382,11 +344,35 @@ impl RaceStore for SqliteStore {
         Ok(())
     }
 
+    fn read_snapshot(&self, each: &mut dyn FnMut(&Records) -> Result<()>) -> Result<IdMarks> {
+        self.with_conn(|conn| {
+            // One read transaction: every page is read from the same snapshot of the database.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let mut marks = IdMarks::default();
+            for collection in Collection::ALL {
+                marks.set(collection, highest_id_given(&tx, collection)?);
+            }
+            for collection in Collection::ALL {
+                let sql = format!("{} WHERE id > ?1 ORDER BY id LIMIT ?2", sql::select(collection));
+                let mut after: Id = 0;
+                loop {
+                    let mut stmt = tx.prepare_cached(&sql)?;
+                    let page = rows::read_records(&mut stmt, &[&after, &SNAPSHOT_PAGE], collection)?;
+                    let Some(&last) = page.ids().last() else { break };
+                    each(&page)?;
+                    after = last;
+                }
+            }
+            tx.commit()?;
+            Ok(marks)
+        })
+    }
+
     fn highest_ids(&self) -> Result<IdMarks> {
         self.with_conn(|conn| {
             let mut marks = IdMarks::default();
             for collection in Collection::ALL {
-                marks.set(collection, highest_id_given(conn, rows::table_of(collection))?);
+                marks.set(collection, highest_id_given(conn, collection)?);
             }
             Ok(marks)
         })
@@ -395,18 +381,17 @@ impl RaceStore for SqliteStore {
     fn reserve_ids(&self, marks: &IdMarks) -> Result<()> {
         self.write(|tx| {
             for collection in Collection::ALL {
-                let table = rows::table_of(collection);
                 let mark = marks.get(collection);
-                if mark > highest_id_given(tx, table)? {
+                if mark > highest_id_given(tx, collection)? {
                     // AUTOINCREMENT gives ids above sqlite_sequence's entry for the table.
                     let raised = tx.execute(
                         "UPDATE sqlite_sequence SET seq = ?1 WHERE name = ?2",
-                        params![mark, table.name],
+                        params![mark, collection.name()],
                     )?;
                     if raised == 0 {
                         tx.execute(
                             "INSERT INTO sqlite_sequence (name, seq) VALUES (?2, ?1)",
-                            params![mark, table.name],
+                            params![mark, collection.name()],
                         )?;
                     }
                 }
@@ -474,13 +459,15 @@ fn migrate(conn: &mut Connection, path: &Path) -> SqlResult<()> {
             .optional()?
             .is_some();
         if !done {
-            tx.execute_batch(migration.sql).map_err(|e| Error::Backend {
-                backend: "sqlite",
-                message: format!(
-                    "{}: applying migration {} failed ({e}); nothing was changed",
-                    path.display(),
-                    migration.name
-                ),
+            tx.execute_batch(migration.sql).map_err(|e| {
+                Error::backend(
+                    "sqlite",
+                    format!(
+                        "{}: applying migration {} failed ({e}); nothing was changed",
+                        path.display(),
+                        migration.name
+                    ),
+                )
             })?;
             tx.execute(
                 "INSERT INTO racestore_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
@@ -528,44 +515,84 @@ fn applied_migrations(conn: &Connection) -> SqlResult<BTreeSet<i64>> {
 /// other tables of the same names fails at open with a clear message, not at the first read.
 /// Tables that do not exist yet are left to the migrations.
 fn check_schema(conn: &Connection, path: &Path) -> SqlResult<()> {
-    for table in rows::TABLES {
-        let mut stmt = conn.prepare(&format!("PRAGMA table_info({})", table.name))?;
+    for collection in Collection::ALL {
+        let mut stmt = conn.prepare(&format!("PRAGMA table_info({})", collection.name()))?;
         let present: BTreeSet<String> = stmt
             .query_map([], |row| row.get(1))?
             .collect::<rusqlite::Result<_>>()?;
         if present.is_empty() {
             continue;
         }
-        let missing: Vec<&str> = table.column_names().filter(|c| !present.contains(*c)).collect();
+        let missing: Vec<&str> = collection
+            .columns()
+            .iter()
+            .map(|c| c.name)
+            .filter(|c| !present.contains(*c))
+            .collect();
         if !missing.is_empty() {
-            return Err(Error::Backend {
-                backend: "sqlite",
-                message: format!(
+            return Err(Error::backend(
+                "sqlite",
+                format!(
                     "{}: table {} has no column {}, so it is not a race_data.db schema racestore can use; \
                      nothing was changed",
                     path.display(),
-                    table.name,
+                    collection.name(),
                     missing.join(", ")
                 ),
-            }
+            )
             .into());
         }
     }
     Ok(())
 }
 
-/// Fails with `NotFound` unless the session exists.
-/// The highest id `table` has given: AUTOINCREMENT remembers it in `sqlite_sequence`, even
-/// after the row holding it was deleted.
-fn highest_id_given(conn: &Connection, table: Table) -> SqlResult<Id> {
+/// The highest id `collection`'s table has given: AUTOINCREMENT remembers it in
+/// `sqlite_sequence`, even after the row holding it was deleted.
+fn highest_id_given(conn: &Connection, collection: Collection) -> SqlResult<Id> {
     let sql = format!(
         "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?1), 0), \
          coalesce((SELECT max(id) FROM {}), 0))",
-        table.name
+        collection.name()
     );
-    Ok(conn.query_row(&sql, [table.name], |row| row.get(0))?)
+    Ok(conn.query_row(&sql, [collection.name()], |row| row.get(0))?)
 }
 
+/// The `SELECT` a query runs, with its values.
+fn select_for(query: &Query) -> (String, Vec<Sql>) {
+    // Destructured so that a field added to Query cannot be silently ignored here.
+    let Query {
+        collection,
+        session_id,
+        filters,
+        after_id,
+        limit,
+    } = query;
+    let mut conditions = vec!["id > ?".to_owned()];
+    let mut values = vec![Sql::Integer(*after_id)];
+    if let Some(session_id) = session_id {
+        conditions.push(format!("{} = ?", collection.session_column()));
+        values.push(Sql::Integer(*session_id));
+    }
+    for filter in filters {
+        conditions.push(format!("{} = ?", filter.column));
+        values.push(match &filter.value {
+            FilterValue::Text(text) => Sql::Text(text.clone()),
+            FilterValue::Integer(i) => Sql::Integer(*i),
+        });
+    }
+    let mut sql = format!(
+        "{} WHERE {} ORDER BY id",
+        sql::select(*collection),
+        conditions.join(" AND ")
+    );
+    if let Some(limit) = limit {
+        sql.push_str(" LIMIT ?");
+        values.push(Sql::Integer(i64::try_from(*limit).unwrap_or(i64::MAX)));
+    }
+    (sql, values)
+}
+
+/// Fails with `NotFound` unless the session exists.
 fn require_session(conn: &Connection, session_id: Id) -> SqlResult<()> {
     let exists = conn
         .prepare_cached("SELECT 1 FROM race_sessions WHERE id = ?1")?
@@ -579,25 +606,9 @@ fn require_session(conn: &Connection, session_id: Id) -> SqlResult<()> {
     }
 }
 
-/// Runs a `SELECT` and maps every row, stopping at the first damaged one.
-fn select_all<T>(
-    conn: &Connection,
-    sql: &str,
-    values: &[&dyn ToSql],
-    map: fn(&Row<'_>) -> SqlResult<T>,
-) -> SqlResult<Vec<T>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut cursor = stmt.query(values)?;
-    let mut out = Vec::new();
-    while let Some(row) = cursor.next()? {
-        out.push(map(row)?);
-    }
-    Ok(out)
-}
-
 /// SQLite's own `PRAGMA integrity_check` of the file at `path`, opened read-only: every line it
 /// reports, as problems (none when the database is sound).
-pub(crate) fn integrity_check(path: &Path) -> Result<Vec<crate::check::Problem>> {
+pub(crate) fn integrity_check(path: &Path) -> Result<Vec<Problem>> {
     let busy = BUSY_TIMEOUT;
     let conn = Connection::open_with_flags(
         path,
@@ -614,7 +625,7 @@ pub(crate) fn integrity_check(path: &Path) -> Result<Vec<crate::check::Problem>>
     Ok(lines
         .into_iter()
         .filter(|line| line != "ok")
-        .map(|line| crate::check::Problem {
+        .map(|line| Problem {
             location: path.display().to_string(),
             message: format!("SQLite integrity check: {line}"),
             repairable: false,

@@ -1,363 +1,142 @@
-//! The mapping between the tables of `race_data.db` and racestore's model.
+//! The mapping between the tables of `race_data.db` and racestore's model, for every
+//! collection at once: each column is read and written as the kind the model gives it.
 //!
 //! Columns keep the original's names, order and declared types. JSON values (metric objects,
 //! paces, results) are TEXT holding `serde_json::to_string(value)`; reading parses them back.
 //! A row that does not hold what its column promises is [`Error::CorruptRow`] naming the column,
 //! never a silently invented value.
 
-use rusqlite::types::ValueRef;
-use rusqlite::{params, Connection, Row};
-use serde_json::Value;
+use rusqlite::types::{ToSqlOutput, Value as Sql, ValueRef};
+use rusqlite::{Connection, Row, ToSql};
 
 use super::error::{SqlError, SqlResult};
+use crate::backend::sql;
 use crate::error::Error;
-use crate::model::{Collection, DriverMetrics, Id, Lap, Prediction, Records, Session, Simulation};
-
-pub(super) use crate::backend::sql::{
-    table_of, Table, DRIVER_METRICS, LAPS, PREDICTIONS, SESSIONS, SIMULATIONS, TABLES,
+use crate::model::{
+    Cell, CellReader, CellRef, Collection, CollectionVisitor, ColumnKind, Record, Records, RecordsVisitor,
 };
 
-/// Reads rows of `collection` from a query selecting `table_of(collection).columns`.
+/// Reads every row a query selecting `sql::select(collection)`'s columns returns.
 pub(super) fn read_records(
     stmt: &mut rusqlite::Statement<'_>,
-    values: &[&dyn rusqlite::ToSql],
+    values: &[&dyn ToSql],
     collection: Collection,
 ) -> SqlResult<Records> {
-    fn all<T>(
-        stmt: &mut rusqlite::Statement<'_>,
-        values: &[&dyn rusqlite::ToSql],
-        map: fn(&Row<'_>) -> SqlResult<T>,
-    ) -> SqlResult<Vec<T>> {
-        let mut cursor = stmt.query(values)?;
-        let mut out = Vec::new();
-        while let Some(row) = cursor.next()? {
-            out.push(map(row)?);
-        }
-        Ok(out)
+    struct Read<'a, 'b> {
+        stmt: &'a mut rusqlite::Statement<'b>,
+        values: &'a [&'a dyn ToSql],
     }
-    Ok(match collection {
-        Collection::Sessions => Records::Sessions(all(stmt, values, session)?),
-        Collection::DriverMetrics => Records::DriverMetrics(all(stmt, values, driver_metrics)?),
-        Collection::Laps => Records::Laps(all(stmt, values, lap)?),
-        Collection::Predictions => Records::Predictions(all(stmt, values, prediction)?),
-        Collection::Simulations => Records::Simulations(all(stmt, values, simulation)?),
-    })
+    impl CollectionVisitor for Read<'_, '_> {
+        type Output = SqlResult<Records>;
+        fn visit<R: Record>(self) -> SqlResult<Records> {
+            let mut cursor = self.stmt.query(self.values)?;
+            let mut out: Vec<R> = Vec::new();
+            while let Some(row) = cursor.next()? {
+                out.push(R::from_cells(CellReader::new(
+                    R::COLLECTION,
+                    cells(row, R::COLLECTION)?,
+                ))?);
+            }
+            Ok(Records::of(out))
+        }
+    }
+    collection.visit(Read { stmt, values })
+}
+
+/// One row's values, read as the model's column kinds.
+fn cells(row: &Row<'_>, collection: Collection) -> SqlResult<Vec<Cell>> {
+    let id = match row.get_ref(0)? {
+        ValueRef::Integer(id) => id,
+        _ => 0,
+    };
+    let corrupt = |column: &str, message: String| -> SqlError {
+        Error::CorruptRow {
+            table: collection.name(),
+            id,
+            message: format!("column {column} {message}"),
+        }
+        .into()
+    };
+    let mut out = Vec::with_capacity(collection.columns().len());
+    for (index, column) in collection.columns().iter().enumerate() {
+        let value = row.get_ref(index)?;
+        out.push(match (column.kind, value) {
+            (_, ValueRef::Null) => Cell::Null,
+            (ColumnKind::Integer, ValueRef::Integer(i)) => Cell::Integer(i),
+            (ColumnKind::Real, ValueRef::Real(f)) => Cell::Real(f),
+            // An INTEGER stored in a REAL column reads as the same number.
+            (ColumnKind::Real, ValueRef::Integer(i)) => Cell::Real(i as f64),
+            (ColumnKind::Text, ValueRef::Text(bytes)) => match std::str::from_utf8(bytes) {
+                Ok(text) => Cell::Text(text.to_owned()),
+                Err(e) => return Err(corrupt(column.name, format!("is not valid UTF-8: {e}"))),
+            },
+            (ColumnKind::Json, ValueRef::Text(bytes)) => match serde_json::from_slice(bytes) {
+                Ok(json) => Cell::Json(json),
+                Err(e) => {
+                    return Err(corrupt(
+                        column.name,
+                        format!("does not hold valid JSON ({e}): {}", excerpt(bytes)),
+                    ))
+                }
+            },
+            (kind, other) => {
+                let expected = match kind {
+                    ColumnKind::Integer => "an integer",
+                    ColumnKind::Real => "a number",
+                    ColumnKind::Text => "text",
+                    ColumnKind::Json => "JSON text",
+                };
+                return Err(corrupt(
+                    column.name,
+                    format!("holds {}, expected {expected}", describe(other)),
+                ));
+            }
+        });
+    }
+    Ok(out)
+}
+
+/// A record's cell as SQLite stores it: JSON as JSON text, the rest as themselves.
+struct SqlCell<'a>(CellRef<'a>);
+
+impl ToSql for SqlCell<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self.0 {
+            CellRef::Null => ToSqlOutput::Owned(Sql::Null),
+            CellRef::Integer(i) => ToSqlOutput::Owned(Sql::Integer(i)),
+            CellRef::Real(f) => ToSqlOutput::Owned(Sql::Real(f)),
+            CellRef::Text(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
+            CellRef::Json(v) => ToSqlOutput::Owned(Sql::Text(
+                serde_json::to_string(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+            )),
+        })
+    }
 }
 
 /// Inserts records with their own ids and timestamps, one prepared statement for all.
 pub(super) fn insert_records(conn: &Connection, records: &Records) -> SqlResult<()> {
-    let table = table_of(records.collection());
-    let placeholders = vec!["?"; table.column_names().count()].join(", ");
-    let sql = format!(
-        "INSERT INTO {} ({}) VALUES ({placeholders})",
-        table.name, table.columns
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    for record in records.to_json() {
-        let fields = record.as_object().expect("records serialize to objects");
-        let values = table
-            .column_names()
-            .map(|column| sql_value(column, &fields[column]))
-            .collect::<SqlResult<Vec<_>>>()?;
-        stmt.execute(rusqlite::params_from_iter(values))?;
+    struct Insert<'a> {
+        conn: &'a Connection,
     }
-    Ok(())
-}
-
-/// A record's field as SQLite stores it: JSON columns as JSON text, the rest as themselves.
-fn sql_value(column: &str, value: &Value) -> SqlResult<rusqlite::types::Value> {
-    use rusqlite::types::Value as Sql;
-    const JSON_COLUMNS: [&str; 5] = [
-        "sector_strength",
-        "pace_stability",
-        "fatigue_dropoff",
-        "driver_paces",
-        "results",
-    ];
-    if JSON_COLUMNS.contains(&column) {
-        return Ok(Sql::Text(json_text(column, value)?));
-    }
-    Ok(match value {
-        Value::Null => Sql::Null,
-        Value::Bool(b) => Sql::Integer(i64::from(*b)),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) if !n.is_f64() => Sql::Integer(i),
-            _ => Sql::Real(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Value::String(s) => Sql::Text(s.clone()),
-        other => Sql::Text(other.to_string()),
-    })
-}
-
-/// Inserts a validated session; returns the id SQLite gave it.
-pub(super) fn insert_session(conn: &Connection, session: &Session) -> SqlResult<Id> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO race_sessions (circuit, date, race_type, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    Ok(stmt.insert(params![
-        session.circuit,
-        session.date,
-        session.race_type,
-        session.created_at,
-        session.updated_at
-    ])?)
-}
-
-/// Inserts validated driver metrics; returns the id SQLite gave them.
-pub(super) fn insert_driver_metrics(conn: &Connection, metrics: &DriverMetrics) -> SqlResult<Id> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO driver_metrics (session_id, driver_id, consistency_index, aggression_score, sector_strength, \
-         pace_stability, fatigue_dropoff, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
-    Ok(stmt.insert(params![
-        metrics.session_id,
-        metrics.driver_id,
-        metrics.consistency_index,
-        metrics.aggression_score,
-        json_text("sector_strength", &metrics.sector_strength)?,
-        json_text("pace_stability", &metrics.pace_stability)?,
-        json_text("fatigue_dropoff", &metrics.fatigue_dropoff)?,
-        metrics.created_at
-    ])?)
-}
-
-/// Inserts validated laps with one prepared statement; returns their ids in input order.
-pub(super) fn insert_laps(conn: &Connection, laps: &[Lap]) -> SqlResult<Vec<Id>> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO lap_data (session_id, driver_id, lap_number, lap_time, sector_1, sector_2, sector_3, \
-         lap_type, position, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?;
-    let mut ids = Vec::with_capacity(laps.len());
-    for lap in laps {
-        ids.push(stmt.insert(params![
-            lap.session_id,
-            lap.driver_id,
-            lap.lap_number,
-            lap.lap_time,
-            lap.sector_1,
-            lap.sector_2,
-            lap.sector_3,
-            lap.lap_type,
-            lap.position,
-            lap.created_at
-        ])?);
-    }
-    Ok(ids)
-}
-
-/// Inserts a validated prediction; returns the id SQLite gave it.
-pub(super) fn insert_prediction(conn: &Connection, prediction: &Prediction) -> SqlResult<Id> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO predictions (session_id, driver_id, prediction_type, prediction_value, model_path, \
-         confidence, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
-    Ok(stmt.insert(params![
-        prediction.session_id,
-        prediction.driver_id,
-        prediction.prediction_type,
-        prediction.prediction_value,
-        prediction.model_path,
-        prediction.confidence,
-        prediction.created_at
-    ])?)
-}
-
-/// Inserts a validated simulation; returns the id SQLite gave it.
-pub(super) fn insert_simulation(conn: &Connection, simulation: &Simulation) -> SqlResult<Id> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO simulations (session_id, driver_paces, n_laps, iterations, results, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    Ok(stmt.insert(params![
-        simulation.session_id,
-        json_text("driver_paces", &simulation.driver_paces)?,
-        simulation.n_laps,
-        simulation.iterations,
-        json_text("results", &simulation.results)?,
-        simulation.created_at
-    ])?)
-}
-
-/// A session from a row of [`SESSIONS`]' columns.
-pub(super) fn session(row: &Row<'_>) -> SqlResult<Session> {
-    let c = Columns::new(row, SESSIONS.name)?;
-    Ok(Session {
-        id: c.id,
-        circuit: c.text(1, "circuit")?,
-        date: c.text(2, "date")?,
-        race_type: c.text(3, "race_type")?,
-        created_at: c.text(4, "created_at")?,
-        updated_at: c.text(5, "updated_at")?,
-    })
-}
-
-/// Driver metrics from a row of [`DRIVER_METRICS`]' columns.
-pub(super) fn driver_metrics(row: &Row<'_>) -> SqlResult<DriverMetrics> {
-    let c = Columns::new(row, DRIVER_METRICS.name)?;
-    Ok(DriverMetrics {
-        id: c.id,
-        session_id: c.integer(1, "session_id")?,
-        driver_id: c.text(2, "driver_id")?,
-        consistency_index: c.opt_real(3, "consistency_index")?,
-        aggression_score: c.opt_real(4, "aggression_score")?,
-        sector_strength: c.json(5, "sector_strength")?,
-        pace_stability: c.json(6, "pace_stability")?,
-        fatigue_dropoff: c.json(7, "fatigue_dropoff")?,
-        created_at: c.text(8, "created_at")?,
-    })
-}
-
-/// A lap from a row of [`LAPS`]' columns.
-pub(super) fn lap(row: &Row<'_>) -> SqlResult<Lap> {
-    let c = Columns::new(row, LAPS.name)?;
-    Ok(Lap {
-        id: c.id,
-        session_id: c.integer(1, "session_id")?,
-        driver_id: c.text(2, "driver_id")?,
-        lap_number: c.integer(3, "lap_number")?,
-        lap_time: c.real(4, "lap_time")?,
-        sector_1: c.opt_real(5, "sector_1")?,
-        sector_2: c.opt_real(6, "sector_2")?,
-        sector_3: c.opt_real(7, "sector_3")?,
-        lap_type: c.text(8, "lap_type")?,
-        position: c.opt_integer(9, "position")?,
-        created_at: c.text(10, "created_at")?,
-    })
-}
-
-/// A prediction from a row of [`PREDICTIONS`]' columns.
-pub(super) fn prediction(row: &Row<'_>) -> SqlResult<Prediction> {
-    let c = Columns::new(row, PREDICTIONS.name)?;
-    Ok(Prediction {
-        id: c.id,
-        session_id: c.integer(1, "session_id")?,
-        driver_id: c.text(2, "driver_id")?,
-        prediction_type: c.text(3, "prediction_type")?,
-        prediction_value: c.real(4, "prediction_value")?,
-        model_path: c.text(5, "model_path")?,
-        confidence: c.opt_real(6, "confidence")?,
-        created_at: c.text(7, "created_at")?,
-    })
-}
-
-/// A simulation from a row of [`SIMULATIONS`]' columns.
-pub(super) fn simulation(row: &Row<'_>) -> SqlResult<Simulation> {
-    let c = Columns::new(row, SIMULATIONS.name)?;
-    Ok(Simulation {
-        id: c.id,
-        session_id: c.integer(1, "session_id")?,
-        driver_paces: c.json(2, "driver_paces")?,
-        n_laps: c.integer(3, "n_laps")?,
-        iterations: c.integer(4, "iterations")?,
-        results: c.json(5, "results")?,
-        created_at: c.text(6, "created_at")?,
-    })
-}
-
-/// The TEXT a JSON column holds for `value`.
-fn json_text(field: &str, value: &Value) -> SqlResult<String> {
-    serde_json::to_string(value)
-        .map_err(|e| Error::invalid(field, format!("cannot be written as JSON: {e}")).into())
-}
-
-/// Reads the columns of one row, turning anything the schema does not promise into
-/// [`Error::CorruptRow`] naming the table, the row's id and the column.
-struct Columns<'a, 'r> {
-    row: &'a Row<'r>,
-    table: &'static str,
-    id: Id,
-}
-
-impl<'a, 'r> Columns<'a, 'r> {
-    /// Starts reading `row` of `table`, whose column 0 is the id.
-    fn new(row: &'a Row<'r>, table: &'static str) -> SqlResult<Self> {
-        let id = match row.get_ref(0)? {
-            ValueRef::Integer(id) => id,
-            // INTEGER PRIMARY KEY is the rowid: SQLite never stores anything else there.
-            other => {
-                return Err(Error::CorruptRow {
-                    table,
-                    id: 0,
-                    message: format!("column id holds {}, not an integer", describe(other)),
-                }
-                .into())
+    impl RecordsVisitor for Insert<'_> {
+        type Output = SqlResult<()>;
+        fn visit<R: Record>(self, records: &[R]) -> SqlResult<()> {
+            let collection = R::COLLECTION;
+            let placeholders = vec!["?"; collection.columns().len()].join(", ");
+            let statement = format!(
+                "INSERT INTO {} ({}) VALUES ({placeholders})",
+                collection.name(),
+                sql::column_list(collection)
+            );
+            let mut stmt = self.conn.prepare_cached(&statement)?;
+            for record in records {
+                let cells: Vec<SqlCell<'_>> = record.cells().into_iter().map(SqlCell).collect();
+                stmt.execute(rusqlite::params_from_iter(cells))?;
             }
-        };
-        Ok(Columns { row, table, id })
-    }
-
-    fn corrupt(&self, column: &str, message: String) -> SqlError {
-        Error::CorruptRow {
-            table: self.table,
-            id: self.id,
-            message: format!("column {column} {message}"),
-        }
-        .into()
-    }
-
-    fn value(&self, index: usize) -> SqlResult<ValueRef<'_>> {
-        Ok(self.row.get_ref(index)?)
-    }
-
-    /// A TEXT column the model requires.
-    fn text(&self, index: usize, column: &str) -> SqlResult<String> {
-        match self.value(index)? {
-            ValueRef::Text(bytes) => match std::str::from_utf8(bytes) {
-                Ok(text) => Ok(text.to_owned()),
-                Err(e) => Err(self.corrupt(column, format!("is not valid UTF-8: {e}"))),
-            },
-            other => Err(self.corrupt(column, format!("holds {}, expected text", describe(other)))),
+            Ok(())
         }
     }
-
-    /// An INTEGER column the model requires.
-    fn integer(&self, index: usize, column: &str) -> SqlResult<i64> {
-        match self.opt_integer(index, column)? {
-            Some(value) => Ok(value),
-            None => Err(self.corrupt(column, "is NULL, expected an integer".to_owned())),
-        }
-    }
-
-    /// An INTEGER column that may be NULL.
-    fn opt_integer(&self, index: usize, column: &str) -> SqlResult<Option<i64>> {
-        match self.value(index)? {
-            ValueRef::Null => Ok(None),
-            ValueRef::Integer(value) => Ok(Some(value)),
-            other => Err(self.corrupt(column, format!("holds {}, expected an integer", describe(other)))),
-        }
-    }
-
-    /// A REAL column the model requires.
-    fn real(&self, index: usize, column: &str) -> SqlResult<f64> {
-        match self.opt_real(index, column)? {
-            Some(value) => Ok(value),
-            None => Err(self.corrupt(column, "is NULL, expected a number".to_owned())),
-        }
-    }
-
-    /// A REAL column that may be NULL; an INTEGER stored there reads as the same number.
-    fn opt_real(&self, index: usize, column: &str) -> SqlResult<Option<f64>> {
-        match self.value(index)? {
-            ValueRef::Null => Ok(None),
-            ValueRef::Real(value) => Ok(Some(value)),
-            ValueRef::Integer(value) => Ok(Some(value as f64)),
-            other => Err(self.corrupt(column, format!("holds {}, expected a number", describe(other)))),
-        }
-    }
-
-    /// A TEXT column holding JSON; NULL reads as JSON `null`.
-    fn json(&self, index: usize, column: &str) -> SqlResult<Value> {
-        match self.value(index)? {
-            ValueRef::Null => Ok(Value::Null),
-            ValueRef::Text(bytes) => serde_json::from_slice(bytes).map_err(|e| {
-                self.corrupt(
-                    column,
-                    format!("does not hold valid JSON ({e}): {}", excerpt(bytes)),
-                )
-            }),
-            other => Err(self.corrupt(column, format!("holds {}, expected JSON text", describe(other)))),
-        }
-    }
+    records.visit(Insert { conn })
 }
 
 /// A SQLite value, described for an error message.

@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::model::{NewDriverMetrics, NewLap, NewSession, NewSimulation, Sectors};
+use crate::model::{Lap, LapQuery, NewDriverMetrics, NewLap, NewSession, NewSimulation, Sectors};
 use crate::store::RaceStoreExt;
 
 const D1: &str = "GR86-002-7";
@@ -213,13 +213,13 @@ fn the_original_race_data_db_reads_as_the_fixture_readme_describes() {
     let counts = store.counts().unwrap();
     assert_eq!(
         counts,
-        Counts {
-            sessions: 2,
-            driver_metrics: 2,
-            laps: 6,
-            predictions: 2,
-            simulations: 1
-        }
+        Counts::of(&[
+            (Collection::Sessions, 2),
+            (Collection::DriverMetrics, 2),
+            (Collection::Laps, 6),
+            (Collection::Predictions, 2),
+            (Collection::Simulations, 1)
+        ])
     );
 }
 
@@ -324,7 +324,7 @@ fn reopening_applies_no_migration_twice() {
         );
     }
     let store = SqliteStore::open(&path, Durability::Process).unwrap();
-    assert_eq!(store.counts().unwrap().sessions, 2);
+    assert_eq!(store.counts().unwrap().sessions(), 2);
 }
 
 #[test]
@@ -346,7 +346,7 @@ fn stores_opening_a_fresh_file_at_once_apply_each_migration_once() {
     for store in &stores {
         store.create_session(&NewSession::new("Laguna Seca")).unwrap();
     }
-    assert_eq!(stores[0].counts().unwrap().sessions, 4);
+    assert_eq!(stores[0].counts().unwrap().sessions(), 4);
 }
 
 #[test]
@@ -385,7 +385,7 @@ fn two_stores_on_one_file_both_write_and_see_each_other() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), 200, "every save got its own id");
-    assert_eq!(a.counts().unwrap().laps, 202);
+    assert_eq!(a.counts().unwrap().laps(), 202);
     assert_eq!(
         lap_ids(&b.get_laps(&LapQuery::all()).unwrap()),
         (1..=202).collect::<Vec<_>>()
@@ -511,7 +511,7 @@ fn a_rejected_batch_stores_nothing_and_uses_no_id() {
         matches!(err, Error::NotFound { what: "session", id } if id == session + 1),
         "{err:?}"
     );
-    assert_eq!(store.counts().unwrap().laps, 0);
+    assert_eq!(store.counts().unwrap().laps(), 0);
     assert_eq!(store.save_laps(&[]).unwrap(), Vec::<Id>::new());
     let ids = store
         .save_laps(&[
@@ -544,13 +544,13 @@ fn deleting_a_session_counts_what_went_and_ids_are_not_reused_after_reopening() 
     let counts = store.delete_session(one).unwrap();
     assert_eq!(
         counts,
-        Counts {
-            sessions: 1,
-            driver_metrics: 1,
-            laps: 2,
-            predictions: 0,
-            simulations: 0
-        }
+        Counts::of(&[
+            (Collection::Sessions, 1),
+            (Collection::DriverMetrics, 1),
+            (Collection::Laps, 2),
+            (Collection::Predictions, 0),
+            (Collection::Simulations, 0)
+        ])
     );
     assert!(matches!(
         store.delete_session(one),

@@ -9,10 +9,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::collection::{CellReader, CellRef, Column, ColumnKind, NewRecord, Record};
+use super::time::validate_iso8601;
+use super::Id;
 use crate::error::{Error, Result};
-
-/// A record id: integers per collection, ascending from 1, never reused.
-pub type Id = i64;
 
 /// The `race_type` a session gets when none is given.
 pub const DEFAULT_RACE_TYPE: &str = "race";
@@ -28,7 +28,7 @@ pub struct Session {
     pub date: String,
     /// `race`, `qualifying`, `practice`, ...
     pub race_type: String,
-    /// When the record was written (see [`now_timestamp`]).
+    /// When the record was written (see [`now_timestamp`](super::now_timestamp)).
     pub created_at: String,
     /// When the record was last changed; equal to `created_at` as no call changes a session.
     pub updated_at: String,
@@ -563,192 +563,97 @@ impl NewSimulation {
     }
 }
 
-/// The five collections a store keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Collection {
-    /// Race sessions (`race_sessions`).
-    Sessions,
-    /// Driver metrics (`driver_metrics`).
-    DriverMetrics,
-    /// Laps (`lap_data`).
-    Laps,
-    /// Predictions (`predictions`).
-    Predictions,
-    /// Simulations (`simulations`).
-    Simulations,
-}
-
-impl Collection {
-    /// Every collection, sessions first (the order a copy must follow: children need their session).
-    pub const ALL: [Collection; 5] = [
-        Collection::Sessions,
-        Collection::DriverMetrics,
-        Collection::Laps,
-        Collection::Predictions,
-        Collection::Simulations,
-    ];
-
-    /// The original's name for the collection: its table, and its file without `.json`.
-    pub fn table(self) -> &'static str {
-        match self {
-            Collection::Sessions => "race_sessions",
-            Collection::DriverMetrics => "driver_metrics",
-            Collection::Laps => "lap_data",
-            Collection::Predictions => "predictions",
-            Collection::Simulations => "simulations",
-        }
-    }
-}
-
-impl std::fmt::Display for Collection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.table())
-    }
-}
-
-/// Records of one collection, in id order: what [`export_page`](crate::RaceStore::export_page)
-/// returns and [`import`](crate::RaceStore::import) takes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Records {
-    /// Sessions.
-    Sessions(Vec<Session>),
-    /// Driver metrics.
-    DriverMetrics(Vec<DriverMetrics>),
-    /// Laps.
-    Laps(Vec<Lap>),
-    /// Predictions.
-    Predictions(Vec<Prediction>),
-    /// Simulations.
-    Simulations(Vec<Simulation>),
-}
-
-/// Applies `$body` to the vector inside a [`Records`], whatever its type.
-macro_rules! each_records {
-    ($records:expr, $v:ident => $body:expr) => {
-        match $records {
-            Records::Sessions($v) => $body,
-            Records::DriverMetrics($v) => $body,
-            Records::Laps($v) => $body,
-            Records::Predictions($v) => $body,
-            Records::Simulations($v) => $body,
-        }
-    };
-}
-
-impl Records {
-    /// No records of `collection`.
-    pub fn empty(collection: Collection) -> Records {
-        match collection {
-            Collection::Sessions => Records::Sessions(Vec::new()),
-            Collection::DriverMetrics => Records::DriverMetrics(Vec::new()),
-            Collection::Laps => Records::Laps(Vec::new()),
-            Collection::Predictions => Records::Predictions(Vec::new()),
-            Collection::Simulations => Records::Simulations(Vec::new()),
-        }
-    }
-
-    /// Which collection these records are of.
-    pub fn collection(&self) -> Collection {
-        match self {
-            Records::Sessions(_) => Collection::Sessions,
-            Records::DriverMetrics(_) => Collection::DriverMetrics,
-            Records::Laps(_) => Collection::Laps,
-            Records::Predictions(_) => Collection::Predictions,
-            Records::Simulations(_) => Collection::Simulations,
-        }
-    }
-
-    /// How many records there are.
-    pub fn len(&self) -> usize {
-        each_records!(self, v => v.len())
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The records' ids, in order.
-    pub fn ids(&self) -> Vec<Id> {
-        match self {
-            Records::Sessions(v) => v.iter().map(|r| r.id).collect(),
-            Records::DriverMetrics(v) => v.iter().map(|r| r.id).collect(),
-            Records::Laps(v) => v.iter().map(|r| r.id).collect(),
-            Records::Predictions(v) => v.iter().map(|r| r.id).collect(),
-            Records::Simulations(v) => v.iter().map(|r| r.id).collect(),
-        }
-    }
-
-    /// The session each record belongs to (a session's own id for sessions), in order.
-    pub fn session_ids(&self) -> Vec<Id> {
-        match self {
-            Records::Sessions(v) => v.iter().map(|r| r.id).collect(),
-            Records::DriverMetrics(v) => v.iter().map(|r| r.session_id).collect(),
-            Records::Laps(v) => v.iter().map(|r| r.session_id).collect(),
-            Records::Predictions(v) => v.iter().map(|r| r.session_id).collect(),
-            Records::Simulations(v) => v.iter().map(|r| r.session_id).collect(),
-        }
-    }
-
-    /// Each record as a JSON object with the original's keys, in order.
-    pub fn to_json(&self) -> Vec<Value> {
-        each_records!(self, v => v.iter().map(|r| serde_json::to_value(r).expect("records serialize")).collect())
-    }
-
-    /// Checks records about to be imported: ids ascending and above `after_id`, JSON values
-    /// readable back. Values are otherwise kept as they are: they were valid where they came from.
-    pub fn validate_import(&self, after_id: Id) -> Result<()> {
-        let mut previous = after_id;
-        for id in self.ids() {
-            if id <= previous {
-                return Err(Error::invalid(
-                    "id",
-                    format!(
-                        "{} id {id} is not above {previous}: imported ids must ascend and be above every id the collection has given",
-                        self.collection()
-                    ),
-                ));
-            }
-            previous = id;
-        }
-        let json_fields: Vec<(&str, &Value)> = match self {
-            Records::DriverMetrics(v) => v
-                .iter()
-                .flat_map(|m| {
-                    [
-                        ("sector_strength", &m.sector_strength),
-                        ("pace_stability", &m.pace_stability),
-                        ("fatigue_dropoff", &m.fatigue_dropoff),
-                    ]
-                })
-                .collect(),
-            Records::Simulations(v) => v
-                .iter()
-                .flat_map(|s| [("driver_paces", &s.driver_paces), ("results", &s.results)])
-                .collect(),
-            _ => Vec::new(),
-        };
-        for (field, value) in json_fields {
-            require_json_depth(field, value)?;
-        }
+fn require_text(field: &str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        Err(Error::invalid(field, "must not be empty"))
+    } else {
         Ok(())
     }
 }
 
-/// How many records a store holds per collection (or a delete removed).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    /// Sessions.
-    pub sessions: u64,
-    /// Driver-metrics records.
-    pub driver_metrics: u64,
-    /// Laps.
-    pub laps: u64,
-    /// Predictions.
-    pub predictions: u64,
-    /// Simulations.
-    pub simulations: u64,
+fn require_finite(field: &str, value: f64) -> Result<()> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("must be a finite number, got {value}"),
+        ))
+    }
+}
+
+fn require_positive(field: &str, seconds: f64) -> Result<()> {
+    require_finite(field, seconds)?;
+    if seconds > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("must be a positive number of seconds, got {seconds}"),
+        ))
+    }
+}
+
+fn json_number(field: &str, value: &Value) -> Result<Option<f64>> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Number(n) => Ok(n.as_f64()),
+        other => Err(Error::invalid(field, format!("expected a number, got {other}"))),
+    }
+}
+
+/// How deeply JSON values may nest. Parsers (serde_json among them) refuse deeper documents,
+/// so a deeper value could be saved but never read back.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+pub(super) fn require_json_depth(field: &str, value: &Value) -> Result<()> {
+    fn depth(value: &Value) -> usize {
+        match value {
+            Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+            Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    if depth(value) > MAX_JSON_DEPTH {
+        return Err(Error::invalid(
+            field,
+            format!("nests deeper than {MAX_JSON_DEPTH} levels, which JSON readers refuse"),
+        ));
+    }
+    Ok(())
+}
+
+fn object_or_empty(field: &str, value: &Value) -> Result<Value> {
+    require_json_depth(field, value)?;
+    match value {
+        Value::Null => Ok(Value::Object(Map::new())),
+        Value::Object(_) => Ok(value.clone()),
+        other => Err(Error::invalid(
+            field,
+            format!("expected a JSON object, got {other}"),
+        )),
+    }
+}
+
+/// Lap types in the vocabulary of the original system's race data (`RACE_LAP`, `IN_LAP`,
+/// `OUT_LAP`, ...), as importers write them into [`Lap::lap_type`].
+///
+/// [`Lap::lap_type`] stays free text (the original also stored `normal`, `pit`, `qualifying`);
+/// these are the values with a fixed meaning. A flag type describes the flag shown when the car
+/// crossed the line at the end of the lap.
+pub mod lap_type {
+    /// A lap at racing speed under the green flag (the finish lap included).
+    pub const RACE_LAP: &str = "RACE_LAP";
+    /// The lap that ends in the pit lane: the car stops at the end of it.
+    pub const IN_LAP: &str = "IN_LAP";
+    /// The lap that starts in the pit lane, after a stop.
+    pub const OUT_LAP: &str = "OUT_LAP";
+    /// A lap ended behind the safety car.
+    pub const SAFETY_CAR: &str = "SAFETY_CAR";
+    /// A lap ended under a full-course yellow (neutralised at a set speed, no safety car).
+    pub const FULL_COURSE_YELLOW: &str = "FULL_COURSE_YELLOW";
+    /// A lap ended under the red flag (the session stopped).
+    pub const RED_FLAG: &str = "RED_FLAG";
 }
 
 /// The input that saves a stored record again: what validating a stored record checks.
@@ -819,388 +724,318 @@ impl From<&Simulation> for NewSimulation {
     }
 }
 
-/// Per collection, the highest id it has given: records since deleted count, so a store that
-/// gives ids above these never repeats one (see [`RaceStore::highest_ids`](crate::RaceStore::highest_ids)).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IdMarks {
-    /// Sessions.
-    pub sessions: Id,
-    /// Driver-metrics records.
-    pub driver_metrics: Id,
-    /// Laps.
-    pub laps: Id,
-    /// Predictions.
-    pub predictions: Id,
-    /// Simulations.
-    pub simulations: Id,
+use ColumnKind::{Integer, Json, Real, Text};
+
+impl Record for Session {
+    type New = NewSession;
+    const COLUMNS: &'static [Column] = &[
+        Column::required("id", Integer),
+        Column::required("circuit", Text),
+        Column::required("date", Text),
+        Column::required("race_type", Text),
+        Column::required("created_at", Text),
+        Column::required("updated_at", Text),
+    ];
+    fn id(&self) -> Id {
+        self.id
+    }
+    fn session_id(&self) -> Id {
+        self.id
+    }
+    fn cells(&self) -> Vec<CellRef<'_>> {
+        vec![
+            CellRef::Integer(self.id),
+            CellRef::Text(&self.circuit),
+            CellRef::Text(&self.date),
+            CellRef::Text(&self.race_type),
+            CellRef::Text(&self.created_at),
+            CellRef::Text(&self.updated_at),
+        ]
+    }
+    fn from_cells(mut c: CellReader) -> Result<Self> {
+        Ok(Session {
+            id: c.integer()?,
+            circuit: c.text()?,
+            date: c.text()?,
+            race_type: c.text()?,
+            created_at: c.text()?,
+            updated_at: c.text()?,
+        })
+    }
+    fn to_new(&self) -> NewSession {
+        self.into()
+    }
 }
 
-impl IdMarks {
-    /// The mark of one collection.
-    pub fn get(&self, collection: Collection) -> Id {
-        match collection {
-            Collection::Sessions => self.sessions,
-            Collection::DriverMetrics => self.driver_metrics,
-            Collection::Laps => self.laps,
-            Collection::Predictions => self.predictions,
-            Collection::Simulations => self.simulations,
+impl NewRecord for NewSession {
+    type Record = Session;
+    fn session_id(&self) -> Option<Id> {
+        None
+    }
+    fn set_session_id(&mut self, _session_id: Id) {}
+    fn validate(&self, id: Id, now: &str) -> Result<Session> {
+        NewSession::validate(self, id, now)
+    }
+}
+
+impl Record for DriverMetrics {
+    type New = NewDriverMetrics;
+    const COLUMNS: &'static [Column] = &[
+        Column::required("id", Integer),
+        Column::required("session_id", Integer),
+        Column::required("driver_id", Text),
+        Column::optional("consistency_index", Real),
+        Column::optional("aggression_score", Real),
+        Column::required("sector_strength", Json),
+        Column::required("pace_stability", Json),
+        Column::required("fatigue_dropoff", Json),
+        Column::required("created_at", Text),
+    ];
+    fn id(&self) -> Id {
+        self.id
+    }
+    fn session_id(&self) -> Id {
+        self.session_id
+    }
+    fn cells(&self) -> Vec<CellRef<'_>> {
+        vec![
+            CellRef::Integer(self.id),
+            CellRef::Integer(self.session_id),
+            CellRef::Text(&self.driver_id),
+            CellRef::opt_real(self.consistency_index),
+            CellRef::opt_real(self.aggression_score),
+            CellRef::Json(&self.sector_strength),
+            CellRef::Json(&self.pace_stability),
+            CellRef::Json(&self.fatigue_dropoff),
+            CellRef::Text(&self.created_at),
+        ]
+    }
+    fn from_cells(mut c: CellReader) -> Result<Self> {
+        Ok(DriverMetrics {
+            id: c.integer()?,
+            session_id: c.integer()?,
+            driver_id: c.text()?,
+            consistency_index: c.opt_real()?,
+            aggression_score: c.opt_real()?,
+            sector_strength: c.json()?,
+            pace_stability: c.json()?,
+            fatigue_dropoff: c.json()?,
+            created_at: c.text()?,
+        })
+    }
+    fn to_new(&self) -> NewDriverMetrics {
+        self.into()
+    }
+}
+
+impl NewRecord for NewDriverMetrics {
+    type Record = DriverMetrics;
+    fn session_id(&self) -> Option<Id> {
+        Some(self.session_id)
+    }
+    fn set_session_id(&mut self, session_id: Id) {
+        self.session_id = session_id;
+    }
+    fn validate(&self, id: Id, now: &str) -> Result<DriverMetrics> {
+        NewDriverMetrics::validate(self, id, now)
+    }
+}
+
+impl Record for Lap {
+    type New = NewLap;
+    const COLUMNS: &'static [Column] = &[
+        Column::required("id", Integer),
+        Column::required("session_id", Integer),
+        Column::required("driver_id", Text),
+        Column::required("lap_number", Integer),
+        Column::required("lap_time", Real),
+        Column::optional("sector_1", Real),
+        Column::optional("sector_2", Real),
+        Column::optional("sector_3", Real),
+        Column::required("lap_type", Text),
+        Column::optional("position", Integer),
+        Column::required("created_at", Text),
+    ];
+    fn id(&self) -> Id {
+        self.id
+    }
+    fn session_id(&self) -> Id {
+        self.session_id
+    }
+    fn cells(&self) -> Vec<CellRef<'_>> {
+        vec![
+            CellRef::Integer(self.id),
+            CellRef::Integer(self.session_id),
+            CellRef::Text(&self.driver_id),
+            CellRef::Integer(self.lap_number),
+            CellRef::Real(self.lap_time),
+            CellRef::opt_real(self.sector_1),
+            CellRef::opt_real(self.sector_2),
+            CellRef::opt_real(self.sector_3),
+            CellRef::Text(&self.lap_type),
+            CellRef::opt_integer(self.position),
+            CellRef::Text(&self.created_at),
+        ]
+    }
+    fn from_cells(mut c: CellReader) -> Result<Self> {
+        Ok(Lap {
+            id: c.integer()?,
+            session_id: c.integer()?,
+            driver_id: c.text()?,
+            lap_number: c.integer()?,
+            lap_time: c.real()?,
+            sector_1: c.opt_real()?,
+            sector_2: c.opt_real()?,
+            sector_3: c.opt_real()?,
+            lap_type: c.text()?,
+            position: c.opt_integer()?,
+            created_at: c.text()?,
+        })
+    }
+    fn to_new(&self) -> NewLap {
+        self.into()
+    }
+    fn cell(&self, column: &str) -> CellRef<'_> {
+        // The columns laps are filtered by, without building every cell.
+        match column {
+            "driver_id" => CellRef::Text(&self.driver_id),
+            "lap_type" => CellRef::Text(&self.lap_type),
+            "session_id" => CellRef::Integer(self.session_id),
+            _ => Self::COLUMNS
+                .iter()
+                .position(|c| c.name == column)
+                .and_then(|index| self.cells().get(index).copied())
+                .unwrap_or(CellRef::Null),
         }
     }
+}
 
-    /// Sets the mark of one collection.
-    pub fn set(&mut self, collection: Collection, id: Id) {
-        match collection {
-            Collection::Sessions => self.sessions = id,
-            Collection::DriverMetrics => self.driver_metrics = id,
-            Collection::Laps => self.laps = id,
-            Collection::Predictions => self.predictions = id,
-            Collection::Simulations => self.simulations = id,
-        }
+impl NewRecord for NewLap {
+    type Record = Lap;
+    fn session_id(&self) -> Option<Id> {
+        Some(self.session_id)
+    }
+    fn set_session_id(&mut self, session_id: Id) {
+        self.session_id = session_id;
+    }
+    fn validate(&self, id: Id, now: &str) -> Result<Lap> {
+        NewLap::validate(self, id, now)
     }
 }
 
-impl Counts {
-    /// The count for one collection.
-    pub fn get(&self, collection: Collection) -> u64 {
-        match collection {
-            Collection::Sessions => self.sessions,
-            Collection::DriverMetrics => self.driver_metrics,
-            Collection::Laps => self.laps,
-            Collection::Predictions => self.predictions,
-            Collection::Simulations => self.simulations,
-        }
+impl Record for Prediction {
+    type New = NewPrediction;
+    const COLUMNS: &'static [Column] = &[
+        Column::required("id", Integer),
+        Column::required("session_id", Integer),
+        Column::required("driver_id", Text),
+        Column::required("prediction_type", Text),
+        Column::required("prediction_value", Real),
+        Column::required("model_path", Text),
+        Column::optional("confidence", Real),
+        Column::required("created_at", Text),
+    ];
+    fn id(&self) -> Id {
+        self.id
     }
-
-    /// Adds `n` to the count of one collection.
-    pub fn add(&mut self, collection: Collection, n: u64) {
-        match collection {
-            Collection::Sessions => self.sessions += n,
-            Collection::DriverMetrics => self.driver_metrics += n,
-            Collection::Laps => self.laps += n,
-            Collection::Predictions => self.predictions += n,
-            Collection::Simulations => self.simulations += n,
-        }
+    fn session_id(&self) -> Id {
+        self.session_id
     }
-
-    /// The total over every collection.
-    pub fn total(&self) -> u64 {
-        Collection::ALL.iter().map(|c| self.get(*c)).sum()
+    fn cells(&self) -> Vec<CellRef<'_>> {
+        vec![
+            CellRef::Integer(self.id),
+            CellRef::Integer(self.session_id),
+            CellRef::Text(&self.driver_id),
+            CellRef::Text(&self.prediction_type),
+            CellRef::Real(self.prediction_value),
+            CellRef::Text(&self.model_path),
+            CellRef::opt_real(self.confidence),
+            CellRef::Text(&self.created_at),
+        ]
     }
-}
-
-/// Which sessions [`get_sessions`](crate::RaceStore::get_sessions) returns.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SessionQuery {
-    /// Only sessions at this circuit (exact match).
-    pub circuit: Option<String>,
-}
-
-impl SessionQuery {
-    /// Every session.
-    pub fn all() -> Self {
-        SessionQuery::default()
+    fn from_cells(mut c: CellReader) -> Result<Self> {
+        Ok(Prediction {
+            id: c.integer()?,
+            session_id: c.integer()?,
+            driver_id: c.text()?,
+            prediction_type: c.text()?,
+            prediction_value: c.real()?,
+            model_path: c.text()?,
+            confidence: c.opt_real()?,
+            created_at: c.text()?,
+        })
     }
-
-    /// Only sessions at `circuit` (exact match).
-    pub fn circuit(mut self, circuit: impl Into<String>) -> Self {
-        self.circuit = Some(circuit.into());
-        self
-    }
-
-    /// Whether `session` is selected.
-    pub fn matches(&self, session: &Session) -> bool {
-        self.circuit.as_ref().is_none_or(|c| *c == session.circuit)
+    fn to_new(&self) -> NewPrediction {
+        self.into()
     }
 }
 
-/// Which laps [`get_laps`](crate::RaceStore::get_laps) returns.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LapQuery {
-    /// Only laps of this session; `None` is every session.
-    pub session_id: Option<Id>,
-    /// Only laps of this driver.
-    pub driver_id: Option<String>,
-    /// Only laps of this type.
-    pub lap_type: Option<String>,
-}
-
-impl LapQuery {
-    /// Every lap in the store.
-    pub fn all() -> Self {
-        LapQuery::default()
+impl NewRecord for NewPrediction {
+    type Record = Prediction;
+    fn session_id(&self) -> Option<Id> {
+        Some(self.session_id)
     }
-
-    /// The laps of one session.
-    pub fn session(session_id: Id) -> Self {
-        LapQuery {
-            session_id: Some(session_id),
-            ..LapQuery::default()
-        }
+    fn set_session_id(&mut self, session_id: Id) {
+        self.session_id = session_id;
     }
-
-    /// Narrows to one driver.
-    pub fn driver(mut self, driver_id: impl Into<String>) -> Self {
-        self.driver_id = Some(driver_id.into());
-        self
-    }
-
-    /// Narrows to one lap type.
-    pub fn lap_type(mut self, lap_type: impl Into<String>) -> Self {
-        self.lap_type = Some(lap_type.into());
-        self
-    }
-
-    /// Whether `lap` is selected.
-    pub fn matches(&self, lap: &Lap) -> bool {
-        self.session_id.is_none_or(|s| s == lap.session_id)
-            && self.driver_id.as_ref().is_none_or(|d| *d == lap.driver_id)
-            && self.lap_type.as_ref().is_none_or(|t| *t == lap.lap_type)
+    fn validate(&self, id: Id, now: &str) -> Result<Prediction> {
+        NewPrediction::validate(self, id, now)
     }
 }
 
-/// The time now, in the one format racestore writes on every backend:
-/// RFC 3339 in UTC with microseconds, `2026-11-25T16:33:08.009625Z`.
-///
-/// Python's `datetime.fromisoformat` (3.11+) reads it; timestamps read from the original
-/// system's files keep the format they were written in.
-pub fn now_timestamp() -> String {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    format_timestamp(since_epoch.as_secs() as i64, since_epoch.subsec_micros())
-}
-
-/// Formats seconds since the Unix epoch (plus microseconds) as [`now_timestamp`] does.
-pub fn format_timestamp(unix_seconds: i64, micros: u32) -> String {
-    let days = unix_seconds.div_euclid(86_400);
-    let secs_of_day = unix_seconds.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        secs_of_day / 3600,
-        secs_of_day / 60 % 60,
-        secs_of_day % 60
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// Accepts `YYYY-MM-DD`, optionally followed by `T` or a space, `HH:MM[:SS[.fraction]]` and an
-/// optional `Z` or `±HH:MM` offset: the forms Python's `isoformat()` and timing systems write.
-pub(crate) fn validate_iso8601(field: &str, text: &str) -> Result<()> {
-    let bad = || {
-        Error::invalid(
-            field,
-            format!(
-                "expected an ISO 8601 date or date-time like 2025-09-06 or 2025-09-06T14:00:00, got {text:?}"
-            ),
-        )
-    };
-    let b = text.as_bytes();
-    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
-        let part = b.get(range)?;
-        if part.iter().all(u8::is_ascii_digit) {
-            std::str::from_utf8(part).ok()?.parse().ok()
-        } else {
-            None
-        }
-    };
-    let (month, day) = match (digits(0..4), b.get(4), digits(5..7), b.get(7), digits(8..10)) {
-        (Some(_), Some(b'-'), Some(m), Some(b'-'), Some(d)) => (m, d),
-        _ => return Err(bad()),
-    };
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return Err(bad());
+impl Record for Simulation {
+    type New = NewSimulation;
+    const COLUMNS: &'static [Column] = &[
+        Column::required("id", Integer),
+        Column::required("session_id", Integer),
+        Column::required("driver_paces", Json),
+        Column::required("n_laps", Integer),
+        Column::required("iterations", Integer),
+        Column::required("results", Json),
+        Column::required("created_at", Text),
+    ];
+    fn id(&self) -> Id {
+        self.id
     }
-    if b.len() == 10 {
-        return Ok(());
+    fn session_id(&self) -> Id {
+        self.session_id
     }
-    if !matches!(b[10], b'T' | b' ') {
-        return Err(bad());
+    fn cells(&self) -> Vec<CellRef<'_>> {
+        vec![
+            CellRef::Integer(self.id),
+            CellRef::Integer(self.session_id),
+            CellRef::Json(&self.driver_paces),
+            CellRef::Integer(self.n_laps),
+            CellRef::Integer(self.iterations),
+            CellRef::Json(&self.results),
+            CellRef::Text(&self.created_at),
+        ]
     }
-    let (hour, minute) = match (digits(11..13), b.get(13), digits(14..16)) {
-        (Some(h), Some(b':'), Some(m)) => (h, m),
-        _ => return Err(bad()),
-    };
-    if hour > 23 || minute > 59 {
-        return Err(bad());
+    fn from_cells(mut c: CellReader) -> Result<Self> {
+        Ok(Simulation {
+            id: c.integer()?,
+            session_id: c.integer()?,
+            driver_paces: c.json()?,
+            n_laps: c.integer()?,
+            iterations: c.integer()?,
+            results: c.json()?,
+            created_at: c.text()?,
+        })
     }
-    let mut at = 16;
-    if b.get(at) == Some(&b':') {
-        match digits(at + 1..at + 3) {
-            Some(s) if s <= 60 => at += 3,
-            _ => return Err(bad()),
-        }
-        if b.get(at) == Some(&b'.') {
-            let start = at + 1;
-            at = start;
-            while b.get(at).is_some_and(u8::is_ascii_digit) {
-                at += 1;
-            }
-            if at == start {
-                return Err(bad());
-            }
-        }
-    }
-    match &b[at..] {
-        [] | [b'Z'] => Ok(()),
-        [b'+' | b'-', ..] if b.len() == at + 6 && b[at + 3] == b':' => {
-            match (digits(at + 1..at + 3), digits(at + 4..at + 6)) {
-                (Some(h), Some(m)) if h <= 23 && m <= 59 => Ok(()),
-                _ => Err(bad()),
-            }
-        }
-        _ => Err(bad()),
+    fn to_new(&self) -> NewSimulation {
+        self.into()
     }
 }
 
-fn require_text(field: &str, value: &str) -> Result<()> {
-    if value.trim().is_empty() {
-        Err(Error::invalid(field, "must not be empty"))
-    } else {
-        Ok(())
+impl NewRecord for NewSimulation {
+    type Record = Simulation;
+    fn session_id(&self) -> Option<Id> {
+        Some(self.session_id)
     }
-}
-
-fn require_finite(field: &str, value: f64) -> Result<()> {
-    if value.is_finite() {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            field,
-            format!("must be a finite number, got {value}"),
-        ))
+    fn set_session_id(&mut self, session_id: Id) {
+        self.session_id = session_id;
     }
-}
-
-fn require_positive(field: &str, seconds: f64) -> Result<()> {
-    require_finite(field, seconds)?;
-    if seconds > 0.0 {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            field,
-            format!("must be a positive number of seconds, got {seconds}"),
-        ))
-    }
-}
-
-fn json_number(field: &str, value: &Value) -> Result<Option<f64>> {
-    match value {
-        Value::Null => Ok(None),
-        Value::Number(n) => Ok(n.as_f64()),
-        other => Err(Error::invalid(field, format!("expected a number, got {other}"))),
-    }
-}
-
-/// How deeply JSON values may nest. Parsers (serde_json among them) refuse deeper documents,
-/// so a deeper value could be saved but never read back.
-pub const MAX_JSON_DEPTH: usize = 64;
-
-fn require_json_depth(field: &str, value: &Value) -> Result<()> {
-    fn depth(value: &Value) -> usize {
-        match value {
-            Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
-            Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
-            _ => 0,
-        }
-    }
-    if depth(value) > MAX_JSON_DEPTH {
-        return Err(Error::invalid(
-            field,
-            format!("nests deeper than {MAX_JSON_DEPTH} levels, which JSON readers refuse"),
-        ));
-    }
-    Ok(())
-}
-
-fn object_or_empty(field: &str, value: &Value) -> Result<Value> {
-    require_json_depth(field, value)?;
-    match value {
-        Value::Null => Ok(Value::Object(Map::new())),
-        Value::Object(_) => Ok(value.clone()),
-        other => Err(Error::invalid(
-            field,
-            format!("expected a JSON object, got {other}"),
-        )),
-    }
-}
-
-/// Lap types in the vocabulary of the original system's race data (`RACE_LAP`, `IN_LAP`,
-/// `OUT_LAP`, ...), as importers write them into [`Lap::lap_type`].
-///
-/// [`Lap::lap_type`] stays free text (the original also stored `normal`, `pit`, `qualifying`);
-/// these are the values with a fixed meaning. A flag type describes the flag shown when the car
-/// crossed the line at the end of the lap.
-pub mod lap_type {
-    /// A lap at racing speed under the green flag (the finish lap included).
-    pub const RACE_LAP: &str = "RACE_LAP";
-    /// The lap that ends in the pit lane: the car stops at the end of it.
-    pub const IN_LAP: &str = "IN_LAP";
-    /// The lap that starts in the pit lane, after a stop.
-    pub const OUT_LAP: &str = "OUT_LAP";
-    /// A lap ended behind the safety car.
-    pub const SAFETY_CAR: &str = "SAFETY_CAR";
-    /// A lap ended under a full-course yellow (neutralised at a set speed, no safety car).
-    pub const FULL_COURSE_YELLOW: &str = "FULL_COURSE_YELLOW";
-    /// A lap ended under the red flag (the session stopped).
-    pub const RED_FLAG: &str = "RED_FLAG";
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_are_rfc3339_utc_with_microseconds() {
-        assert_eq!(format_timestamp(0, 0), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(
-            format_timestamp(1_764_088_388, 9_625),
-            "2025-11-25T16:33:08.009625Z"
-        );
-        assert_eq!(format_timestamp(951_782_400, 1), "2000-02-29T00:00:00.000001Z");
-        let now = now_timestamp();
-        assert_eq!(now.len(), 27, "{now}");
-        validate_iso8601("created_at", &now).unwrap();
-    }
-
-    #[test]
-    fn iso8601_dates_in_the_forms_python_and_timing_systems_write_are_accepted() {
-        for ok in [
-            "2025-09-06",
-            "2025-09-06T14:00",
-            "2025-09-06T14:00:00",
-            "2025-09-06 14:00:00",
-            "2026-11-25T16:33:08.009625",
-            "2026-11-25T16:33:08.009625Z",
-            "2025-09-06T14:00:00+02:00",
-            "2025-09-06T14:00:00.5-05:30",
-        ] {
-            validate_iso8601("date", ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
-        }
-        for bad in [
-            "",
-            "yesterday",
-            "2025-13-01",
-            "2025-09-06T25:00",
-            "2025-09-06T14:00:00.",
-            "2025-09-06X",
-            "06/09/2025",
-        ] {
-            let err = validate_iso8601("date", bad).unwrap_err();
-            assert!(err.to_string().contains("invalid date"), "{bad}: {err}");
-        }
+    fn validate(&self, id: Id, now: &str) -> Result<Simulation> {
+        NewSimulation::validate(self, id, now)
     }
 }

@@ -1,0 +1,44 @@
+//! `postgres://...`: where a PostgreSQL store lives.
+
+use std::path::Path;
+
+use super::{PostgresStore, PostgresUrl};
+use crate::error::Result;
+use crate::store::{Durability, Inspection, RaceStore, StoreLocation};
+
+impl StoreLocation for PostgresUrl {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn open(&self, durability: Durability) -> Result<Box<dyn RaceStore>> {
+        Ok(Box::new(PostgresStore::open(self, durability)?))
+    }
+
+    /// A server's schema is there when racestore can reach it; it is created on first open.
+    fn exists(&self) -> bool {
+        true
+    }
+
+    fn identity(&self) -> String {
+        format!(
+            "postgres://{}/{}?schema={}",
+            self.servers(),
+            self.database(),
+            self.schema()
+        )
+    }
+
+    /// The server keeps its own tables sound: nothing to read beyond the records.
+    fn inspect(&self) -> Result<Inspection> {
+        Ok(Inspection {
+            readable: true,
+            ..Inspection::default()
+        })
+    }
+
+    /// A schema has no format on disk: its backups are JSON directories.
+    fn url_at(&self, _path: &Path) -> Option<String> {
+        None
+    }
+}
