@@ -445,10 +445,10 @@ fn open_fresh(url: &str, shown: &str) -> anyhow::Result<Box<dyn RaceStore>> {
         .counts()
         .with_context(|| format!("counting the records of {shown}"))?;
     ensure!(
-        counts.sessions == 0 && counts.laps == 0,
+        counts.sessions() == 0 && counts.laps() == 0,
         "{shown} is not empty ({} sessions, {} laps): the bench needs a fresh store",
-        counts.sessions,
-        counts.laps
+        counts.sessions(),
+        counts.laps()
     );
     Ok(store)
 }
@@ -710,7 +710,7 @@ fn measure(target: &Target, options: &Options, progress: &dyn Progress) -> anyho
     let laps_at_end = store
         .counts()
         .with_context(|| format!("counting the laps of {shown}"))?
-        .laps;
+        .laps();
     finish(store, target, &shown, keep)?;
 
     let mut notes = Vec::new();
@@ -946,7 +946,7 @@ fn open_in_fresh_process(command: &[OsString], url: &str) -> anyhow::Result<(Ope
 /// (`laps`).
 pub fn open_probe(url: &str) -> anyhow::Result<Value> {
     let (store, cost) = timed_open(url).with_context(|| format!("opening {}", redact_password(url)))?;
-    let laps = store.counts()?.laps;
+    let laps = store.counts()?.laps();
     store.close()?;
     Ok(json!({
         "seconds": cost.seconds,

@@ -34,7 +34,7 @@ use serde::Serialize;
 use super::numeric::{linregress, mean, nan_mean, nan_min, ttest_ind_p, var};
 use crate::error::{Error, Result};
 use crate::model::{Id, Lap, NewDriverMetrics};
-use crate::store::RaceStore;
+use crate::store::{RaceStore, RaceStoreExt};
 
 /// Lap types the original's `filter_race_laps` drops when a `lap_type` column exists. Anything
 /// else — `RACE_LAP`, `FULL_COURSE_YELLOW`, `RED_FLAG`, `normal`, `pit`, ... — is kept.
@@ -168,7 +168,7 @@ pub fn analyze_session(store: &dyn RaceStore, session_id: Id) -> Result<BTreeMap
 
 /// Stores each driver's metrics as a driver-metrics record of the session, in the shape the
 /// original's `save_driver_metrics` writes ([`Metrics::to_record`]), in driver order; returns
-/// the records' ids. Every record is checked before the first is saved.
+/// the records' ids. All are saved together or none ([`RaceStore::save`] of one batch).
 pub fn save_session_metrics(
     store: &dyn RaceStore,
     session_id: Id,
@@ -178,10 +178,7 @@ pub fn save_session_metrics(
         .iter()
         .map(|(driver, m)| m.to_record(session_id, driver))
         .collect();
-    for record in &records {
-        record.validate(0, "")?;
-    }
-    records.iter().map(|r| store.save_driver_metrics(r)).collect()
+    store.save_records(&records)
 }
 
 /// The metrics of every driver in `laps` (a session's laps, any order), by driver id.
