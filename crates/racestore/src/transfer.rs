@@ -1,13 +1,14 @@
-//! Moving whole stores: copying every record from one store to another (any backends), and a
-//! fingerprint of a store's contents to prove a copy is exact.
+//! Moving whole stores: copying every record from one store to another (any backends), a
+//! fingerprint of a store's contents and the verification that proves a copy exact, and backups.
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::model::{Collection, Counts, Records};
+use crate::model::{Collection, Counts, Id, Records};
 use crate::store::{RaceStore, RaceStoreExt};
 use crate::url::StoreUrl;
 
@@ -19,12 +20,45 @@ pub const PAGE_SIZE: usize = 10_000;
 ///
 /// The checksum is FNV-1a (64-bit) over each record's canonical JSON (object keys sorted), so it
 /// does not depend on the backend or on the key order a backend keeps inside JSON values.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// As JSON: `{"counts": {"sessions": 1, ...}, "records": 580, "checksums": {"race_sessions":
+/// "d1d74ba5bead0794", ...}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint {
     /// Records per collection.
     pub counts: Counts,
     /// Per collection (in [`Collection::ALL`] order), the checksum as 16 hex digits.
     pub checksums: Vec<(Collection, String)>,
+}
+
+impl Fingerprint {
+    /// The checksum of `collection`.
+    pub fn checksum(&self, collection: Collection) -> Option<&str> {
+        self.checksums
+            .iter()
+            .find(|(c, _)| *c == collection)
+            .map(|(_, sum)| sum.as_str())
+    }
+}
+
+impl Serialize for Fingerprint {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        struct Checksums<'a>(&'a [(Collection, String)]);
+        impl Serialize for Checksums<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(self.0.len()))?;
+                for (collection, sum) in self.0 {
+                    map.serialize_entry(collection.name(), sum)?;
+                }
+                map.end()
+            }
+        }
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("counts", &self.counts)?;
+        map.serialize_entry("records", &self.counts.total())?;
+        map.serialize_entry("checksums", &Checksums(&self.checksums))?;
+        map.end()
+    }
 }
 
 /// Reads every record of every collection, `PAGE_SIZE` at a time, calling `each` with each page.
@@ -158,6 +192,124 @@ impl StoreUrl {
     }
 }
 
+/// What verifying a copy found ([`verify_copy`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// The two stores' fingerprints are equal: the same records in every collection, ids and
+    /// timestamps included. Holds the fingerprint.
+    Equal(Fingerprint),
+    /// Every record of the source reads back equal from the target, which also holds the
+    /// records it had before the copy.
+    Contained,
+    /// In `collection` the stores' record counts or checksums differ.
+    FingerprintsDiffer {
+        /// The first collection (in [`Collection::ALL`] order) that differs.
+        collection: Collection,
+        /// The source's fingerprint.
+        source: Fingerprint,
+        /// The target's fingerprint.
+        target: Fingerprint,
+    },
+    /// Record `id` of `collection` in the source is missing from the target or differs there.
+    RecordDiffers {
+        /// Its collection.
+        collection: Collection,
+        /// Its id.
+        id: Id,
+    },
+}
+
+impl Verification {
+    /// Whether the copy is exact.
+    pub fn is_verified(&self) -> bool {
+        matches!(self, Verification::Equal(_) | Verification::Contained)
+    }
+
+    /// The collection that differs, if one does.
+    pub fn differing_collection(&self) -> Option<Collection> {
+        match self {
+            Verification::Equal(_) | Verification::Contained => None,
+            Verification::FingerprintsDiffer { collection, .. }
+            | Verification::RecordDiffers { collection, .. } => Some(*collection),
+        }
+    }
+
+    /// The difference in words, naming the collection, if there is one: `lap_data differs: the
+    /// source has 2 records (checksum 71c8a95426a58726), the target 2 records (checksum
+    /// 0e0cdbd6b5a3c1f0)`.
+    pub fn mismatch(&self) -> Option<String> {
+        let records = |n: u64| format!("{n} record{}", if n == 1 { "" } else { "s" });
+        match self {
+            Verification::Equal(_) | Verification::Contained => None,
+            Verification::FingerprintsDiffer {
+                collection,
+                source,
+                target,
+            } => Some(format!(
+                "{collection} differs: the source has {} (checksum {}), the target {} (checksum {})",
+                records(source.counts.get(*collection)),
+                source.checksum(*collection).unwrap_or("?"),
+                records(target.counts.get(*collection)),
+                target.checksum(*collection).unwrap_or("?"),
+            )),
+            Verification::RecordDiffers { collection, id } => Some(format!(
+                "{collection} differs: record {id} of the source does not read back equal from the target"
+            )),
+        }
+    }
+}
+
+/// Verifies that `to` holds what `from` holds, after [`copy_all`] copied `from` into `to`.
+///
+/// `target_before` is what `to` held before the copy ([`RaceStore::counts`]). When it held
+/// nothing, the two stores' [`fingerprint`]s must be equal: every collection the same records,
+/// counted and checksummed. Otherwise the fingerprints cannot match, and every record of `from`
+/// is read back from `to` by id instead and compared as canonical JSON (so key order inside JSON
+/// values does not matter). Either way, a difference names its collection; a store that cannot
+/// be read is an error.
+pub fn verify_copy(from: &dyn RaceStore, to: &dyn RaceStore, target_before: &Counts) -> Result<Verification> {
+    if target_before.total() > 0 {
+        return verify_records(from, to);
+    }
+    let source = fingerprint(from)?;
+    let target = fingerprint(to)?;
+    let differs = Collection::ALL.into_iter().find(|c| {
+        source.counts.get(*c) != target.counts.get(*c) || source.checksum(*c) != target.checksum(*c)
+    });
+    Ok(match differs {
+        None => Verification::Equal(source),
+        Some(collection) => Verification::FingerprintsDiffer {
+            collection,
+            source,
+            target,
+        },
+    })
+}
+
+/// Reads every record of `from` back from `to` by id and compares them as canonical JSON.
+fn verify_records(from: &dyn RaceStore, to: &dyn RaceStore) -> Result<Verification> {
+    for collection in Collection::ALL {
+        let mut after = 0;
+        loop {
+            let page = from.export_page(collection, after, PAGE_SIZE)?;
+            let ids = page.ids();
+            let (Some(&first), Some(&last)) = (ids.first(), ids.last()) else {
+                break;
+            };
+            let copy = to.export_page(collection, first - 1, page.len())?;
+            let (ours, theirs) = (page.to_json(), copy.to_json());
+            for (i, id) in ids.iter().enumerate() {
+                let same = theirs.get(i).is_some_and(|t| canonical(t) == canonical(&ours[i]));
+                if !same {
+                    return Ok(Verification::RecordDiffers { collection, id: *id });
+                }
+            }
+            after = last;
+        }
+    }
+    Ok(Verification::Contained)
+}
+
 /// JSON text with every object's keys sorted, recursively.
 pub fn canonical(value: &Value) -> String {
     fn sorted(value: &Value) -> Value {
@@ -187,7 +339,137 @@ fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{NewLap, NewSession};
     use serde_json::json;
+
+    /// A JSON store in `dir/name`.
+    fn store(dir: &tempfile::TempDir, name: &str) -> Box<dyn RaceStore> {
+        crate::open(&format!("json:{}", dir.path().join(name).display())).unwrap()
+    }
+
+    /// A session with two laps.
+    fn fill(store: &dyn RaceStore) {
+        let s = store.create_session(&NewSession::new("Barber")).unwrap();
+        store
+            .save_laps(&[
+                NewLap::new(s, "GR86-002-7", 1, 92.0),
+                NewLap::new(s, "GR86-002-7", 2, 91.0),
+            ])
+            .unwrap();
+    }
+
+    #[test]
+    fn an_exact_copy_is_verified_by_fingerprint_or_record_by_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (store(&dir, "from"), store(&dir, "to"));
+        fill(from.as_ref());
+        let before = to.counts().unwrap();
+        copy_all(from.as_ref(), to.as_ref(), |_, _, _| {}).unwrap();
+        let verified = verify_copy(from.as_ref(), to.as_ref(), &before).unwrap();
+        assert_eq!(verified, Verification::Equal(fingerprint(from.as_ref()).unwrap()));
+        assert!(verified.is_verified() && verified.mismatch().is_none());
+
+        // Into a store that held a session already: its records stay, the copy is contained.
+        let (other, into) = (store(&dir, "other"), store(&dir, "into"));
+        into.create_session(&NewSession::new("COTA")).unwrap();
+        let held = into.counts().unwrap();
+        other
+            .reserve_ids(&crate::model::IdMarks::of(&[(Collection::Sessions, 1)]))
+            .unwrap();
+        fill(other.as_ref());
+        copy_all(other.as_ref(), into.as_ref(), |_, _, _| {}).unwrap();
+        assert_eq!(
+            verify_copy(other.as_ref(), into.as_ref(), &held).unwrap(),
+            Verification::Contained
+        );
+        // Compared by fingerprint instead, the session the target held first is a difference.
+        let whole = verify_copy(other.as_ref(), into.as_ref(), &Counts::default()).unwrap();
+        assert_eq!(whole.differing_collection(), Some(Collection::Sessions));
+    }
+
+    #[test]
+    fn a_copy_that_differs_fails_verification_naming_the_collection() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (store(&dir, "from"), store(&dir, "to"));
+        fill(from.as_ref());
+        // The same records, except one lap time.
+        to.import(&from.export_page(Collection::Sessions, 0, 10).unwrap())
+            .unwrap();
+        let Records::Laps(mut laps) = from.export_page(Collection::Laps, 0, 10).unwrap() else {
+            unreachable!()
+        };
+        laps[1].lap_time = 91.5;
+        to.import(&Records::Laps(laps)).unwrap();
+
+        let verified = verify_copy(from.as_ref(), to.as_ref(), &Counts::default()).unwrap();
+        assert!(!verified.is_verified());
+        assert_eq!(verified.differing_collection(), Some(Collection::Laps));
+        let source = fingerprint(from.as_ref()).unwrap();
+        let target = fingerprint(to.as_ref()).unwrap();
+        assert_eq!(
+            verified.mismatch().unwrap(),
+            format!(
+                "lap_data differs: the source has 2 records (checksum {}), the target 2 records (checksum {})",
+                source.checksum(Collection::Laps).unwrap(),
+                target.checksum(Collection::Laps).unwrap()
+            )
+        );
+
+        // Record by record, the lap is named; a record missing from the target is too.
+        let held = Counts::of(&[(Collection::Sessions, 1)]);
+        let verified = verify_copy(from.as_ref(), to.as_ref(), &held).unwrap();
+        assert_eq!(
+            verified,
+            Verification::RecordDiffers {
+                collection: Collection::Laps,
+                id: 2
+            }
+        );
+        assert_eq!(
+            verified.mismatch().unwrap(),
+            "lap_data differs: record 2 of the source does not read back equal from the target"
+        );
+        let s = from.get_all_sessions().unwrap()[0].id;
+        from.save_lap_data(&NewLap::new(s, "GR86-002-7", 3, 90.0))
+            .unwrap();
+        let empty = store(&dir, "empty");
+        empty
+            .import(&from.export_page(Collection::Sessions, 0, 10).unwrap())
+            .unwrap();
+        assert_eq!(
+            verify_copy(from.as_ref(), empty.as_ref(), &held).unwrap(),
+            Verification::RecordDiffers {
+                collection: Collection::Laps,
+                id: 1
+            }
+        );
+    }
+
+    #[test]
+    fn a_fingerprint_serializes_with_its_checksums_by_table_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(&dir, "s");
+        fill(s.as_ref());
+        let fp = fingerprint(s.as_ref()).unwrap();
+        let value = serde_json::to_value(&fp).unwrap();
+        assert_eq!(value["records"], 3);
+        assert_eq!(value["counts"]["laps"], 2);
+        let tables: Vec<&str> = value["checksums"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            tables,
+            Collection::ALL.map(Collection::name),
+            "every collection, in order"
+        );
+        assert_eq!(
+            value["checksums"]["lap_data"],
+            fp.checksum(Collection::Laps).unwrap()
+        );
+    }
 
     #[test]
     fn canonical_json_sorts_keys_at_every_depth() {

@@ -11,7 +11,6 @@ use racestore::transfer;
 use racestore::StoreUrl;
 use serde_json::json;
 
-use super::migrate::fingerprint_json;
 use super::progress::Progress;
 use super::{close_store, counts_text, plural, shell_quote, shown_url};
 
@@ -65,7 +64,7 @@ pub fn run(url: &str, args: &BackupArgs) -> anyhow::Result<()> {
             "backup": args.to,
             "backup_url": snapshot_url,
             "seconds": elapsed.as_secs_f64(),
-            "fingerprint": fingerprint_json(&fingerprint),
+            "fingerprint": fingerprint,
         });
         writeln!(
             std::io::stdout().lock(),

@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
-use racestore::transfer::{self, Fingerprint, PAGE_SIZE};
-use racestore::{Collection, Counts, RaceStore, RaceStoreExt, StoreUrl};
-use serde_json::{json, Map, Value};
+use racestore::transfer::{self, Verification};
+use racestore::{Collection, Counts, RaceStore, StoreUrl};
+use serde_json::json;
 
 use super::progress::Progress;
 use super::{close_store, counts_text, open_store, plural, shown_url};
@@ -114,17 +114,14 @@ fn migrate(
     let records = copied.total();
 
     let spinner = Progress::spinner(format!("verifying {}", plural(records, "record")));
-    let verified = if before.total() == 0 {
-        verify_fingerprints(from, to)?
-    } else {
-        verify_records(from, to)?
-    };
+    let verified = transfer::verify_copy(from, to, &before)
+        .with_context(|| format!("verifying the copy in {to_url} against {from_url}"))?;
     drop(spinner);
 
     if args.json {
         let fingerprint = match &verified {
-            Verified::Fingerprints(fp) | Verified::Mismatch { source: fp, .. } => Some(fingerprint_json(fp)),
-            Verified::Records | Verified::RecordMismatch { .. } => None,
+            Verification::Equal(fp) | Verification::FingerprintsDiffer { source: fp, .. } => Some(fp),
+            _ => None,
         };
         let value = json!({
             "from": from_url,
@@ -133,7 +130,7 @@ fn migrate(
             "records": records,
             "target_before": before,
             "seconds": elapsed.as_secs_f64(),
-            "verified": matches!(verified, Verified::Fingerprints(_) | Verified::Records),
+            "verified": verified.is_verified(),
             "fingerprint": fingerprint,
             "mismatch": verified.mismatch(),
         });
@@ -150,12 +147,12 @@ fn migrate(
             elapsed.as_secs_f64()
         );
         match &verified {
-            Verified::Fingerprints(_) => println!("verified: {records} records, checksums match"),
-            Verified::Records => println!(
+            Verification::Equal(_) => println!("verified: {records} records, checksums match"),
+            Verification::Contained => println!(
                 "verified: {records} copied records read back equal from the target (which also holds the {} it had before)",
                 plural(before.total(), "record")
             ),
-            Verified::Mismatch { .. } | Verified::RecordMismatch { .. } => {}
+            _ => {}
         }
     }
     match verified.mismatch() {
@@ -164,111 +161,6 @@ fn migrate(
         }
         None => Ok(()),
     }
-}
-
-/// What verifying a copy found.
-#[derive(Debug)]
-enum Verified {
-    /// The target's fingerprint equals the source's (shown).
-    Fingerprints(Fingerprint),
-    /// Every copied record reads back equal from the target (which held records before).
-    Records,
-    /// The fingerprints differ.
-    Mismatch {
-        source: Fingerprint,
-        target: Fingerprint,
-        collection: Collection,
-    },
-    /// A copied record differs or is missing in the target.
-    RecordMismatch {
-        collection: Collection,
-        id: racestore::Id,
-    },
-}
-
-impl Verified {
-    /// The difference, in words, if there is one.
-    fn mismatch(&self) -> Option<String> {
-        match self {
-            Verified::Fingerprints(_) | Verified::Records => None,
-            Verified::Mismatch {
-                source,
-                target,
-                collection,
-            } => {
-                let checksum = |fp: &Fingerprint| {
-                    fp.checksums
-                        .iter()
-                        .find(|(c, _)| c == collection)
-                        .map_or("?", |(_, sum)| sum.as_str())
-                        .to_owned()
-                };
-                Some(format!(
-                    "{collection} differs: the source has {} (checksum {}), the target {} (checksum {})",
-                    plural(source.counts.get(*collection), "record"),
-                    checksum(source),
-                    plural(target.counts.get(*collection), "record"),
-                    checksum(target)
-                ))
-            }
-            Verified::RecordMismatch { collection, id } => Some(format!(
-                "{collection} differs: record {id} of the source does not read back equal from the target"
-            )),
-        }
-    }
-}
-
-/// Compares the fingerprints (counts and checksums of every record) of both stores.
-fn verify_fingerprints(from: &dyn RaceStore, to: &dyn RaceStore) -> anyhow::Result<Verified> {
-    let source = transfer::fingerprint(from).context("fingerprinting the source")?;
-    let target = transfer::fingerprint(to).context("fingerprinting the target")?;
-    let differs = Collection::ALL.into_iter().find(|c| {
-        let sum = |fp: &Fingerprint| fp.checksums.iter().find(|(x, _)| x == c).map(|(_, s)| s.clone());
-        source.counts.get(*c) != target.counts.get(*c) || sum(&source) != sum(&target)
-    });
-    Ok(match differs {
-        None => Verified::Fingerprints(source),
-        Some(collection) => Verified::Mismatch {
-            source,
-            target,
-            collection,
-        },
-    })
-}
-
-/// Reads every record of the source back from the target by id and compares them (as canonical
-/// JSON, so key order inside JSON values does not matter): for a target that held records before.
-fn verify_records(from: &dyn RaceStore, to: &dyn RaceStore) -> anyhow::Result<Verified> {
-    for collection in Collection::ALL {
-        let mut after = 0;
-        loop {
-            let page = from.export_page(collection, after, PAGE_SIZE)?;
-            let ids = page.ids();
-            let Some(&last) = ids.last() else { break };
-            let copy = to.export_page(collection, ids[0] - 1, page.len())?;
-            let (ours, theirs) = (page.to_json(), copy.to_json());
-            for (i, id) in ids.iter().enumerate() {
-                let same = theirs
-                    .get(i)
-                    .is_some_and(|t| transfer::canonical(t) == transfer::canonical(&ours[i]));
-                if !same {
-                    return Ok(Verified::RecordMismatch { collection, id: *id });
-                }
-            }
-            after = last;
-        }
-    }
-    Ok(Verified::Records)
-}
-
-/// A fingerprint as JSON: `{"counts": {...}, "checksums": {"race_sessions": "…", ...}}`.
-pub fn fingerprint_json(fp: &Fingerprint) -> Value {
-    let checksums: Map<String, Value> = fp
-        .checksums
-        .iter()
-        .map(|(c, sum)| (c.to_string(), Value::String(sum.clone())))
-        .collect();
-    json!({"counts": fp.counts, "records": fp.counts.total(), "checksums": checksums})
 }
 
 /// Whether two URLs name the same store (the same file or directory, or the same schema).
@@ -282,44 +174,6 @@ fn same_store(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use racestore::{NewLap, NewSession, Records};
-
-    #[test]
-    fn a_copy_that_differs_fails_verification_naming_the_collection() {
-        let dir = tempfile::tempdir().unwrap();
-        let open =
-            |name: &str| racestore::open(&format!("json:{}", dir.path().join(name).display())).unwrap();
-        let (from, to) = (open("from"), open("to"));
-        let s = from.create_session(&NewSession::new("Barber")).unwrap();
-        from.save_laps(&[
-            NewLap::new(s, "GR86-002-7", 1, 92.0),
-            NewLap::new(s, "GR86-002-7", 2, 91.0),
-        ])
-        .unwrap();
-        // The same records, except one lap time.
-        to.import(&from.export_page(Collection::Sessions, 0, 10).unwrap())
-            .unwrap();
-        let Records::Laps(mut laps) = from.export_page(Collection::Laps, 0, 10).unwrap() else {
-            unreachable!()
-        };
-        laps[1].lap_time = 91.5;
-        to.import(&Records::Laps(laps)).unwrap();
-
-        let verified = verify_fingerprints(from.as_ref(), to.as_ref()).unwrap();
-        let mismatch = verified.mismatch().unwrap();
-        assert!(
-            mismatch.starts_with("lap_data differs: the source has 2 records (checksum "),
-            "{mismatch}"
-        );
-        let verified = verify_records(from.as_ref(), to.as_ref()).unwrap();
-        assert_eq!(
-            verified.mismatch().unwrap(),
-            "lap_data differs: record 2 of the source does not read back equal from the target"
-        );
-
-        let same = verify_fingerprints(from.as_ref(), from.as_ref()).unwrap();
-        assert!(same.mismatch().is_none());
-    }
 
     #[test]
     fn the_same_store_is_recognised_under_different_spellings() {
