@@ -48,6 +48,7 @@ mod url;
 
 pub mod check;
 pub mod import;
+pub mod shared;
 pub mod transfer;
 
 pub mod analysis;
@@ -68,6 +69,7 @@ pub use model::{
     Simulation,
 };
 pub use redact::redact_url;
+pub use shared::open_shared;
 pub use store::{
     Batch, Durability, Inspection, Problem, RaceStore, RaceStoreExt, Repair, SavedIds, SessionSummary,
     StoreLocation, ValidBatch,

@@ -518,6 +518,23 @@ pub trait RaceStoreExt: RaceStore {
     fn export_page(&self, collection: Collection, after_id: Id, limit: usize) -> Result<Records> {
         self.read(&Query::page(collection, after_id, limit))
     }
+
+    /// Deletes every session and everything recorded under it (`clear_all` in the original),
+    /// returning how many records of each kind went.
+    ///
+    /// Ids keep counting from where they were, as after any delete: a cleared store never gives
+    /// an id twice. Records that belong to no session (which racestore never writes, but the
+    /// original's files may hold) are left in place; `racestore check` lists them.
+    fn clear_all(&self) -> Result<Counts> {
+        let mut removed = Counts::default();
+        for session in self.get_all_sessions()? {
+            let counts = self.delete_session(session.id)?;
+            for collection in Collection::ALL {
+                removed.add(collection, counts.get(collection));
+            }
+        }
+        Ok(removed)
+    }
 }
 
 impl<T: RaceStore + ?Sized> RaceStoreExt for T {}
@@ -546,4 +563,45 @@ fn read_typed<R: Record, S: RaceStore + ?Sized>(store: &S, query: &Query) -> Res
             ),
         )
     })
+}
+
+#[cfg(all(test, feature = "json", feature = "sqlite"))]
+mod tests {
+    use super::*;
+    use crate::model::{NewLap, NewPrediction};
+
+    #[test]
+    fn clear_all_removes_every_session_and_ids_keep_counting() {
+        let tmp = tempfile::tempdir().unwrap();
+        for url in [
+            format!("json:{}", tmp.path().join("storage").display()),
+            format!("sqlite:{}", tmp.path().join("race.db").display()),
+        ] {
+            let store = crate::open(&url).unwrap();
+            for circuit in ["Barber", "Sonoma"] {
+                let session = store.create_session(&NewSession::new(circuit)).unwrap();
+                store
+                    .save_laps(&[
+                        NewLap::new(session, "D1", 1, 90.0),
+                        NewLap::new(session, "D2", 1, 91.0),
+                    ])
+                    .unwrap();
+                store
+                    .save_prediction(&NewPrediction::new(session, "D1", "lap_time", 90.5, "m.pkl"))
+                    .unwrap();
+            }
+            let removed = store.clear_all().unwrap();
+            assert_eq!(
+                (removed.sessions(), removed.laps(), removed.predictions()),
+                (2, 4, 2),
+                "{url}"
+            );
+            assert_eq!(store.counts().unwrap().total(), 0, "{url}");
+            assert_eq!(
+                store.create_session(&NewSession::new("Barber")).unwrap(),
+                3,
+                "{url}"
+            );
+        }
+    }
 }

@@ -223,9 +223,16 @@ impl Sectors {
                 ))
             }
         };
+        Sectors::from_entries(map.iter().map(|(key, value)| (key.as_str(), value)))
+    }
+
+    /// Reads sector times given as the entries of the dict form, `("S1", 29.3)`, ...: the same
+    /// rules as [`Sectors::from_json`], for callers (the Python binding) that hold the entries
+    /// without an object around them.
+    pub fn from_entries<'a>(entries: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Result<Self> {
         let mut out = Sectors::default();
-        for (key, value) in map {
-            let slot = match key.as_str() {
+        for (key, value) in entries {
+            let slot = match key {
                 "S1" | "s1" | "sector_1" => &mut out.s1,
                 "S2" | "s2" | "sector_2" => &mut out.s2,
                 "S3" | "s3" | "sector_3" => &mut out.s3,
