@@ -373,7 +373,7 @@ impl Target {
     /// The URL as it may be printed: a password replaced by `***`.
     fn shown(&self, url: &str) -> String {
         match self.place {
-            Place::Server { .. } => redact_password(url),
+            Place::Server { .. } => racestore::redact_url(url),
             Place::Dir(_) => url.to_owned(),
         }
     }
@@ -385,42 +385,6 @@ fn with_options(url: &str, options: impl Iterator<Item = impl AsRef<str>>) -> St
     for (i, option) in options.enumerate() {
         out.push(if i == 0 { '?' } else { '&' });
         out.push_str(option.as_ref());
-    }
-    out
-}
-
-/// Replaces the password of a `scheme://user:password@host/...` URL, and a `password=` option,
-/// with `***`.
-fn redact_password(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let mut out = match base.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            match authority.rsplit_once('@') {
-                Some((user_info, host)) if user_info.contains(':') => {
-                    let user = user_info.split(':').next().unwrap_or_default();
-                    format!("{scheme}://{user}:***@{host}{path}")
-                }
-                _ => base.to_owned(),
-            }
-        }
-        None => base.to_owned(),
-    };
-    if let Some(query) = query {
-        let options: Vec<String> = query
-            .split('&')
-            .map(|o| {
-                if o.starts_with("password=") {
-                    "password=***".to_owned()
-                } else {
-                    o.to_owned()
-                }
-            })
-            .collect();
-        out = with_options(&out, options.iter());
     }
     out
 }
@@ -945,7 +909,7 @@ fn open_in_fresh_process(command: &[OsString], url: &str) -> anyhow::Result<(Ope
 /// (`rss_before_bytes`), its peak while opening (`peak_rss_bytes`), and the laps the store holds
 /// (`laps`).
 pub fn open_probe(url: &str) -> anyhow::Result<Value> {
-    let (store, cost) = timed_open(url).with_context(|| format!("opening {}", redact_password(url)))?;
+    let (store, cost) = timed_open(url).with_context(|| format!("opening {}", racestore::redact_url(url)))?;
     let laps = store.counts()?.laps();
     store.close()?;
     Ok(json!({
@@ -1196,10 +1160,9 @@ mod tests {
             "postgres://u:***@db:5432/race?schema=s"
         );
         assert_eq!(
-            redact_password("postgres://u@db/race?password=s3cret&sslmode=disable"),
+            target.shown("postgres://u@db/race?password=s3cret&sslmode=disable"),
             "postgres://u@db/race?password=***&sslmode=disable"
         );
-        assert_eq!(redact_password("postgres://u@db/race"), "postgres://u@db/race");
         let target = server("postgres://u:s3cret@db/race");
         assert_eq!(
             target.scrub("unsupported store URL \"postgres://u:s3cret@db/race?schema=x\""),

@@ -24,6 +24,9 @@ pub struct CheckReport {
     pub notes: Vec<String>,
     /// Records checked per collection.
     pub counts: Counts,
+    /// Whether the records were read and checked: not when a file is damaged past repair, as
+    /// such a file is not read at all.
+    pub records_checked: bool,
 }
 
 impl CheckReport {
@@ -55,6 +58,7 @@ pub fn check(url: &str, repair: bool) -> Result<CheckReport> {
         ));
     }
     report.problems = std::mem::take(&mut inspection.problems);
+    report.records_checked = inspection.records.is_some() || inspection.readable;
     let (problems, counts) = match inspection.records.take() {
         Some(records) => check_contents(&mut records.into_iter().map(Ok))?,
         None if inspection.readable => {

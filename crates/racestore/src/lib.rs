@@ -47,6 +47,7 @@ pub mod backend;
 mod url;
 
 pub mod check;
+pub mod export;
 pub mod import;
 pub mod shared;
 pub mod transfer;

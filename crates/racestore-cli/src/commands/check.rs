@@ -52,13 +52,7 @@ pub fn run(url: &str, args: &CheckArgs) -> anyhow::Result<()> {
         )?;
     } else {
         let mut out = std::io::stdout().lock();
-        // A file damaged past repair is not read at all, so its records could not be checked.
-        let unreadable = report.counts.total() == 0
-            && report
-                .problems
-                .iter()
-                .any(|p| !p.repairable && p.location.contains(" at byte "));
-        if unreadable {
+        if !report.records_checked {
             writeln!(
                 out,
                 "checked {shown}: the records were not checked, as a file cannot be read"

@@ -1,6 +1,6 @@
 //! `racestore import`: timing-system exports into the store, through `racestore::import`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -261,15 +261,6 @@ fn write_problems(out: &mut impl Write, problems: &[Problem]) -> std::io::Result
     Ok(())
 }
 
-fn distinct_drivers(parsed: &Parsed) -> usize {
-    parsed
-        .laps
-        .iter()
-        .map(|l| l.lap.driver_id.as_str())
-        .collect::<BTreeSet<_>>()
-        .len()
-}
-
 fn print_text(url: &str, parsed: &[Parsed], summaries: &[Summary]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     for (p, s) in parsed.iter().zip(summaries) {
@@ -290,7 +281,7 @@ fn print_text(url: &str, parsed: &[Parsed], summaries: &[Summary]) -> anyhow::Re
             out,
             "  {} imported ({}), {skipped} skipped{}",
             count(s.laps_imported, "lap"),
-            count(distinct_drivers(p), "driver"),
+            count(p.drivers(), "driver"),
             if s.skipped.is_empty() { "" } else { ":" }
         )?;
         write_problems(&mut out, &s.skipped)?;
@@ -334,7 +325,7 @@ fn print_json(url: &str, parsed: &[Parsed], summaries: &[Summary], imported: boo
                 "date_source": summary.map(|s| s.date_source),
                 "rows": p.rows,
                 "laps_imported": summary.map_or(0, |s| s.laps_imported),
-                "drivers": distinct_drivers(p),
+                "drivers": p.drivers(),
                 "skipped": if imported { p.problems.len() } else { 0 },
                 "problems_by_reason": reasons,
                 "problems": problems,

@@ -207,6 +207,15 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    /// How many drivers the trusted laps have: their distinct driver ids.
+    pub fn drivers(&self) -> usize {
+        self.laps
+            .iter()
+            .map(|l| l.lap.driver_id.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    }
+
     /// The error [`save`] aborts with, when `bad_rows` is [`BadRows::Abort`] and a row cannot be
     /// trusted: the first such row, and how many there are.
     pub fn abort_error(&self) -> Option<Error> {
