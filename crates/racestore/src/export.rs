@@ -208,7 +208,7 @@ pub fn write(
 /// `path` — keeping the permissions of the file it replaces (a new file gets 0666 less the
 /// umask, as a shell gives); anything else (`/dev/stdout`, a pipe) is written directly.
 ///
-/// A failed export leaves `path` as it was. Errors as [`write`].
+/// A failed export leaves `path` as it was. Errors as [`write()`].
 pub fn write_file(
     store: &dyn RaceStore,
     export: &Export,
