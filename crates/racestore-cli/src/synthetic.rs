@@ -9,15 +9,15 @@
 use racestore_bench::Rng;
 
 /// The circuit every demo race runs at.
-pub const CIRCUIT: &str = "Barber Motorsports Park";
+pub(crate) const CIRCUIT: &str = "Barber Motorsports Park";
 /// The date every demo race carries, so that a seed fixes the whole session.
-pub const DATE: &str = "2025-09-06T14:00:00";
+pub(crate) const DATE: &str = "2025-09-06T14:00:00";
 /// The session type of a demo race.
-pub const RACE_TYPE: &str = "race";
+pub(crate) const RACE_TYPE: &str = "race";
 /// The most drivers a race can have: chassis numbers are two digits, car numbers 2 to 99.
-pub const MAX_DRIVERS: usize = 98;
+pub(crate) const MAX_DRIVERS: usize = 98;
 /// The model the demo's lap-time prediction names.
-pub const PREDICTION_MODEL: &str = "models/lap_time_predictor.pkl";
+pub(crate) const PREDICTION_MODEL: &str = "models/lap_time_predictor.pkl";
 
 /// How a Barber lap splits between the three sectors, for an average driver.
 const SECTOR_SHARE: [f64; 3] = [0.295, 0.385, 0.320];
@@ -30,7 +30,7 @@ const SIM_FORM_NOISE: f64 = 0.15;
 
 /// What a lap was, in the GR Cup timing's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LapKind {
+pub(crate) enum LapKind {
     /// A lap on track, start to finish.
     Race,
     /// The lap ending in the pit lane.
@@ -41,7 +41,7 @@ pub enum LapKind {
 
 impl LapKind {
     /// The `lap_type` stored for this kind.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             LapKind::Race => "RACE_LAP",
             LapKind::In => "IN_LAP",
@@ -52,7 +52,7 @@ impl LapKind {
 
 /// One lap of one driver.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RaceLap {
+pub(crate) struct RaceLap {
     /// Index into [`Race::drivers`].
     pub driver: usize,
     /// 1 for the first lap.
@@ -67,19 +67,19 @@ pub struct RaceLap {
 
 impl RaceLap {
     /// The lap time in milliseconds: the sum of the sectors.
-    pub fn lap_ms(&self) -> i64 {
+    pub(crate) fn lap_ms(&self) -> i64 {
         self.sectors_ms.iter().sum()
     }
 
     /// Whether the lap counts as a green-flag lap: a race lap after the first.
-    pub fn is_green(&self) -> bool {
+    pub(crate) fn is_green(&self) -> bool {
         self.kind == LapKind::Race && self.lap_number > 1
     }
 }
 
 /// A generated race.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Race {
+pub(crate) struct Race {
     /// Driver ids (`GR86-0NN-CC`: chassis, car number), in grid order.
     pub drivers: Vec<String>,
     /// Every lap, lap by lap, each lap's cars in the order they crossed the line.
@@ -87,7 +87,7 @@ pub struct Race {
 }
 
 /// Milliseconds to seconds.
-pub fn seconds(ms: i64) -> f64 {
+pub(crate) fn seconds(ms: i64) -> f64 {
     ms as f64 / 1000.0
 }
 
@@ -111,7 +111,7 @@ struct Profile {
 /// the grid; an aggressive driver is a little faster and makes more mistakes. A few drivers
 /// (about one in ten) stop once in races of 6 laps or more: an in-lap about 25 s slower, then an
 /// out-lap. Positions come from cumulative time at the end of each lap.
-pub fn generate(seed: u64, n_drivers: usize, n_laps: usize) -> Race {
+pub(crate) fn generate(seed: u64, n_drivers: usize, n_laps: usize) -> Race {
     assert!(
         (1..=MAX_DRIVERS).contains(&n_drivers),
         "1 to {MAX_DRIVERS} drivers"
@@ -227,7 +227,7 @@ pub fn generate(seed: u64, n_drivers: usize, n_laps: usize) -> Race {
 
 /// What the demo computes for one driver from the laps, stored as driver metrics.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DriverAnalysis {
+pub(crate) struct DriverAnalysis {
     /// `1 - stdev / mean` of the green laps: 1 is perfectly consistent.
     pub consistency_index: f64,
     /// In `[0, 1]`: half how often the driver laps within 0.4 s of their best green lap, half
@@ -254,7 +254,7 @@ pub struct DriverAnalysis {
 }
 
 /// Analyses every driver of `race`, in the order of [`Race::drivers`].
-pub fn analyse(race: &Race) -> Vec<DriverAnalysis> {
+pub(crate) fn analyse(race: &Race) -> Vec<DriverAnalysis> {
     let field_best: [i64; 3] =
         std::array::from_fn(|k| race.laps.iter().map(|l| l.sectors_ms[k]).min().unwrap_or(1));
     (0..race.drivers.len())
@@ -306,7 +306,7 @@ fn analyse_driver(laps: &[&RaceLap], green: &[(f64, f64)], field_best: [i64; 3])
     let median_lap = if sorted.len() % 2 == 1 {
         sorted[sorted.len() / 2]
     } else {
-        (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2.0
+        f64::midpoint(sorted[sorted.len() / 2 - 1], sorted[sorted.len() / 2])
     };
     DriverAnalysis {
         consistency_index: round(
@@ -339,7 +339,7 @@ fn analyse_driver(laps: &[&RaceLap], green: &[(f64, f64)], field_best: [i64; 3])
 
 /// What a Monte Carlo simulation of the race gave, per driver.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Simulated {
+pub(crate) struct Simulated {
     /// Share of the iterations the driver won.
     pub win_probability: Vec<f64>,
     /// Mean finishing position over the iterations.
@@ -350,7 +350,7 @@ pub struct Simulated {
 ///
 /// Each iteration draws a race-long form offset per driver, then noise per lap, and ranks the
 /// drivers by total time (ties to the earlier driver). Fixed by `seed`.
-pub fn monte_carlo(paces: &[f64], n_laps: usize, iterations: usize, seed: u64) -> Simulated {
+pub(crate) fn monte_carlo(paces: &[f64], n_laps: usize, iterations: usize, seed: u64) -> Simulated {
     let n = paces.len();
     let mut rng = Rng::new(seed ^ 0x6D6F_6E74_6563_6172);
     let mut wins = vec![0u64; n];

@@ -6,7 +6,7 @@ use racestore::analysis::race::{Gap, Rule, Standing};
 
 /// How a column's cells line up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Align {
+pub(crate) enum Align {
     /// Text: flush left.
     Left,
     /// Numbers: flush right.
@@ -15,14 +15,14 @@ pub enum Align {
 
 /// A table of text cells, printed with columns padded to their widest cell.
 #[derive(Debug)]
-pub struct Table {
+pub(crate) struct Table {
     columns: Vec<(&'static str, Align)>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
     /// A table with these column headers and alignments.
-    pub fn new(columns: &[(&'static str, Align)]) -> Self {
+    pub(crate) fn new(columns: &[(&'static str, Align)]) -> Self {
         Table {
             columns: columns.to_vec(),
             rows: Vec::new(),
@@ -30,13 +30,13 @@ impl Table {
     }
 
     /// Adds a row; it must have one cell per column.
-    pub fn row(&mut self, cells: Vec<String>) {
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
         debug_assert_eq!(cells.len(), self.columns.len());
         self.rows.push(cells);
     }
 
     /// Writes the header and the rows, two spaces between columns, no trailing spaces.
-    pub fn write(&self, out: &mut impl Write) -> io::Result<()> {
+    pub(crate) fn write(&self, out: &mut impl Write) -> io::Result<()> {
         let mut widths: Vec<usize> = self.columns.iter().map(|(h, _)| h.chars().count()).collect();
         for row in &self.rows {
             for (width, cell) in widths.iter_mut().zip(row) {
@@ -69,13 +69,13 @@ impl Table {
 }
 
 /// A lap time as `m:ss.fff`, rounded to the millisecond.
-pub fn lap_time(seconds: f64) -> String {
+pub(crate) fn lap_time(seconds: f64) -> String {
     let ms = (seconds * 1000.0).round() as i64;
     format!("{}:{:02}.{:03}", ms / 60_000, ms / 1000 % 60, ms % 1000)
 }
 
 /// A race time: `m:ss.fff` under an hour (`48:42.667`), `h:mm:ss.fff` from an hour on.
-pub fn race_time(seconds: f64) -> String {
+pub(crate) fn race_time(seconds: f64) -> String {
     let ms = (seconds * 1000.0).round() as i64;
     if ms < 3_600_000 {
         return lap_time(seconds);
@@ -91,7 +91,7 @@ pub fn race_time(seconds: f64) -> String {
 
 /// The TIME/GAP cell of a classification: the leader's race time (in a race) or best lap
 /// (otherwise), then each competitor's gap to the leader: `+7.145`, `+1 lap`, `+3 laps`.
-pub fn time_or_gap(rule: Rule, standing: &Standing) -> String {
+pub(crate) fn time_or_gap(rule: Rule, standing: &Standing) -> String {
     match (standing.gap_to_leader, rule) {
         (None, Rule::Race) => race_time(standing.total_time),
         (None, Rule::BestLap) => lap_time(standing.best_lap),
@@ -101,17 +101,17 @@ pub fn time_or_gap(rule: Rule, standing: &Standing) -> String {
 }
 
 /// A sector or gap as seconds with milliseconds: `29.301`.
-pub fn seconds(seconds: f64) -> String {
+pub(crate) fn seconds(seconds: f64) -> String {
     format!("{seconds:.3}")
 }
 
 /// A probability in `[0, 1]` as a percentage with one decimal: `23.4%`.
-pub fn percent(probability: f64) -> String {
+pub(crate) fn percent(probability: f64) -> String {
     format!("{:.1}%", probability * 100.0)
 }
 
 /// An optional value formatted with `f`, or `-` when absent.
-pub fn or_dash<T>(value: Option<T>, f: impl FnOnce(T) -> String) -> String {
+pub(crate) fn or_dash<T>(value: Option<T>, f: impl FnOnce(T) -> String) -> String {
     value.map_or_else(|| "-".to_owned(), f)
 }
 

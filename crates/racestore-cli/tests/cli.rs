@@ -210,13 +210,21 @@ fn demo_is_deterministic_for_a_seed() {
     let read = |dir: &Path| {
         let store = racestore::open(&json_url(dir)).unwrap();
         let mut laps = store.get_session_laps(1).unwrap();
-        laps.iter_mut().for_each(|l| l.created_at.clear());
+        for l in &mut laps {
+            l.created_at.clear();
+        }
         let mut metrics = store.get_session_metrics(1).unwrap();
-        metrics.iter_mut().for_each(|m| m.created_at.clear());
+        for m in &mut metrics {
+            m.created_at.clear();
+        }
         let mut simulations = store.get_session_simulations(1).unwrap();
-        simulations.iter_mut().for_each(|s| s.created_at.clear());
+        for s in &mut simulations {
+            s.created_at.clear();
+        }
         let mut predictions = store.get_session_predictions(1).unwrap();
-        predictions.iter_mut().for_each(|p| p.created_at.clear());
+        for p in &mut predictions {
+            p.created_at.clear();
+        }
         store.close().unwrap();
         (laps, metrics, simulations, predictions)
     };

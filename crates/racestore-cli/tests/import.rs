@@ -43,19 +43,19 @@ fn run_ok(command: &mut Command) -> String {
 /// `shared/data` beside the repository, or `None` after printing a visible SKIP line; with `CI`
 /// set, its absence fails the test instead. (As the library's `tests/common::shared_dir` does.)
 fn data_dir(test: &str) -> Option<PathBuf> {
-    let shared = std::env::var_os("RACESTORE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let shared = std::env::var_os("RACESTORE_SHARED").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+        PathBuf::from,
+    );
     let data = shared.join("data");
     if data.join("grcup-aeropulse").is_dir() {
         return Some(data);
     }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{test}: {} is missing, and CI must not skip this test",
-            data.display()
-        );
-    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: {} is missing, and CI must not skip this test",
+        data.display()
+    );
     println!(
         "SKIP {test}: {} not found (a fresh clone has no shared/ folder)",
         data.display()

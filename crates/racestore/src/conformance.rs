@@ -704,14 +704,14 @@ pub fn invalid_metrics_prediction_and_simulation_input_names_the_field(h: &dyn H
     );
     assert_invalid(
         prediction_with(NewPrediction {
-            prediction_type: "".into(),
+            prediction_type: String::new(),
             ..prediction(id)
         }),
         "prediction_type",
     );
     assert_invalid(
         prediction_with(NewPrediction {
-            driver_id: "".into(),
+            driver_id: String::new(),
             ..prediction(id)
         }),
         "driver_id",

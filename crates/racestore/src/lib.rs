@@ -30,7 +30,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![warn(missing_docs)]
-#![warn(unreachable_pub)]
 
 // The layers, each using only those above it in this list (ARCHITECTURE.md; a test over the
 // `use` graph keeps it so): errors and redaction; the model; the store trait; the backends;

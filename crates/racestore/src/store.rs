@@ -149,6 +149,7 @@ impl Batch {
     }
 
     /// Adds records to the batch.
+    #[must_use]
     pub fn with(mut self, records: NewRecords) -> Self {
         self.records.push(records);
         self

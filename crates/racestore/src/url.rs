@@ -184,39 +184,36 @@ impl StoreUrl {
                 None => backend_options.push((option, "")),
             }
         }
-        let (registration, rest) = match scheme_of(body) {
-            Some((scheme, rest)) => {
-                let scheme = scheme.to_ascii_lowercase();
-                let rest = rest.strip_prefix("//").unwrap_or(rest);
-                let registration = BACKENDS
-                    .iter()
-                    .find(|b| b.schemes.contains(&scheme.as_str()))
-                    .ok_or_else(|| unsupported(missing_backend(&scheme)))?;
-                if rest.is_empty() {
-                    return Err(unsupported(format!("no path after {scheme}:; {}", valid_forms())));
+        let (registration, rest) = if let Some((scheme, rest)) = scheme_of(body) {
+            let scheme = scheme.to_ascii_lowercase();
+            let rest = rest.strip_prefix("//").unwrap_or(rest);
+            let registration = BACKENDS
+                .iter()
+                .find(|b| b.schemes.contains(&scheme.as_str()))
+                .ok_or_else(|| unsupported(missing_backend(&scheme)))?;
+            if rest.is_empty() {
+                return Err(unsupported(format!("no path after {scheme}:; {}", valid_forms())));
+            }
+            (registration, rest)
+        } else {
+            let extension = PathBuf::from(body)
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            let by_extension = extension
+                .as_deref()
+                .and_then(|e| BACKENDS.iter().find(|b| b.extensions.contains(&e)));
+            let registration = match by_extension {
+                Some(registration) => registration,
+                None if matches!(extension.as_deref(), Some("db" | "sqlite" | "sqlite3")) => {
+                    return Err(unsupported(missing_backend("sqlite")))
                 }
-                (registration, rest)
-            }
-            None => {
-                let extension = PathBuf::from(body)
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .map(str::to_ascii_lowercase);
-                let by_extension = extension
-                    .as_deref()
-                    .and_then(|e| BACKENDS.iter().find(|b| b.extensions.contains(&e)));
-                let registration = match by_extension {
-                    Some(registration) => registration,
-                    None if matches!(extension.as_deref(), Some("db" | "sqlite" | "sqlite3")) => {
-                        return Err(unsupported(missing_backend("sqlite")))
-                    }
-                    None => BACKENDS
-                        .iter()
-                        .find(|b| b.name == "json")
-                        .ok_or_else(|| unsupported(missing_backend("json")))?,
-                };
-                (registration, body)
-            }
+                None => BACKENDS
+                    .iter()
+                    .find(|b| b.name == "json")
+                    .ok_or_else(|| unsupported(missing_backend("json")))?,
+            };
+            (registration, body)
         };
         let location = (registration.parse)(url, rest, &backend_options)?;
         Ok(StoreUrl { location, durability })

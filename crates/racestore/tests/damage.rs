@@ -200,7 +200,7 @@ fn a_batch_a_crash_cut_short_is_rolled_back_whole() {
     // Replay the crash: the journal announces the batch, and only part of it reached the file
     // (whole records included, which must still go: a batch is all or nothing).
     let journal = format!(r#"{{"op":"append","file":"lap_data.json","start":{start},"end":{end}}}"#);
-    for cut in [start + 1, start + 700, (start + end) / 2, end - 1] {
+    for cut in [start + 1, start + 700, usize::midpoint(start, end), end - 1] {
         std::fs::write(temp.path().join("racestore.journal"), &journal).unwrap();
         std::fs::write(&path, &after[..cut]).unwrap();
         let store = open(temp.path()).unwrap();
@@ -217,7 +217,7 @@ fn a_batch_a_crash_cut_short_is_rolled_back_whole() {
     }
     // Every record of the batch landed (only the closing bracket is missing): it stays.
     std::fs::write(temp.path().join("racestore.journal"), &journal).unwrap();
-    std::fs::write(&path, &after[..end + 1]).unwrap();
+    std::fs::write(&path, &after[..=end]).unwrap();
     let store = open(temp.path()).unwrap();
     assert!(
         store.repairs()[0].detail.contains("closing ']' is missing"),
@@ -336,7 +336,7 @@ fn contents(store: &dyn RaceStore) -> Vec<Vec<String>> {
         v.as_array()
             .unwrap()
             .iter()
-            .map(|r| r.to_string())
+            .map(std::string::ToString::to_string)
             .collect::<Vec<_>>()
     };
     let per_session = |f: &dyn Fn(i64) -> serde_json::Value| {

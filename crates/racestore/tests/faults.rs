@@ -354,7 +354,7 @@ fn concurrent_single_saves_in_power_loss_mode_share_fsyncs_and_each_waits_for_it
         .collect();
     let mut ids: Vec<Id> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
     let fsyncs = syncs.0.load(Ordering::SeqCst) - before;
-    ids.sort();
+    ids.sort_unstable();
     assert_eq!(ids, (1..=(THREADS * SAVES) as Id).collect::<Vec<_>>());
     // Saves that arrive while an fsync runs are written and synced together by the next one.
     assert!(

@@ -22,19 +22,19 @@ use racestore::{
 /// `shared/data` beside the repository, or `None` after printing a visible SKIP line; with `CI`
 /// set, its absence fails the test instead. (As `tests/common/mod.rs::shared_dir` does.)
 fn data_dir(test: &str) -> Option<PathBuf> {
-    let shared = std::env::var_os("RACESTORE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let shared = std::env::var_os("RACESTORE_SHARED").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+        PathBuf::from,
+    );
     let data = shared.join("data");
     if data.join("grcup-aeropulse").is_dir() {
         return Some(data);
     }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{test}: {} is missing, and CI must not skip this test",
-            data.display()
-        );
-    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: {} is missing, and CI must not skip this test",
+        data.display()
+    );
     println!(
         "SKIP {test}: {} not found (a fresh clone has no shared/ folder)",
         data.display()
@@ -252,7 +252,7 @@ fn import_matches_raw_figures(test: &str, file: &str, laps: usize, skipped: usiz
                         close(*got, want),
                         "{file} {driver}: best S{} {got} vs {want}",
                         i + 1
-                    )
+                    );
                 }
                 _ => assert_eq!(*got, want, "{file} {driver}: best S{}", i + 1),
             }
@@ -854,7 +854,7 @@ fn unreadable_sectors_and_pit_times_are_reported() {
                 ProblemKind::BadValue,
                 r#"S2: expected a time like 1:39.725, 1:32:58.334 or 51.77, got "42.x""#,
             ),
-            (7, ProblemKind::BadValue, r#"S3_SECONDS: expected a time"#),
+            (7, ProblemKind::BadValue, r"S3_SECONDS: expected a time"),
             (
                 8,
                 ProblemKind::BadValue,
@@ -1133,8 +1133,8 @@ fn wec_lap(number: &str, driver: &str, lap: i64, lap_time: &str, elapsed: &str) 
         ("S1_SECONDS", "70.5".into()),
         ("S2", "1:20.25".into()),
         ("S2_SECONDS", "80.25".into()),
-        ("S3", "".into()),
-        ("S3_SECONDS", "".into()),
+        ("S3", String::new()),
+        ("S3_SECONDS", String::new()),
         ("DRIVER_NAME", "Kévin ESTRE".into()),
         ("FLAG_AT_FL", "GF".into()),
         ("CLASS", "HYPERCAR".into()),

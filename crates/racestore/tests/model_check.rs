@@ -146,12 +146,12 @@ impl Model {
     }
 
     fn apply(&mut self, op: &Op) -> Outcome {
-        let check = |r: racestore::Result<()>| r.map_err(|e| outcome::<()>(Err(e), |_| Outcome::Done));
+        let check = |r: racestore::Result<()>| r.map_err(|e| outcome::<()>(Err(e), |()| Outcome::Done));
         let result: Result<Outcome, Outcome> = (|| match op {
             Op::CreateSession { .. } => {
                 let session = session_input(op)
                     .validate(0, NOW)
-                    .map_err(|e| outcome::<()>(Err(e), |_| Outcome::Done))?;
+                    .map_err(|e| outcome::<()>(Err(e), |()| Outcome::Done))?;
                 let id = self.id(0);
                 self.sessions.push(Session { id, ..session });
                 Ok(Outcome::Ids(vec![id]))
@@ -162,7 +162,7 @@ impl Model {
                 let input = metrics_input(op);
                 let record = input
                     .validate(0, NOW)
-                    .map_err(|e| outcome::<()>(Err(e), |_| Outcome::Done))?;
+                    .map_err(|e| outcome::<()>(Err(e), |()| Outcome::Done))?;
                 check(self.require(input.session_id))?;
                 let id = self.id(1);
                 self.metrics.push(DriverMetrics { id, ..record });
@@ -172,7 +172,7 @@ impl Model {
                 let input = prediction_input(op);
                 let record = input
                     .validate(0, NOW)
-                    .map_err(|e| outcome::<()>(Err(e), |_| Outcome::Done))?;
+                    .map_err(|e| outcome::<()>(Err(e), |()| Outcome::Done))?;
                 check(self.require(input.session_id))?;
                 let id = self.id(3);
                 self.predictions.push(Prediction { id, ..record });
@@ -182,7 +182,7 @@ impl Model {
                 let input = simulation_input(op);
                 let record = input
                     .validate(0, NOW)
-                    .map_err(|e| outcome::<()>(Err(e), |_| Outcome::Done))?;
+                    .map_err(|e| outcome::<()>(Err(e), |()| Outcome::Done))?;
                 check(self.require(input.session_id))?;
                 let id = self.id(4);
                 self.simulations.push(Simulation { id, ..record });
@@ -229,7 +229,7 @@ impl Model {
             records.push(
                 new_lap(spec)
                     .validate(0, NOW)
-                    .map_err(|e| outcome::<()>(Err(e), |_| Outcome::Done))?,
+                    .map_err(|e| outcome::<()>(Err(e), |()| Outcome::Done))?,
             );
         }
         for record in &records {

@@ -16,7 +16,7 @@ use super::{close_store, counts_text, plural, shell_quote, shown_url};
 
 /// Options of `racestore backup`.
 #[derive(Debug, Args)]
-pub struct BackupArgs {
+pub(crate) struct BackupArgs {
     /// Where the snapshot goes; it must not exist yet. A directory for a JSON or PostgreSQL
     /// store (PostgreSQL backs up to a JSON directory), a file for SQLite
     #[arg(long, value_name = "PATH")]
@@ -28,7 +28,7 @@ pub struct BackupArgs {
 }
 
 /// Runs `racestore backup` against the store `url`.
-pub fn run(url: &str, args: &BackupArgs) -> anyhow::Result<()> {
+pub(crate) fn run(url: &str, args: &BackupArgs) -> anyhow::Result<()> {
     let shown = shown_url(url);
     if args.to.exists() {
         bail!(

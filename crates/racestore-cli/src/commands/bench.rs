@@ -19,7 +19,7 @@ use crate::table::{Align, Table};
 
 /// Options of `racestore bench`.
 #[derive(Debug, Args)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Laps in the large store (10,000 or more): batch ingest, cost per save at N, reads, open
     /// time, memory and size are measured on it
     #[arg(
@@ -63,7 +63,7 @@ pub struct BenchArgs {
 }
 
 /// Runs `racestore bench`. The global `--store` plays no part: the bench makes its own stores.
-pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if args.backends.contains(&Backend::Postgres) && args.postgres.is_none() {
         bail!("--backends postgres needs --postgres URL: the database to measure");
     }
@@ -114,7 +114,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
 
 /// Runs the hidden `racestore bench-open` (the bench's open probe): opens the store `url` names
 /// and prints, as one line of JSON, the time the open took and the memory it used.
-pub fn run_open_probe(url: &str) -> anyhow::Result<()> {
+pub(crate) fn run_open_probe(url: &str) -> anyhow::Result<()> {
     let report = racestore_bench::open_probe(url)?;
     writeln!(std::io::stdout().lock(), "{report}")?;
     Ok(())

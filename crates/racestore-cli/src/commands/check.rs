@@ -12,7 +12,7 @@ use super::{counts_text, plural, shell_quote, shown_url};
 
 /// Options of `racestore check`.
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// Repair what can be repaired without losing a valid record (a torn tail left by an
     /// interrupted save), then check again. Refuses, touching nothing, when any problem cannot
     /// be repaired that way
@@ -25,7 +25,7 @@ pub struct CheckArgs {
 }
 
 /// Runs `racestore check` against the store `url`: exit status 0 when sound, 1 otherwise.
-pub fn run(url: &str, args: &CheckArgs) -> anyhow::Result<()> {
+pub(crate) fn run(url: &str, args: &CheckArgs) -> anyhow::Result<()> {
     let shown = shown_url(url);
     if let Ok(parsed) = StoreUrl::parse(url) {
         if !parsed.location.exists() {

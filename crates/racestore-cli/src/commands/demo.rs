@@ -21,7 +21,7 @@ const ITERATIONS: usize = 1000;
 
 /// Options of `racestore demo`.
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Seed of the race generator: the same seed writes the same race
     #[arg(long, value_name = "N", default_value_t = 42)]
     seed: u64,
@@ -40,7 +40,7 @@ pub struct DemoArgs {
 }
 
 /// Runs `racestore demo` against the store `url`.
-pub fn run(url: &str, args: &DemoArgs) -> anyhow::Result<()> {
+pub(crate) fn run(url: &str, args: &DemoArgs) -> anyhow::Result<()> {
     let race = synthetic::generate(args.seed, args.drivers.into(), args.laps.into());
     let store = open_store(url)?;
     let session = write_race(store.as_ref(), &race, args.seed)

@@ -21,7 +21,7 @@ const LINES_SHOWN: usize = 5;
 
 /// Options of `racestore import`.
 #[derive(Debug, Args)]
-pub struct ImportArgs {
+pub(crate) struct ImportArgs {
     #[command(subcommand)]
     format: Format,
 }
@@ -56,7 +56,7 @@ enum Format {
 
 /// Options of `racestore import alkamel`.
 #[derive(Debug, Args)]
-pub struct AlkamelArgs {
+pub(crate) struct AlkamelArgs {
     /// The exports to import, one session each
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
@@ -93,7 +93,7 @@ enum OnBadRow {
 }
 
 /// Runs `racestore import` against the store `url`.
-pub fn run(url: &str, args: &ImportArgs) -> anyhow::Result<()> {
+pub(crate) fn run(url: &str, args: &ImportArgs) -> anyhow::Result<()> {
     match &args.format {
         Format::Alkamel(args) => run_alkamel(url, args),
     }

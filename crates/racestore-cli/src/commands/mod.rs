@@ -1,15 +1,15 @@
 //! One file per command group; the helpers here are what every command shares.
 
-pub mod backup;
-pub mod bench;
-pub mod check;
-pub mod demo;
-pub mod export;
-pub mod import;
-pub mod migrate;
-pub mod progress;
-pub mod sessions;
-pub mod show;
+pub(crate) mod backup;
+pub(crate) mod bench;
+pub(crate) mod check;
+pub(crate) mod demo;
+pub(crate) mod export;
+pub(crate) mod import;
+pub(crate) mod migrate;
+pub(crate) mod progress;
+pub(crate) mod sessions;
+pub(crate) mod show;
 
 use anyhow::Context;
 use racestore::{Collection, Counts, RaceStore, StoreUrl};
@@ -18,7 +18,7 @@ use racestore::{Collection, Counts, RaceStore, StoreUrl};
 ///
 /// The library's error already names the file, the lock holder or the valid URL forms; the
 /// context adds which URL was being opened (except for an unsupported URL, which names itself).
-pub fn open_store(url: &str) -> anyhow::Result<Box<dyn RaceStore>> {
+pub(crate) fn open_store(url: &str) -> anyhow::Result<Box<dyn RaceStore>> {
     let store = match racestore::open(url) {
         Ok(store) => store,
         Err(err @ racestore::Error::Unsupported { .. }) => return Err(err.into()),
@@ -31,14 +31,14 @@ pub fn open_store(url: &str) -> anyhow::Result<Box<dyn RaceStore>> {
 }
 
 /// Closes the store, so that a failure to flush is reported instead of lost in a drop.
-pub fn close_store(store: &dyn RaceStore, url: &str) -> anyhow::Result<()> {
+pub(crate) fn close_store(store: &dyn RaceStore, url: &str) -> anyhow::Result<()> {
     store
         .close()
         .with_context(|| format!("closing store {url}: the last writes may not have reached the disk"))
 }
 
 /// The URL as it may be shown: a PostgreSQL password replaced by `***`.
-pub fn shown_url(url: &str) -> String {
+pub(crate) fn shown_url(url: &str) -> String {
     match StoreUrl::parse(url) {
         Ok(parsed) => parsed.to_string(),
         Err(_) => racestore::redact_url(url),
@@ -46,12 +46,12 @@ pub fn shown_url(url: &str) -> String {
 }
 
 /// `1 lap`, `2 laps`.
-pub fn plural(n: u64, noun: &str) -> String {
+pub(crate) fn plural(n: u64, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// What the counts hold, in words: `2 sessions, 0 driver metrics, 6 laps, 2 predictions, 1 simulation`.
-pub fn counts_text(counts: &Counts) -> String {
+pub(crate) fn counts_text(counts: &Counts) -> String {
     Collection::ALL
         .iter()
         .map(|c| records_of(*c, counts.get(*c)))
@@ -60,19 +60,19 @@ pub fn counts_text(counts: &Counts) -> String {
 }
 
 /// `n` records of a collection, in words: `1 session`, `2 driver metrics`, `600 laps`.
-pub fn records_of(collection: Collection, n: u64) -> String {
+pub(crate) fn records_of(collection: Collection, n: u64) -> String {
     collection.count_text(n)
 }
 
 /// Whether an error is stdout's reader having gone away.
-pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain()
         .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
         .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// Quotes `text` for a POSIX shell when it holds anything but plainly safe characters.
-pub fn shell_quote(text: &str) -> String {
+pub(crate) fn shell_quote(text: &str) -> String {
     let safe = !text.is_empty()
         && text
             .chars()

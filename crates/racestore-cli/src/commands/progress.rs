@@ -9,13 +9,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// A progress bar (or spinner) on stderr, hidden unless stderr is a terminal. Cleared when dropped.
 #[derive(Debug)]
-pub struct Progress {
+pub(crate) struct Progress {
     bar: ProgressBar,
 }
 
 impl Progress {
     /// A bar over `total` records.
-    pub fn records(total: u64) -> Self {
+    pub(crate) fn records(total: u64) -> Self {
         let bar = ProgressBar::with_draw_target(Some(total), target());
         if let Ok(style) = ProgressStyle::with_template(
             "{msg:<14} [{bar:24}] {human_pos}/{human_len} records, {elapsed} (eta {eta})",
@@ -26,7 +26,7 @@ impl Progress {
     }
 
     /// A spinner with the elapsed time, for one long call whose progress cannot be measured.
-    pub fn spinner(message: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn spinner(message: impl Into<Cow<'static, str>>) -> Self {
         let bar = ProgressBar::with_draw_target(None, target());
         if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
             bar.set_style(style);
@@ -39,22 +39,22 @@ impl Progress {
     }
 
     /// Sets the text beside the bar (the collection being worked on, say).
-    pub fn set_message(&self, message: impl Into<Cow<'static, str>>) {
+    pub(crate) fn set_message(&self, message: impl Into<Cow<'static, str>>) {
         self.bar.set_message(message);
     }
 
     /// Sets how many records are done.
-    pub fn set_position(&self, done: u64) {
+    pub(crate) fn set_position(&self, done: u64) {
         self.bar.set_position(done);
     }
 
     /// Adds to the records done.
-    pub fn inc(&self, records: u64) {
+    pub(crate) fn inc(&self, records: u64) {
         self.bar.inc(records);
     }
 
     /// Removes the bar from the terminal (before printing a result or an error).
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.bar.finish_and_clear();
     }
 }
@@ -66,7 +66,7 @@ impl Drop for Progress {
 }
 
 /// Whether progress would be drawn: stderr is a terminal.
-pub fn on_terminal() -> bool {
+pub(crate) fn on_terminal() -> bool {
     std::io::stderr().is_terminal()
 }
 

@@ -13,7 +13,7 @@ use crate::table::{self, Align, Table};
 
 /// Options of `racestore sessions`.
 #[derive(Debug, Args)]
-pub struct SessionsArgs {
+pub(crate) struct SessionsArgs {
     /// Only sessions at this circuit (the exact name, as stored)
     #[arg(long, value_name = "NAME")]
     circuit: Option<String>,
@@ -33,7 +33,7 @@ struct SessionRow {
 }
 
 /// Runs `racestore sessions` against the store `url`.
-pub fn run(url: &str, args: &SessionsArgs) -> anyhow::Result<()> {
+pub(crate) fn run(url: &str, args: &SessionsArgs) -> anyhow::Result<()> {
     let store = open_store(url)?;
     let mut query = SessionQuery::all();
     if let Some(circuit) = &args.circuit {

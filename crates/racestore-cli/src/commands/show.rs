@@ -13,7 +13,7 @@ use crate::table::{self, Align, Table};
 
 /// Options of `racestore show`.
 #[derive(Debug, Args)]
-pub struct ShowArgs {
+pub(crate) struct ShowArgs {
     /// The session's id (racestore sessions lists them)
     #[arg(value_name = "SESSION")]
     session: Id,
@@ -24,7 +24,7 @@ pub struct ShowArgs {
 }
 
 /// Runs `racestore show` against the store `url`.
-pub fn run(url: &str, args: &ShowArgs) -> anyhow::Result<()> {
+pub(crate) fn run(url: &str, args: &ShowArgs) -> anyhow::Result<()> {
     let store = open_store(url)?;
     let id = args.session;
     let session = store

@@ -10,27 +10,27 @@ use racestore::{
 use serde_json::json;
 
 /// `racestore` with the environment's `RACESTORE_URL` removed, so only what a test sets counts.
-pub fn racestore() -> Command {
+pub(crate) fn racestore() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_racestore"));
     command.env_remove("RACESTORE_URL");
     command
 }
 
-pub fn run(command: &mut Command) -> Output {
+pub(crate) fn run(command: &mut Command) -> Output {
     command.output().expect("racestore runs")
 }
 
-pub fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
 }
 
-pub fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Asserts that stderr (a pipe here, not a terminal) holds no progress bar: no escape sequence,
 /// no carriage return, no bar.
-pub fn assert_no_progress(output: &Output) {
+pub(crate) fn assert_no_progress(output: &Output) {
     let err = stderr(output);
     assert!(
         !err.contains('\u{1b}') && !err.contains('\r') && !err.contains("=>") && !err.contains("records,"),
@@ -39,7 +39,7 @@ pub fn assert_no_progress(output: &Output) {
 }
 
 /// Runs a command that must succeed; returns its stdout, and checks that stderr got nothing.
-pub fn run_ok(command: &mut Command) -> String {
+pub(crate) fn run_ok(command: &mut Command) -> String {
     let output = run(command);
     assert!(
         output.status.success(),
@@ -54,7 +54,7 @@ pub fn run_ok(command: &mut Command) -> String {
 }
 
 /// Runs a command that must fail with exit status 1; returns its output.
-pub fn run_fails(command: &mut Command) -> Output {
+pub(crate) fn run_fails(command: &mut Command) -> Output {
     let output = run(command);
     assert_eq!(
         output.status.code(),
@@ -67,29 +67,29 @@ pub fn run_fails(command: &mut Command) -> Output {
     output
 }
 
-pub fn json_url(dir: &Path) -> String {
+pub(crate) fn json_url(dir: &Path) -> String {
     format!("json:{}", dir.display())
 }
 
-pub fn sqlite_url(file: &Path) -> String {
+pub(crate) fn sqlite_url(file: &Path) -> String {
     format!("sqlite:{}", file.display())
 }
 
 /// The read-only `shared/` folder beside the repository, or `None` after printing a visible SKIP
 /// line; with `CI` set, its absence fails the test instead (as the library's tests do).
-pub fn shared_dir(test: &str) -> Option<PathBuf> {
-    let candidate = std::env::var_os("RACESTORE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+pub(crate) fn shared_dir(test: &str) -> Option<PathBuf> {
+    let candidate = std::env::var_os("RACESTORE_SHARED").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+        PathBuf::from,
+    );
     if candidate.join("fixtures").is_dir() {
         return Some(candidate);
     }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{test}: {} is missing, and CI must not skip this test",
-            candidate.display()
-        );
-    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: {} is missing, and CI must not skip this test",
+        candidate.display()
+    );
     println!(
         "SKIP {test}: {} not found (a fresh clone has no shared/ folder)",
         candidate.display()
@@ -98,7 +98,7 @@ pub fn shared_dir(test: &str) -> Option<PathBuf> {
 }
 
 /// Copies a fixture directory (or file) into `to`, making the copies writable.
-pub fn copy_writable(from: &Path, to: &Path) {
+pub(crate) fn copy_writable(from: &Path, to: &Path) {
     if from.is_dir() {
         std::fs::create_dir_all(to).unwrap();
         for entry in std::fs::read_dir(from).unwrap() {
@@ -118,7 +118,7 @@ pub fn copy_writable(from: &Path, to: &Path) {
 /// IN_LAP and OUT_LAP laps, metrics, a prediction, a simulation) and, through the library, a
 /// qualifying session with what the demo never writes: absent sectors and positions, unicode,
 /// nested metric objects, a prediction without confidence.
-pub fn fill(url: &str) {
+pub(crate) fn fill(url: &str) {
     run_ok(racestore().args(["demo", "--store", url]));
     run_ok(racestore().args([
         "demo",
@@ -181,7 +181,7 @@ pub fn fill(url: &str) {
 }
 
 /// Everything a store holds, collection by collection, as the library reads it.
-pub fn everything(url: &str) -> Vec<(racestore::Collection, Vec<serde_json::Value>)> {
+pub(crate) fn everything(url: &str) -> Vec<(racestore::Collection, Vec<serde_json::Value>)> {
     let store = racestore::open(url).unwrap();
     let all = read_all(store.as_ref());
     store.close().unwrap();
@@ -189,7 +189,7 @@ pub fn everything(url: &str) -> Vec<(racestore::Collection, Vec<serde_json::Valu
 }
 
 /// Every record of every collection of an open store, as JSON objects.
-pub fn read_all(store: &dyn RaceStore) -> Vec<(racestore::Collection, Vec<serde_json::Value>)> {
+pub(crate) fn read_all(store: &dyn RaceStore) -> Vec<(racestore::Collection, Vec<serde_json::Value>)> {
     racestore::Collection::ALL
         .iter()
         .map(|c| (*c, store.export_page(*c, 0, 1_000_000).unwrap().to_json()))

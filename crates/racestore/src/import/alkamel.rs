@@ -628,15 +628,14 @@ impl Row {
 /// cut short (such a row is flagged for its field count); a cell that is not UTF-8 flags the row.
 fn cell<'r>(record: &'r csv::ByteRecord, row: &mut Row, column: Option<usize>, name: &str) -> &'r str {
     let bytes = column.and_then(|i| record.get(i)).unwrap_or_default();
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text.trim(),
-        Err(_) => {
-            row.flag(
-                ProblemKind::BadValue,
-                format!("{name} is not UTF-8 text: {:?}", String::from_utf8_lossy(bytes)),
-            );
-            ""
-        }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        text.trim()
+    } else {
+        row.flag(
+            ProblemKind::BadValue,
+            format!("{name} is not UTF-8 text: {:?}", String::from_utf8_lossy(bytes)),
+        );
+        ""
     }
 }
 
@@ -716,7 +715,7 @@ fn parse_named(file: &Path, named: &Path, bytes: &[u8], options: &Options) -> Re
         .from_reader(bytes);
     let mut records = reader.byte_records();
     let csv_error = |err: csv::Error| {
-        let line = err.position().map(|p| p.line());
+        let line = err.position().map(csv::Position::line);
         import_error(file, line, format!("cannot be read: {err}"))
     };
     let header = match records.next() {
@@ -734,7 +733,7 @@ fn parse_named(file: &Path, named: &Path, bytes: &[u8], options: &Options) -> Re
     let mut rows = Vec::new();
     for record in records {
         let record = record.map_err(csv_error)?;
-        let offset = record.position().map_or(0, |p| p.byte());
+        let offset = record.position().map_or(0, csv::Position::byte);
         rows.push(Row::read(&columns, &record, lines.line_at(offset)));
     }
 
@@ -774,24 +773,23 @@ fn parse_named(file: &Path, named: &Path, bytes: &[u8], options: &Options) -> Re
     let mut laps = Vec::new();
     let mut problems = Vec::new();
     for row in &rows {
-        match &row.problem {
-            Some((kind, message)) => problems.push(Problem {
+        if let Some((kind, message)) = &row.problem {
+            problems.push(Problem {
                 file: file.to_owned(),
                 line: row.line,
                 kind: *kind,
                 message: message.clone(),
-            }),
-            None => {
-                let (Some(number), Some(lap), Some(driver)) = (&row.number, row.lap_number, driver_id(row))
-                else {
-                    unreachable!("a row without a problem has a car, a lap and a driver");
-                };
-                let position = positions[&(lap, (number.as_str(), row.group.as_str()))];
-                laps.push(ParsedLap {
-                    line: row.line,
-                    lap: new_lap(row, driver, position),
-                });
-            }
+            });
+        } else {
+            let (Some(number), Some(lap), Some(driver)) = (&row.number, row.lap_number, driver_id(row))
+            else {
+                unreachable!("a row without a problem has a car, a lap and a driver");
+            };
+            let position = positions[&(lap, (number.as_str(), row.group.as_str()))];
+            laps.push(ParsedLap {
+                line: row.line,
+                lap: new_lap(row, driver, position),
+            });
         }
     }
     Ok(Parsed {

@@ -724,6 +724,7 @@ impl IdMarks {
     }
 
     /// Per collection, the higher of the two marks.
+    #[must_use]
     pub fn max(&self, other: &IdMarks) -> IdMarks {
         IdMarks::from_fn(|c| self.get(c).max(other.get(c)))
     }

@@ -84,6 +84,7 @@ impl Query {
     ///
     /// # Panics
     /// When the collection has no such column: a query names its columns in code.
+    #[must_use]
     pub fn text_equals(mut self, column: &'static str, value: impl Into<String>) -> Self {
         assert!(
             self.collection.has_column(column),
@@ -119,6 +120,7 @@ impl SessionQuery {
     }
 
     /// Only sessions at `circuit` (exact match).
+    #[must_use]
     pub fn circuit(mut self, circuit: impl Into<String>) -> Self {
         self.circuit = Some(circuit.into());
         self
@@ -168,12 +170,14 @@ impl LapQuery {
     }
 
     /// Narrows to one driver.
+    #[must_use]
     pub fn driver(mut self, driver_id: impl Into<String>) -> Self {
         self.driver_id = Some(driver_id.into());
         self
     }
 
     /// Narrows to one lap type.
+    #[must_use]
     pub fn lap_type(mut self, lap_type: impl Into<String>) -> Self {
         self.lap_type = Some(lap_type.into());
         self

@@ -146,12 +146,14 @@ impl NewSession {
     }
 
     /// Sets when the session ran (ISO 8601: `2025-09-06`, `2025-09-06T14:00:00`, ...).
+    #[must_use]
     pub fn date(mut self, date: impl Into<String>) -> Self {
         self.date = Some(date.into());
         self
     }
 
     /// Sets the session type (`race`, `qualifying`, ...).
+    #[must_use]
     pub fn race_type(mut self, race_type: impl Into<String>) -> Self {
         self.race_type = Some(race_type.into());
         self
@@ -292,18 +294,21 @@ impl NewLap {
     }
 
     /// Sets the sector times.
+    #[must_use]
     pub fn sectors(mut self, sectors: Sectors) -> Self {
         self.sectors = sectors;
         self
     }
 
     /// Sets the kind of lap.
+    #[must_use]
     pub fn lap_type(mut self, lap_type: impl Into<String>) -> Self {
         self.lap_type = lap_type.into();
         self
     }
 
     /// Sets the running position.
+    #[must_use]
     pub fn position(mut self, position: i64) -> Self {
         self.position = Some(position);
         self
@@ -482,6 +487,7 @@ impl NewPrediction {
     }
 
     /// Sets the model's confidence, in `[0, 1]`.
+    #[must_use]
     pub fn confidence(mut self, confidence: f64) -> Self {
         self.confidence = Some(confidence);
         self

@@ -3,23 +3,23 @@
 
 use std::path::{Path, PathBuf};
 
-pub mod postgres;
+pub(crate) mod postgres;
 
 /// The read-only `shared/` folder beside the repository (fixtures and real timing data), or
 /// `None` after printing a visible SKIP line. With `CI` set, its absence fails the test instead.
-pub fn shared_dir(test: &str) -> Option<PathBuf> {
-    let candidate = std::env::var_os("RACESTORE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+pub(crate) fn shared_dir(test: &str) -> Option<PathBuf> {
+    let candidate = std::env::var_os("RACESTORE_SHARED").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+        PathBuf::from,
+    );
     if candidate.join("fixtures").is_dir() {
         return Some(candidate);
     }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{test}: {} is missing, and CI must not skip this test",
-            candidate.display()
-        );
-    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: {} is missing, and CI must not skip this test",
+        candidate.display()
+    );
     println!(
         "SKIP {test}: {} not found (a fresh clone has no shared/ folder)",
         candidate.display()
@@ -29,7 +29,7 @@ pub fn shared_dir(test: &str) -> Option<PathBuf> {
 
 /// Copies a fixture directory (or file) into `to`, making the copies writable
 /// (the fixtures themselves are read-only and must stay untouched).
-pub fn copy_writable(from: &Path, to: &Path) {
+pub(crate) fn copy_writable(from: &Path, to: &Path) {
     if from.is_dir() {
         std::fs::create_dir_all(to).unwrap();
         for entry in std::fs::read_dir(from).unwrap() {
@@ -46,7 +46,7 @@ pub fn copy_writable(from: &Path, to: &Path) {
 }
 
 /// `python3`'s path, or `None` after a SKIP line (a failure when `CI` is set).
-pub fn python3(test: &str) -> Option<&'static str> {
+pub(crate) fn python3(test: &str) -> Option<&'static str> {
     let found = std::process::Command::new("python3")
         .arg("--version")
         .output()
@@ -54,9 +54,10 @@ pub fn python3(test: &str) -> Option<&'static str> {
     if found {
         return Some("python3");
     }
-    if std::env::var_os("CI").is_some() {
-        panic!("{test}: python3 is missing, and CI must not skip this test");
-    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: python3 is missing, and CI must not skip this test"
+    );
     println!("SKIP {test}: python3 not found");
     None
 }

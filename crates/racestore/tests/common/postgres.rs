@@ -3,11 +3,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The environment variable naming the test server, e.g. `postgres://postgres@127.0.0.1:5432/test`.
-pub const URL_ENV: &str = "RACESTORE_TEST_POSTGRES_URL";
+pub(crate) const URL_ENV: &str = "RACESTORE_TEST_POSTGRES_URL";
 
 /// The test server's URL, or `None` after printing a visible SKIP line. With `CI` set, a missing
 /// URL fails the test instead: CI must never skip PostgreSQL quietly.
-pub fn server_url(test: &str) -> Option<String> {
+pub(crate) fn server_url(test: &str) -> Option<String> {
     match std::env::var(URL_ENV) {
         Ok(url) if !url.trim().is_empty() => Some(url),
         _ if std::env::var_os("CI").is_some() => {
@@ -22,7 +22,7 @@ pub fn server_url(test: &str) -> Option<String> {
 
 /// A fresh schema (`rs_test_<pid>_<counter>_<nanos>`), dropped with everything in it when this
 /// value is dropped.
-pub struct TestSchema {
+pub(crate) struct TestSchema {
     /// The schema's name.
     pub name: String,
     server: String,
@@ -31,7 +31,7 @@ pub struct TestSchema {
 impl TestSchema {
     /// A new schema name on the test server (created by the first store opened on it), or
     /// `None` after a SKIP line (see [`server_url`]).
-    pub fn new(test: &str) -> Option<TestSchema> {
+    pub(crate) fn new(test: &str) -> Option<TestSchema> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let server = server_url(test)?;
         let nanos = std::time::SystemTime::UNIX_EPOCH
@@ -47,7 +47,7 @@ impl TestSchema {
     }
 
     /// The store URL for this schema, with `extra` options (`pool_size=2&...`) if any.
-    pub fn url(&self, extra: &str) -> String {
+    pub(crate) fn url(&self, extra: &str) -> String {
         let separator = if self.server.contains('?') { '&' } else { '?' };
         let mut url = format!("{}{separator}schema={}", self.server, self.name);
         if !extra.is_empty() {
@@ -58,13 +58,13 @@ impl TestSchema {
     }
 
     /// A plain connection to the test server, for the test's own checks and interventions.
-    pub fn admin(&self) -> postgres::Client {
+    pub(crate) fn admin(&self) -> postgres::Client {
         admin_client(&self.server)
     }
 }
 
 /// A plain connection (no TLS) to the server `url` names.
-pub fn admin_client(url: &str) -> postgres::Client {
+pub(crate) fn admin_client(url: &str) -> postgres::Client {
     postgres::Client::connect(url, postgres::NoTls).unwrap_or_else(|e| {
         panic!(
             "cannot connect to the test server {}: {e}",

@@ -164,7 +164,9 @@ fn scan_records<T: Record>(
 /// not ascend across a cut, and the file is scanned again in one pass, which then reports it.
 pub(super) fn scan_parallel<T: Record>(path: &Path, bytes: &[u8]) -> Result<Scanned<T>> {
     const MIN_PART: usize = 4 << 20;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(8);
     scan_in_parts(path, bytes, threads.min(bytes.len() / MIN_PART))
 }
 

@@ -87,12 +87,18 @@ impl Io {
 
     /// Why the store must stop writing: an fsync that failed, if one did.
     pub(super) fn failed_sync(&self) -> Option<String> {
-        self.failed_sync.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.failed_sync
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     fn note_sync(&self, result: Result<()>) -> Result<()> {
         if let Err(error) = &result {
-            let mut failed = self.failed_sync.lock().unwrap_or_else(|p| p.into_inner());
+            let mut failed = self
+                .failed_sync
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             failed.get_or_insert_with(|| error.to_string());
         }
         result

@@ -56,7 +56,9 @@ impl GroupCommit {
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Queues `bytes` (an encoded append: `,\n  {...}\n]`) to be written at `at`, where the
@@ -103,7 +105,7 @@ impl GroupCommit {
                 queue = self
                     .done
                     .wait(queue)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 continue;
             }
             queue.flushing = true;

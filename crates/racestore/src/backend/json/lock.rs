@@ -61,8 +61,8 @@ impl DirLock {
             crate::model::now_timestamp()
         );
         file.set_len(0)
-            .and_then(|_| file.rewind())
-            .and_then(|_| file.write_all(holder.as_bytes()))
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(holder.as_bytes()))
             .map_err(|e| Error::io("writing", &path, e))?;
         Ok(DirLock { _file: file })
     }

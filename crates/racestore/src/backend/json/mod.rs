@@ -135,7 +135,10 @@ impl<T: Record> AnyTable for Table<T> {
 impl std::fmt::Debug for JsonStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Not the records: a store's Debug output must stay readable at a million laps.
-        let guard = self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let guard = self
+            .state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         f.debug_struct("JsonStore")
             .field("dir", &self.dir)
             .field("durability", &guard.as_ref().map(|s| s.durability))
@@ -252,7 +255,10 @@ impl JsonStore {
     }
 
     fn read<R>(&self, f: impl FnOnce(&State) -> Result<R>) -> Result<R> {
-        let guard = self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let guard = self
+            .state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(guard.as_ref().ok_or(Error::Closed)?)
     }
 
@@ -260,7 +266,7 @@ impl JsonStore {
         let mut guard = self
             .state
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let state = guard.as_mut().ok_or(Error::Closed)?;
         let failed_group = state.tables.iter().find_map(|t| t.file().failure());
         if let Some(reason) = state
@@ -835,7 +841,7 @@ impl RaceStore for JsonStore {
         let mut guard = self
             .state
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let state = guard.take().ok_or(Error::Closed)?;
         // Make everything durable before letting go, whatever the durability asked for.
         for table in &state.tables {

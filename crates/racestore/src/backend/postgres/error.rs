@@ -109,7 +109,9 @@ pub(super) fn is_connection_failure(err: &postgres::Error) -> bool {
             let code = db.code().code();
             code.starts_with("08") || code.starts_with("57P") || matches!(db.severity(), "FATAL" | "PANIC")
         }
-        None => err.source().is_some_and(|cause| cause.is::<std::io::Error>()),
+        None => err
+            .source()
+            .is_some_and(<dyn std::error::Error + 'static>::is::<std::io::Error>),
     }
 }
 

@@ -411,7 +411,7 @@ impl RaceStore for PostgresStore {
 
     fn read(&self, query: &Query) -> Result<Records> {
         let (sql, values) = select_for(query);
-        let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
+        let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(std::convert::AsRef::as_ref).collect();
         self.with_conn(|conn| {
             let Conn {
                 client, statements, ..
@@ -610,7 +610,8 @@ impl RaceStore for PostgresStore {
                 let mut after: Id = 0;
                 loop {
                     let (sql, values) = select_for(&Query::page(collection, after, SNAPSHOT_PAGE));
-                    let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
+                    let params: Vec<&(dyn ToSql + Sync)> =
+                        values.iter().map(std::convert::AsRef::as_ref).collect();
                     let page = collection.visit(ReadRows {
                         client: &mut tx,
                         statements,
