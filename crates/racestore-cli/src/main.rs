@@ -41,8 +41,34 @@ struct Cli {
     )]
     store: String,
 
+    /// Log what racestore does to stderr: -v for progress steps (migrations applied, repairs),
+    /// -vv to debug, -vvv for everything. RUST_LOG (e.g. RUST_LOG=racestore=debug) takes
+    /// precedence. Store URLs in the log never show a password
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
     #[command(subcommand)]
     command: Command,
+}
+
+/// Sends the library's `tracing` events to stderr: errors only by default (what matters is
+/// printed by the commands themselves), more with each `-v`, or as `RUST_LOG` says.
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "error",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // A second initialisation (tests calling main twice) keeps the first.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +162,7 @@ fn main() -> ExitCode {
     if cli.store.is_empty() && matches.value_source("store") == Some(ValueSource::EnvVariable) {
         cli.store = racestore::default_url();
     }
+    init_logging(cli.verbose);
     let result = match &cli.command {
         Command::Demo(args) => commands::demo::run(&cli.store, args),
         Command::Sessions(args) => commands::sessions::run(&cli.store, args),

@@ -56,7 +56,7 @@ fn data_dir(test: &str) -> Option<PathBuf> {
         "{test}: {} is missing, and CI must not skip this test",
         data.display()
     );
-    println!(
+    eprintln!(
         "SKIP {test}: {} not found (a fresh clone has no shared/ folder)",
         data.display()
     );

@@ -95,7 +95,7 @@ impl Schema {
                 panic!("{test}: RACESTORE_TEST_POSTGRES_URL is not set, and CI must not skip PostgreSQL")
             }
             _ => {
-                println!("SKIP {test}: RACESTORE_TEST_POSTGRES_URL is not set");
+                eprintln!("SKIP {test}: RACESTORE_TEST_POSTGRES_URL is not set");
                 return None;
             }
         };

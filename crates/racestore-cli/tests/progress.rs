@@ -20,7 +20,7 @@ fn script(test: &str) -> Option<&'static str> {
         std::env::var_os("CI").is_none(),
         "{test}: script (util-linux) is missing, and CI must not skip this test"
     );
-    println!("SKIP {test}: script (util-linux) not found");
+    eprintln!("SKIP {test}: script (util-linux) not found");
     None
 }
 

@@ -166,24 +166,18 @@ fn orphans_and_invalid_values_are_reported_by_collection_and_id() {
     let store = SqliteStore::open(&db, Durability::Process).unwrap();
     populate(&store);
     store.close().unwrap();
-    let conn = rusqlite_free_orphan(&db);
-    drop(conn);
+    rusqlite_free_orphan(&db);
     let report = check(&format!("sqlite:{}", db.display()), false).unwrap();
     assert_eq!(report.problems.len(), 1, "{report:?}");
     assert_eq!(report.problems[0].location, "lap_data id 2");
 }
 
 /// Moves lap 2 to session 42 behind racestore's back, as the original's code could.
-fn rusqlite_free_orphan(db: &Path) -> std::process::Output {
-    let python = "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('UPDATE lap_data SET session_id=42 WHERE id=2'); c.commit()";
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(python)
-        .arg(db)
-        .output()
+fn rusqlite_free_orphan(db: &Path) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    // The original ran without foreign keys, as racestore does (bundled SQLite enforces them).
+    conn.execute_batch("PRAGMA foreign_keys = OFF; UPDATE lap_data SET session_id = 42 WHERE id = 2")
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    out
 }
 
 #[test]

@@ -1,14 +1,13 @@
 //! `racestore sessions`: what the store holds, one line per session.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 
 use anyhow::Context;
 use clap::Args;
-use racestore::{RaceStoreExt, Session, SessionQuery};
+use racestore::SessionQuery;
 use serde_json::json;
 
-use super::{close_store, open_store};
+use super::{close_store, open_store, shown_url};
 use crate::table::{self, Align, Table};
 
 /// Options of `racestore sessions`.
@@ -23,41 +22,19 @@ pub(crate) struct SessionsArgs {
     json: bool,
 }
 
-/// A session with what its laps say about it.
-#[derive(Debug)]
-struct SessionRow {
-    session: Session,
-    laps: usize,
-    drivers: usize,
-    best_lap: Option<f64>,
-}
-
 /// Runs `racestore sessions` against the store `url`.
+///
+/// Each line comes from the store's session summaries (counts and best lap computed by the
+/// backend), so listing reads no lap.
 pub(crate) fn run(url: &str, args: &SessionsArgs) -> anyhow::Result<()> {
     let store = open_store(url)?;
     let mut query = SessionQuery::all();
     if let Some(circuit) = &args.circuit {
         query = query.circuit(circuit);
     }
-    let sessions = store
-        .get_sessions(&query)
-        .with_context(|| format!("listing the sessions in {url}"))?;
-    let mut rows = Vec::with_capacity(sessions.len());
-    for session in sessions {
-        let laps = store
-            .get_session_laps(session.id)
-            .with_context(|| format!("reading the laps of session {}", session.id))?;
-        rows.push(SessionRow {
-            laps: laps.len(),
-            drivers: laps
-                .iter()
-                .map(|l| l.driver_id.as_str())
-                .collect::<BTreeSet<_>>()
-                .len(),
-            best_lap: laps.iter().map(|l| l.lap_time).reduce(f64::min),
-            session,
-        });
-    }
+    let rows = store
+        .session_summaries(&query)
+        .with_context(|| format!("listing the sessions in {}", shown_url(url)))?;
     close_store(store.as_ref(), url)?;
 
     let mut out = std::io::stdout().lock();
@@ -66,7 +43,7 @@ pub(crate) fn run(url: &str, args: &SessionsArgs) -> anyhow::Result<()> {
             .iter()
             .map(|r| {
                 let mut v = json!(r.session);
-                v["laps"] = json!(r.laps);
+                v["laps"] = json!(r.counts.laps());
                 v["drivers"] = json!(r.drivers);
                 v["best_lap"] = json!(r.best_lap);
                 v
@@ -75,8 +52,8 @@ pub(crate) fn run(url: &str, args: &SessionsArgs) -> anyhow::Result<()> {
         writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
     } else if rows.is_empty() {
         match &args.circuit {
-            Some(circuit) => writeln!(out, "no sessions at {circuit:?} in {url}")?,
-            None => writeln!(out, "no sessions in {url}")?,
+            Some(circuit) => writeln!(out, "no sessions at {circuit:?} in {}", shown_url(url))?,
+            None => writeln!(out, "no sessions in {}", shown_url(url))?,
         }
     } else {
         let mut t = Table::new(&[
@@ -94,7 +71,7 @@ pub(crate) fn run(url: &str, args: &SessionsArgs) -> anyhow::Result<()> {
                 r.session.circuit.clone(),
                 r.session.date.clone(),
                 r.session.race_type.clone(),
-                r.laps.to_string(),
+                r.counts.laps().to_string(),
                 r.drivers.to_string(),
                 table::or_dash(r.best_lap, table::lap_time),
             ]);

@@ -90,7 +90,7 @@ pub(crate) fn shared_dir(test: &str) -> Option<PathBuf> {
         "{test}: {} is missing, and CI must not skip this test",
         candidate.display()
     );
-    println!(
+    eprintln!(
         "SKIP {test}: {} not found (a fresh clone has no shared/ folder)",
         candidate.display()
     );

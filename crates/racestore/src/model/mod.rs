@@ -8,6 +8,7 @@
 //! [`Error::Invalid`](crate::Error::Invalid) naming the field, before any backend stores anything.
 
 mod collection;
+mod columns;
 mod query;
 mod records;
 mod time;

@@ -20,7 +20,7 @@ pub(crate) fn shared_dir(test: &str) -> Option<PathBuf> {
         "{test}: {} is missing, and CI must not skip this test",
         candidate.display()
     );
-    println!(
+    eprintln!(
         "SKIP {test}: {} not found (a fresh clone has no shared/ folder)",
         candidate.display()
     );
@@ -56,8 +56,8 @@ pub(crate) fn python3(test: &str) -> Option<&'static str> {
     }
     assert!(
         std::env::var_os("CI").is_none(),
-        "{test}: python3 is missing, and CI must not skip this test"
+        "{test}: python3 is not on PATH (this test compares racestore's files with what Python's json module writes); install python3, CI must not skip this test"
     );
-    println!("SKIP {test}: python3 not found");
+    eprintln!("SKIP {test}: python3 is not on PATH (needed to compare with Python's json module)");
     None
 }

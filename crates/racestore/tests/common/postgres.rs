@@ -14,7 +14,7 @@ pub(crate) fn server_url(test: &str) -> Option<String> {
             panic!("{test}: {URL_ENV} is not set, and CI must not skip the PostgreSQL tests")
         }
         _ => {
-            println!("SKIP {test}: {URL_ENV} is not set");
+            eprintln!("SKIP {test}: {URL_ENV} is not set");
             None
         }
     }

@@ -26,7 +26,7 @@ impl Schema {
                 panic!("{test}: {URL_ENV} is not set, and CI must not skip the PostgreSQL tests")
             }
             _ => {
-                println!("SKIP {test}: {URL_ENV} is not set");
+                eprintln!("SKIP {test}: {URL_ENV} is not set");
                 return None;
             }
         };
