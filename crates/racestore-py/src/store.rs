@@ -382,13 +382,13 @@ impl NativeStore {
 
     /// Deletes every session and everything under it (ids keep counting). Returns `None`.
     fn clear_all(&self, py: Python<'_>) -> PyResult<()> {
-        self.with_store(py, |s| s.clear_all())?;
+        self.with_store(py, racestore::RaceStoreExt::clear_all)?;
         Ok(())
     }
 
     /// How many records the store holds, per collection.
     fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let counts = self.with_store(py, |s| s.counts())?;
+        let counts = self.with_store(py, racestore::RaceStore::counts)?;
         counts_dict(py, &counts)
     }
 

@@ -15,7 +15,7 @@ use super::{close_store, counts_text, open_store, plural, shown_url};
 
 /// Options of `racestore migrate`.
 #[derive(Debug, Args)]
-pub struct MigrateArgs {
+pub(crate) struct MigrateArgs {
     /// The store to copy from: any URL --store takes (json:DIR, sqlite:FILE, postgres://...)
     #[arg(long, value_name = "URL")]
     from: String,
@@ -36,7 +36,7 @@ pub struct MigrateArgs {
 }
 
 /// Runs `racestore migrate`.
-pub fn run(args: &MigrateArgs) -> anyhow::Result<()> {
+pub(crate) fn run(args: &MigrateArgs) -> anyhow::Result<()> {
     let (from_url, to_url) = (shown_url(&args.from), shown_url(&args.to));
     if same_store(&args.from, &args.to) {
         bail!("--from and --to name the same store ({from_url}); migrate copies between two stores");
