@@ -19,13 +19,13 @@ use crate::errors::invalid;
 /// The name of an object's type, for messages.
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
-        .name().map_or_else(|_| "object".to_owned(), |n| n.to_string())
+        .name()
+        .map_or_else(|_| "object".to_owned(), |n| n.to_string())
 }
 
 /// A short picture of a value, for messages (never more than 80 characters).
 fn shown(obj: &Bound<'_, PyAny>) -> String {
-    let text = obj
-        .repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
+    let text = obj.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
     let mut out: String = text.chars().take(80).collect();
     if out.len() < text.len() {
         out.push_str("...");
@@ -424,7 +424,8 @@ fn opt_f64(py: Python<'_>, value: Option<f64>) -> Bound<'_, PyAny> {
 fn int_obj(py: Python<'_>, value: i64) -> Bound<'_, PyAny> {
     // Converting an i64 to a Python int cannot fail.
     value
-        .into_pyobject(py).map_or_else(|e| match e {}, Bound::into_any)
+        .into_pyobject(py)
+        .map_or_else(|e| match e {}, Bound::into_any)
 }
 
 fn opt_int_obj(py: Python<'_>, value: Option<i64>) -> Bound<'_, PyAny> {

@@ -81,7 +81,7 @@ fn scan_records<T: Record>(
     let torn = |scanned: &Scanned<T>, what: &str| Repair {
         file: path.to_owned(),
         offset: scanned.tail,
-        removed_bytes: bytes.len() as u64 - scanned.tail,
+        removed_bytes: (bytes.len() as u64).saturating_sub(scanned.tail),
         detail: format!("cut a torn tail ({what}) left by an interrupted save, and closed the array"),
     };
     let mut previous_id: Option<Id> = None;
@@ -211,7 +211,9 @@ fn scan_in_parts<T: Record>(path: &Path, bytes: &[u8], parts: usize) -> Result<S
             .map(|h| h.join().expect("a scan thread panicked"))
             .collect()
     });
-    let last = results.len() - 1;
+    let Some(last) = results.len().checked_sub(1) else {
+        return scan(path, bytes);
+    };
     let mut merged: Option<Scanned<T>> = None;
     for (index, result) in results.into_iter().enumerate() {
         let Ok(part) = result else {
@@ -402,6 +404,11 @@ impl ArrayFile {
             Some(group) => group.flush(),
             None => Ok(()),
         }
+    }
+
+    /// How many saves queued for a group commit are not durable yet.
+    pub(super) fn awaiting_sync(&self) -> u64 {
+        self.group.as_ref().map_or(0, |g| g.awaiting())
     }
 
     /// Why the file stopped accepting writes, if a group commit failed.

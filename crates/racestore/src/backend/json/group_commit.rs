@@ -130,6 +130,12 @@ impl GroupCommit {
         }
     }
 
+    /// How many queued saves are not durable yet (the group being written included).
+    pub(super) fn awaiting(&self) -> u64 {
+        let queue = self.lock();
+        queue.queued - queue.durable
+    }
+
     /// Why this file stopped accepting writes, if a group failed.
     pub(super) fn failure(&self) -> Option<String> {
         self.lock().failed.clone()

@@ -12,7 +12,16 @@ pub(super) const LOCK_FILE: &str = "racestore.lock";
 /// Holds the directory's lock until dropped (the operating system releases it if the process dies).
 #[derive(Debug)]
 pub(super) struct DirLock {
-    _file: File,
+    file: File,
+}
+
+impl Drop for DirLock {
+    /// Unlocks explicitly rather than only closing: a child process forked by another thread
+    /// at that moment shares the open file until it runs its program, and would otherwise keep
+    /// the directory locked for that instant.
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
 }
 
 impl DirLock {
@@ -64,7 +73,7 @@ impl DirLock {
             .and_then(|()| file.rewind())
             .and_then(|()| file.write_all(holder.as_bytes()))
             .map_err(|e| Error::io("writing", &path, e))?;
-        Ok(DirLock { _file: file })
+        Ok(DirLock { file })
     }
 }
 

@@ -254,19 +254,23 @@ impl JsonStore {
         &self.dir
     }
 
+    /// How many single saves are queued for a group commit and not yet durable (power-loss mode;
+    /// always 0 otherwise): for tests and diagnostics.
+    pub fn saves_awaiting_sync(&self) -> u64 {
+        JsonStore::read(self, |state| {
+            Ok(state.tables.iter().map(|t| t.file().awaiting_sync()).sum())
+        })
+        .unwrap_or(0)
+    }
+
     fn read<R>(&self, f: impl FnOnce(&State) -> Result<R>) -> Result<R> {
-        let guard = self
-            .state
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Only a writer that panicked poisons the lock; what it left in memory is not to be trusted.
+        let guard = self.state.read().map_err(|_| panicked())?;
         f(guard.as_ref().ok_or(Error::Closed)?)
     }
 
     fn write<R>(&self, f: impl FnOnce(&mut State) -> Result<R>) -> Result<R> {
-        let mut guard = self
-            .state
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = self.state.write().map_err(|_| panicked())?;
         let state = guard.as_mut().ok_or(Error::Closed)?;
         let failed_group = state.tables.iter().find_map(|t| t.file().failure());
         if let Some(reason) = state
@@ -288,6 +292,13 @@ impl JsonStore {
         }
         Ok(value)
     }
+}
+
+/// The error every call gets after a thread panicked while changing the store.
+fn panicked() -> Error {
+    Error::Poisoned(
+        "a thread panicked while saving into this store, so what it holds in memory may be incomplete".into(),
+    )
 }
 
 impl State {

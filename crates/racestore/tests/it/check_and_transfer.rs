@@ -1,7 +1,7 @@
 //! `check` finds damage, orphans and bad values and repairs only what loses nothing; `transfer`
 //! copies a store between backends exactly.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! `racestore export` and `racestore show`, run as a user runs them, parsed back and compared
 //! with what the library reads.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -2,7 +2,7 @@
 //! the original system's directory through SQLite (and PostgreSQL) and back exports byte for byte
 //! the same.
 
-mod common;
+use crate::common;
 
 use common::{
     copy_writable, everything, fill, json_url, racestore, run_fails, run_ok, shared_dir, sqlite_url, stderr,

@@ -1,6 +1,6 @@
 //! Runs the whole conformance suite against every backend.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -313,15 +313,31 @@ fn power_loss_mode_fsyncs_every_save_and_the_directory_of_every_created_or_repla
     assert_eq!(counter.count(Kind::Sync), 5, "close fsyncs each data file");
 }
 
-/// Makes every fsync slow (as a real disk's is), counting them.
+/// Counts fsyncs; holds the first one back until every saving thread's first save is queued
+/// behind it, as saves arriving during a slow fsync on a real disk are.
 #[derive(Debug, Default)]
-struct SlowSyncs(AtomicUsize);
+struct GatedSyncs {
+    syncs: AtomicUsize,
+    store: std::sync::OnceLock<std::sync::Weak<JsonStore>>,
+    threads: AtomicUsize,
+}
 
-impl FaultInjector for SlowSyncs {
+impl FaultInjector for GatedSyncs {
     fn inject(&self, op: &FileOp<'_>) -> Option<Fault> {
         if let FileOp::Sync { .. } = op {
-            self.0.fetch_add(1, Ordering::SeqCst);
-            std::thread::sleep(std::time::Duration::from_millis(3));
+            let first = self.syncs.fetch_add(1, Ordering::SeqCst) == 0;
+            let threads = self.threads.load(Ordering::SeqCst) as u64;
+            let store = self.store.get().and_then(std::sync::Weak::upgrade);
+            if let (true, Some(store)) = (first && threads > 0, store) {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while store.saves_awaiting_sync() < threads {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "the other saves never queued"
+                    );
+                    std::thread::yield_now();
+                }
+            }
         }
         None
     }
@@ -332,12 +348,14 @@ fn concurrent_single_saves_in_power_loss_mode_share_fsyncs_and_each_waits_for_it
     const THREADS: usize = 8;
     const SAVES: usize = 25;
     let temp = tempfile::tempdir().unwrap();
-    let syncs = Arc::new(SlowSyncs::default());
+    let syncs = Arc::new(GatedSyncs::default());
     let store = Arc::new(
         JsonStore::open_with_faults(temp.path(), Durability::PowerLoss, Some(syncs.clone())).unwrap(),
     );
     let session = store.create_session(&NewSession::new("Barber")).unwrap();
-    let before = syncs.0.load(Ordering::SeqCst);
+    syncs.syncs.store(0, Ordering::SeqCst);
+    syncs.store.set(Arc::downgrade(&store)).unwrap();
+    syncs.threads.store(THREADS, Ordering::SeqCst);
     let threads: Vec<_> = (0..THREADS)
         .map(|t| {
             let store = Arc::clone(&store);
@@ -353,12 +371,12 @@ fn concurrent_single_saves_in_power_loss_mode_share_fsyncs_and_each_waits_for_it
         })
         .collect();
     let mut ids: Vec<Id> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
-    let fsyncs = syncs.0.load(Ordering::SeqCst) - before;
+    let fsyncs = syncs.syncs.load(Ordering::SeqCst);
     ids.sort_unstable();
     assert_eq!(ids, (1..=(THREADS * SAVES) as Id).collect::<Vec<_>>());
-    // Saves that arrive while an fsync runs are written and synced together by the next one.
+    // The seven saves queued during the first fsync were written and synced by one more.
     assert!(
-        fsyncs < THREADS * SAVES / 2,
+        fsyncs <= THREADS * SAVES - (THREADS - 2),
         "{fsyncs} fsyncs for {} saves",
         THREADS * SAVES
     );
@@ -371,4 +389,46 @@ fn concurrent_single_saves_in_power_loss_mode_share_fsyncs_and_each_waits_for_it
         "{} saves from {THREADS} threads took {fsyncs} fsyncs",
         THREADS * SAVES
     );
+}
+
+/// Panics on the first write once armed, as a bug in code running under the store's lock would.
+#[derive(Debug, Default)]
+struct PanicOnWrite(AtomicBool);
+
+impl FaultInjector for PanicOnWrite {
+    fn inject(&self, op: &FileOp<'_>) -> Option<Fault> {
+        let armed = matches!(op, FileOp::Write { .. }) && self.0.swap(false, Ordering::SeqCst);
+        assert!(!armed, "injected panic while writing");
+        None
+    }
+}
+
+#[test]
+fn after_a_thread_panics_while_saving_every_call_says_the_store_is_poisoned_and_reopening_recovers() {
+    let temp = tempfile::tempdir().unwrap();
+    let injector = Arc::new(PanicOnWrite::default());
+    let store = Arc::new(
+        JsonStore::open_with_faults(temp.path(), Durability::Process, Some(injector.clone())).unwrap(),
+    );
+    let session = store.create_session(&NewSession::new("Barber")).unwrap();
+    store.save_lap_data(&NewLap::new(session, "7", 1, 91.0)).unwrap();
+    injector.0.store(true, Ordering::SeqCst);
+    let panicking = Arc::clone(&store);
+    let outcome =
+        std::thread::spawn(move || panicking.save_lap_data(&NewLap::new(session, "7", 2, 91.0))).join();
+    assert!(outcome.is_err(), "the save panicked");
+    for result in [
+        store.save_lap_data(&NewLap::new(session, "7", 3, 91.0)).map(drop),
+        store.get_session_laps(session).map(drop),
+        store.counts().map(drop),
+    ] {
+        assert!(
+            matches!(result, Err(Error::Poisoned(ref why)) if why.contains("panicked")),
+            "{result:?}"
+        );
+    }
+    drop(store);
+    let reopened = JsonStore::open(temp.path(), Durability::Process).unwrap();
+    let laps = reopened.get_session_laps(session).unwrap();
+    assert_eq!(laps.iter().map(|l| l.lap_number).collect::<Vec<_>>(), [1]);
 }

@@ -1,7 +1,7 @@
 //! Random operation sequences, run against each backend and against a plain in-memory model of
 //! the contract; every read must agree.
 
-mod common;
+use crate::common;
 
 use proptest::prelude::*;
 use racestore::{

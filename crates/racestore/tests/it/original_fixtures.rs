@@ -1,7 +1,7 @@
 //! The original GR Race Guardian's files open as they are, and hold exactly what
 //! shared/fixtures/README.md says its 13-call scenario wrote.
 
-mod common;
+use crate::common;
 
 use racestore::{Durability, JsonStore, LapQuery, NewLap, RaceStore, RaceStoreExt, SqliteStore};
 use serde_json::json;

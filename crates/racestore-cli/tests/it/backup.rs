@@ -1,7 +1,7 @@
 //! `racestore backup`: a snapshot of one moment, even while others keep saving, that opens as a
 //! store and exports exactly as the store did.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

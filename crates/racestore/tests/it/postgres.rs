@@ -3,7 +3,7 @@
 //! and timestamps included, and through the saving calls alone). SKIP without
 //! `RACESTORE_TEST_POSTGRES_URL` (a failure when `CI` is set).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

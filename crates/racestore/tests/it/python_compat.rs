@@ -1,6 +1,6 @@
 //! What racestore writes reads in Python's `json` module exactly as the original's files do.
 
-mod common;
+use crate::common;
 
 use racestore::{
     Durability, JsonStore, NewDriverMetrics, NewLap, NewPrediction, NewSession, NewSimulation, RaceStore,

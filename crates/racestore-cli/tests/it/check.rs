@@ -1,7 +1,7 @@
 //! `racestore check`: problems with their place, exit status 1 until sound; `--repair` repairs a
 //! torn tail and refuses damage that would cost records.
 
-mod common;
+use crate::common;
 
 use common::{everything, fill, json_url, racestore, run_fails, run_ok, sqlite_url, stderr, stdout};
 use racestore::Collection;

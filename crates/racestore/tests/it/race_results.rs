@@ -16,7 +16,7 @@
 //! (`SharedCarNumber`), so there they are left out of the expected classification too: the cars
 //! behind move up, and a gap to a car that was left out is the difference of the file's totals.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

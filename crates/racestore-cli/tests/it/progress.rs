@@ -1,6 +1,6 @@
 //! Long commands draw progress on a terminal, and nothing when piped.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,0 +1,12 @@
+//! Every integration test of this crate, in one binary (one link, one run).
+
+mod common;
+
+mod backup;
+mod bench;
+mod check;
+mod cli;
+mod export;
+mod import;
+mod migrate;
+mod progress;

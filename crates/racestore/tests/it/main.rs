@@ -1,0 +1,16 @@
+//! Every integration test of this crate, in one binary (one link, one run).
+
+mod common;
+
+mod analysis;
+mod check_and_transfer;
+mod conformance;
+mod damage;
+mod faults;
+mod import_alkamel;
+mod layers;
+mod model_check;
+mod original_fixtures;
+mod postgres;
+mod python_compat;
+mod race_results;
