@@ -52,13 +52,13 @@ pub(crate) fn run(url: &str, args: &CheckArgs) -> anyhow::Result<()> {
         )?;
     } else {
         let mut out = std::io::stdout().lock();
-        if !report.records_checked {
+        if report.records_checked {
+            writeln!(out, "checked {shown}: {}", counts_text(&report.counts))?;
+        } else {
             writeln!(
                 out,
                 "checked {shown}: the records were not checked, as a file cannot be read"
             )?;
-        } else {
-            writeln!(out, "checked {shown}: {}", counts_text(&report.counts))?;
         }
         for repair in &report.repaired {
             writeln!(out, "{repair}")?;

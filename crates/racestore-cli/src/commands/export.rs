@@ -13,7 +13,7 @@ use super::{close_store, counts_text, open_store, records_of, shown_url};
 
 /// Options of `racestore export`.
 #[derive(Debug, Args)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// Only this session and what is recorded under it (default: every session)
     #[arg(long, value_name = "ID")]
     session: Option<Id>,
@@ -93,7 +93,7 @@ impl Which {
 }
 
 /// Runs `racestore export` against the store `url`.
-pub fn run(url: &str, args: &ExportArgs) -> anyhow::Result<()> {
+pub(crate) fn run(url: &str, args: &ExportArgs) -> anyhow::Result<()> {
     let filtered = args.driver.is_some() || args.lap_type.is_some();
     let which = match args.collection {
         Some(which) => which,
