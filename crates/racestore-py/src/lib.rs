@@ -1,8 +1,8 @@
 //! `racestore._native`: the racestore library as a Python extension module.
 //!
-//! Thin by design: Python values are converted to the library's inputs ([`convert`], [`rows`]),
+//! Thin by design: Python values are converted to the library's inputs (`convert.rs`, `rows.rs`),
 //! the library's records to plain dicts, and its errors to the exceptions of
-//! `racestore.errors` ([`errors`]). Every storage rule — validation, ids, atomic batches,
+//! `racestore.errors` (`errors.rs`). Every storage rule — validation, ids, atomic batches,
 //! locking, sharing one store per location — is the library's. The Python package around it
 //! (`python/racestore/`) adds the original module's names and pandas helpers.
 
