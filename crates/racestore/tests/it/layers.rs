@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("check", 8),
     ("import", 8),
     ("analysis", 8),
+    ("export", 8),
     ("conformance", 9),
     ("lib", 10),
 ];
