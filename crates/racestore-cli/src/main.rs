@@ -116,6 +116,28 @@ enum Command {
     /// its type starts with "race" or "sprint". Above the table: the session, its laps by type,
     /// and how many driver metrics, predictions and simulations it has.
     Show(commands::show::ShowArgs),
+    /// Compute the driver metrics of a session, as the original GR Race Guardian did
+    ///
+    /// Per driver, from the session's stored laps, the original's five metrics with its numbers:
+    /// consistency index, aggression score, pace stability (trend of lap time over lap number),
+    /// fatigue drop-off (second half of the laps against the first, with a t-test) and sector
+    /// strength. The original's rules apply: IN_LAP, OUT_LAP, SAFETY_CAR, ERROR_LAP and PIT_LAP
+    /// laps are left out of most metrics, and too few laps give its default values. Drivers in
+    /// classified order. --json prints per driver the original's keys and values (NaN as
+    /// null); --save stores them as the session's driver metrics. Definitions and the
+    /// original's quirks: docs/analysis.md.
+    Analyze(commands::analyze::AnalyzeArgs),
+    /// Simulate a session's race many times: win probabilities, positions, finishing times
+    ///
+    /// The original GR Race Guardian's Monte Carlo simulation, from each driver's pace: the
+    /// median of their green laps (RACE_LAP, or the original's normal and qualifying; lap 1 of
+    /// a race left out), drivers without one left out and listed. Each race adds the lap-time
+    /// model (--model) and 2 % noise lap by lap. Races run in parallel, each from its own random
+    /// stream of the seed, so the same seed gives the same result on any machine and thread
+    /// count. Prints per driver the win and podium probability, the most likely position and
+    /// the expected finishing time; --json adds each position's probability; --save stores the
+    /// simulation as the original's save_simulation did. Formulas: docs/analysis.md.
+    Simulate(commands::simulate::SimulateArgs),
     /// Write records out as JSON, NDJSON or CSV, to stdout or a file
     ///
     /// Everything, or one session (--session) and what is recorded under it. JSON: an array for
@@ -169,6 +191,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => commands::bench::run(args),
         Command::Import(args) => commands::import::run(&cli.store, args),
         Command::Show(args) => commands::show::run(&cli.store, args),
+        Command::Analyze(args) => commands::analyze::run(&cli.store, args),
+        Command::Simulate(args) => commands::simulate::run(&cli.store, args),
         Command::Export(args) => commands::export::run(&cli.store, args),
         Command::Migrate(args) => commands::migrate::run(args),
         Command::Backup(args) => commands::backup::run(&cli.store, args),

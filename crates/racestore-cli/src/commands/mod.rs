@@ -1,5 +1,6 @@
 //! One file per command group; the helpers here are what every command shares.
 
+pub(crate) mod analyze;
 pub(crate) mod backup;
 pub(crate) mod bench;
 pub(crate) mod check;
@@ -10,6 +11,7 @@ pub(crate) mod migrate;
 pub(crate) mod progress;
 pub(crate) mod sessions;
 pub(crate) mod show;
+pub(crate) mod simulate;
 
 use anyhow::Context;
 use racestore::{Collection, Counts, RaceStore, StoreUrl};

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod analysis;
 mod backup;
 mod bench;
 mod check;

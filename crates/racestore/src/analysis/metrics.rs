@@ -32,6 +32,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::numeric::{linregress, mean, nan_mean, nan_min, ttest_ind_p, var};
+use super::{race, Keyed};
 use crate::error::{Error, Result};
 use crate::model::{Id, Lap, NewDriverMetrics};
 use crate::store::{RaceStore, RaceStoreExt};
@@ -158,25 +159,45 @@ impl Metrics {
     }
 }
 
-/// The metrics of every driver of a stored session, by driver id.
+/// The metrics of every driver of a stored session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionMetrics {
+    /// The session.
+    pub session_id: Id,
+    /// Each driver's metrics, in the session's classified order ([`race::analyse`]).
+    pub drivers: Keyed<Metrics>,
+}
+
+/// The metrics of every driver of a stored session, in classified order.
 ///
 /// [`Error::NotFound`] for an unknown session, [`Error::Invalid`] for a session without laps.
-pub fn analyze_session(store: &dyn RaceStore, session_id: Id) -> Result<BTreeMap<String, Metrics>> {
-    let (_, laps) = super::session_laps(store, session_id)?;
-    session_metrics(&laps)
+pub fn analyze_session(store: &dyn RaceStore, session_id: Id) -> Result<SessionMetrics> {
+    let (session, laps) = super::session_laps(store, session_id)?;
+    let mut by_driver = session_metrics(&laps)?;
+    let mut drivers: Vec<(String, Metrics)> = race::analyse(&session, &laps)
+        .classification
+        .iter()
+        .filter_map(|s| {
+            let id = s.competitor.id();
+            by_driver.remove(id).map(|m| (id.to_owned(), m))
+        })
+        .collect();
+    drivers.extend(by_driver);
+    Ok(SessionMetrics {
+        session_id,
+        drivers: Keyed(drivers),
+    })
 }
 
 /// Stores each driver's metrics as a driver-metrics record of the session, in the shape the
-/// original's `save_driver_metrics` writes ([`Metrics::to_record`]), in driver order; returns
-/// the records' ids. All are saved together or none ([`RaceStore::save`] of one batch).
-pub fn save_session_metrics(
-    store: &dyn RaceStore,
-    session_id: Id,
-    metrics: &BTreeMap<String, Metrics>,
-) -> Result<Vec<Id>> {
+/// original's `save_driver_metrics` writes ([`Metrics::to_record`]), in the order given;
+/// returns the records' ids. All are saved together or none ([`RaceStore::save`] of one batch).
+pub fn save_session_metrics(store: &dyn RaceStore, metrics: &SessionMetrics) -> Result<Vec<Id>> {
     let records: Vec<NewDriverMetrics> = metrics
+        .drivers
+        .0
         .iter()
-        .map(|(driver, m)| m.to_record(session_id, driver))
+        .map(|(driver, m)| m.to_record(metrics.session_id, driver))
         .collect();
     store.save_records(&records)
 }

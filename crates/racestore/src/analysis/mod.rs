@@ -10,6 +10,8 @@
 //! - [`metrics`] (cargo feature `analysis`): the original GR Race Guardian's five driver metrics
 //!   (consistency index, aggression score, pace stability, fatigue drop-off, sector strength),
 //!   with its numbers.
+//! - [`simulation`] (cargo feature `analysis`): the original's Monte Carlo race simulation, seeded
+//!   and parallel, with its lap-time model or one fitted from the session's green laps.
 //!
 //! The original's definitions are written out as formulas in `docs/analysis.md`, with the quirks
 //! racestore keeps.
@@ -19,6 +21,10 @@ pub mod metrics;
 #[cfg(feature = "analysis")]
 mod numeric;
 pub mod race;
+#[cfg(feature = "analysis")]
+pub mod simulation;
+
+use serde::{Serialize, Serializer};
 
 use crate::error::{Error, Result};
 use crate::model::{Id, Lap, Session};
@@ -38,4 +44,22 @@ pub fn session_laps(store: &dyn RaceStore, session_id: Id) -> Result<(Session, V
         ));
     }
     Ok((session, laps))
+}
+
+/// Values by key in a fixed order, serialized as a JSON object in that order (the original's
+/// dicts keep their insertion order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Keyed<V>(pub Vec<(String, V)>);
+
+impl<V> Keyed<V> {
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&V> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+impl<V: Serialize> Serialize for Keyed<V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
 }

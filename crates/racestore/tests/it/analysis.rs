@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 
 use proptest::prelude::*;
 use racestore::analysis::metrics;
+use racestore::analysis::simulation::{self, FittedModel, LapModel, Model, SessionOptions, Setup};
 use racestore::import::alkamel::{self, BadRows, Options};
 use racestore::{Lap, RaceStore, RaceStoreExt};
 use serde_json::{json, Value};
@@ -376,4 +377,231 @@ proptest! {
             (a, b) => prop_assert!(false, "{:?} vs {:?}", a.is_ok(), b.is_ok()),
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Simulation.
+
+/// The three races the simulation is compared on: GR Cup races 1 and 2 at Barber, race 1 at COTA.
+const SIMULATED_RACES: [&str; 3] = [
+    "grcup-aeropulse/barber/23_AnalysisEnduranceWithSections_Race 1_Anonymized.CSV",
+    "grcup-aeropulse/barber/23_AnalysisEnduranceWithSections_Race 2_Anonymized.CSV",
+    "grcup-aeropulse/COTA/Race 1/23_AnalysisEnduranceWithSections_Race 1_Anonymized.CSV",
+];
+
+/// Each driver's win probability and expected finishing time from racestore (100,000 races)
+/// agree with the original's code seeded with `random.seed(S)` (2,000 races) on three real
+/// races: within 5 combined standard errors, √(p(1−p)/n₁ + p(1−p)/n₂) for a probability (p the
+/// two runs' pooled estimate) and √(s₁²/n₁ + s₂²/n₂) for a mean time, each with a floor of
+/// 0.005. Both runs are seeded, so the outcome is fixed: the test cannot pass by chance one
+/// day and fail the next (`the_same_seed_gives_identical_results_on_1_and_many_threads` shows
+/// racestore's side is the same at any thread count).
+#[test]
+fn simulation_agrees_with_the_originals_on_three_races() {
+    let test = "simulation_agrees_with_the_originals_on_three_races";
+    let Some(shared) = shared(test) else { return };
+    let Some(python) = python(test) else { return };
+    const ORIGINAL_ITERATIONS: u64 = 2_000;
+    const OUR_ITERATIONS: u64 = 100_000;
+    const SEED: u64 = 20_251_202;
+    let dir = tempfile::tempdir().unwrap();
+    let store = racestore::open(&format!("json:{}", dir.path().display())).unwrap();
+    let options = SessionOptions {
+        n_laps: None,
+        iterations: OUR_ITERATIONS,
+        seed: SEED,
+        model: Model::Original,
+    };
+    let mut ours = Vec::new();
+    for race in SIMULATED_RACES {
+        let import = Options {
+            bad_rows: BadRows::Skip,
+            ..Options::default()
+        };
+        let summary = alkamel::import(store.as_ref(), &shared.join("data").join(race), &import).unwrap();
+        let sim = simulation::simulate_session(store.as_ref(), summary.session.id, &options).unwrap();
+        assert!(sim.paces.driver_paces.len() >= 15, "{race}: {:?}", sim.paces);
+        ours.push((race, sim));
+    }
+    let request = json!({
+        "simulations": ours.iter().map(|(race, sim)| json!({
+            "key": race,
+            "driver_paces": sim.paces.driver_paces,
+            "n_laps": sim.results.n_laps,
+            "iterations": ORIGINAL_ITERATIONS,
+            "seed": SEED,
+        })).collect::<Vec<_>>(),
+    });
+    let original = run_original(&python, &shared, request);
+
+    let (n1, n2) = (ORIGINAL_ITERATIONS as f64, OUR_ITERATIONS as f64);
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for (race, sim) in &ours {
+        for (driver, _) in &sim.paces.driver_paces {
+            let theirs = &original["simulations"][race][driver];
+            let (p1, m1, s1) = (
+                theirs["win"].as_f64().unwrap(),
+                theirs["mean"].as_f64().unwrap(),
+                theirs["std"].as_f64().unwrap(),
+            );
+            let p2 = sim.results.win_probability(driver).unwrap();
+            let stats = sim.results.average_times.get(driver).unwrap();
+            let p = (p1 * n1 + p2 * n2) / (n1 + n2);
+            let se_p = (p * (1.0 - p) / n1 + p * (1.0 - p) / n2).sqrt().max(0.005);
+            if (p1 - p2).abs() > 5.0 * se_p {
+                failures.push(format!(
+                    "{race} {driver}: win {p1} (original) vs {p2} (racestore), 5 SE = {}",
+                    5.0 * se_p
+                ));
+            }
+            let se_m = (s1 * s1 / n1 + stats.std * stats.std / n2).sqrt().max(0.005);
+            if (m1 - stats.mean).abs() > 5.0 * se_m {
+                failures.push(format!(
+                    "{race} {driver}: expected time {m1} (original) vs {} (racestore), 5 SE = {}",
+                    stats.mean,
+                    5.0 * se_m
+                ));
+            }
+            compared += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    eprintln!("{test}: {compared} drivers in 3 races agree");
+}
+
+/// A simulation setup with 1 to 6 drivers, either model, up to 25 laps and 300 races.
+fn arbitrary_setup() -> impl Strategy<Value = Setup> {
+    let driver = (80.0f64..120.0, -0.05f64..0.1);
+    (
+        prop::collection::vec(driver, 1..7),
+        1i64..25,
+        1u64..300,
+        any::<u64>(),
+        any::<bool>(),
+        -0.1f64..0.05,
+    )
+        .prop_map(|(drivers, n_laps, iterations, seed, fitted, fuel)| {
+            let names: Vec<String> = (0..drivers.len()).map(|i| format!("car-{i}")).collect();
+            let mut setup = Setup::new(
+                names.iter().cloned().zip(drivers.iter().map(|d| d.0)).collect(),
+                n_laps,
+                iterations,
+                seed,
+            );
+            if fitted {
+                setup.model = LapModel::Fitted(FittedModel {
+                    fuel_effect_per_lap: fuel,
+                    degradation_per_lap: names.iter().cloned().zip(drivers.iter().map(|d| d.1)).collect(),
+                    laps_used: std::collections::BTreeMap::default(),
+                });
+            }
+            setup
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A driver ten seconds a lap slower never gets a higher simulated win chance (same seed,
+    /// same everything else).
+    #[test]
+    fn a_driver_ten_seconds_slower_never_wins_more_often(setup in arbitrary_setup(), pick in any::<prop::sample::Index>()) {
+        let i = pick.index(setup.driver_paces.len());
+        let mut slower = setup.clone();
+        slower.driver_paces[i].1 += 10.0;
+        let driver = setup.driver_paces[i].0.clone();
+        let before = simulation::simulate(&setup).unwrap().win_probability(&driver).unwrap();
+        let after = simulation::simulate(&slower).unwrap().win_probability(&driver).unwrap();
+        prop_assert!(after <= before, "{} -> {}", before, after);
+    }
+
+    /// Each driver's position probabilities sum to 1, each position's over the drivers too,
+    /// and so do the win probabilities.
+    #[test]
+    fn probabilities_sum_to_one(setup in arbitrary_setup()) {
+        let results = simulation::simulate(&setup).unwrap();
+        let drivers: Vec<&String> = setup.driver_paces.iter().map(|(d, _)| d).collect();
+        let rows: Vec<Vec<f64>> = drivers.iter().map(|d| results.position_distribution(d).unwrap()).collect();
+        for row in &rows {
+            prop_assert_eq!(row.len(), drivers.len());
+            prop_assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        }
+        for position in 0..drivers.len() {
+            prop_assert!((rows.iter().map(|r| r[position]).sum::<f64>() - 1.0).abs() < 1e-9);
+        }
+        let wins: f64 = drivers.iter().map(|d| results.win_probability(d).unwrap()).sum();
+        prop_assert!((wins - 1.0).abs() < 1e-9);
+    }
+
+    /// The same seed gives identical results with 1 thread and with many.
+    #[test]
+    fn the_same_seed_gives_identical_results_on_1_and_many_threads(setup in arbitrary_setup()) {
+        let run = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| simulation::simulate(&setup).unwrap())
+        };
+        let one = run(1);
+        prop_assert_eq!(&one, &run(4));
+        prop_assert_eq!(&one, &run(7));
+    }
+}
+
+/// On a real race (Barber race 1), the fitted model's expected finishing times are the race's
+/// own — within 5 % of each driver's real total time over the race's laps — while the
+/// original's model, adding 8 % of the pace per lap of a stint, gives about twice that.
+#[test]
+fn the_fitted_model_gives_a_real_races_times_and_the_original_about_twice() {
+    let test = "the_fitted_model_gives_a_real_races_times_and_the_original_about_twice";
+    let Some(shared) = shared(test) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = racestore::open(&format!("json:{}", dir.path().display())).unwrap();
+    let summary = alkamel::import(
+        store.as_ref(),
+        &shared.join("data").join(SIMULATED_RACES[0]),
+        &Options::default(),
+    )
+    .unwrap();
+    let id = summary.session.id;
+    let laps = store.get_session_laps(id).unwrap();
+    let distance = laps.iter().map(|l| l.lap_number).max().unwrap();
+    let run = |model| {
+        let options = SessionOptions {
+            n_laps: None,
+            iterations: 2_000,
+            seed: 1,
+            model,
+        };
+        simulation::simulate_session(store.as_ref(), id, &options).unwrap()
+    };
+    let (original, fitted) = (run(Model::Original), run(Model::Fitted));
+    assert_eq!(
+        (fitted.results.model.as_str(), original.results.model.as_str()),
+        ("fitted", "original")
+    );
+    let fit = fitted.results.fitted.as_ref().unwrap();
+    assert!(fit.fuel_effect_per_lap.abs() < 0.5, "{fit:?}");
+    let mut checked = 0;
+    for (driver, _) in &fitted.paces.driver_paces {
+        let own: Vec<&Lap> = laps.iter().filter(|l| &l.driver_id == driver).collect();
+        if own.len() as i64 != distance {
+            continue; // retired or lapped: no real time over the full distance
+        }
+        let real: f64 = own.iter().map(|l| l.lap_time).sum();
+        let simulated = fitted.results.expected_finishing_time(driver).unwrap();
+        assert!(
+            (simulated / real - 1.0).abs() < 0.05,
+            "{driver}: fitted {simulated} vs real {real}"
+        );
+        let ratio = original.results.expected_finishing_time(driver).unwrap() / simulated;
+        assert!(
+            (1.9..2.2).contains(&ratio),
+            "{driver}: original / fitted = {ratio}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} drivers ran the full distance");
 }
