@@ -77,9 +77,11 @@ enum Command {
     ///
     /// Generates a GR Cup race at Barber Motorsports Park from the seed: a session, every lap of
     /// every driver with its three sectors, lap type (RACE_LAP, IN_LAP, OUT_LAP) and running
-    /// position, all saved in one batch; then per-driver metrics, a lap-time prediction for the
-    /// leader and a Monte Carlo simulation of the race. The same seed writes the same race. The
-    /// result table is computed from what the store returns, not from memory.
+    /// position, all saved in one batch; then a lap-time prediction for the leader, and what
+    /// racestore analyze and racestore simulate compute from the stored laps: the original's
+    /// driver metrics and a 1,000-race Monte Carlo simulation (model original, seeded by the
+    /// seed). The same seed writes the same race. The result table is computed from what the
+    /// store returns, not from memory.
     Demo(commands::demo::DemoArgs),
     /// List the sessions in the store with their laps, drivers and best lap
     ///

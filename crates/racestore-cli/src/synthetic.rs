@@ -1,6 +1,6 @@
 //! A synthetic GR Cup race at Barber for `racestore demo`, generated from a seed, and the
-//! analyses the demo stores with it: driver metrics, a lap-time prediction and a Monte Carlo
-//! simulation of the race.
+//! lap-time prediction the demo stores with it. (The demo's driver metrics and Monte Carlo
+//! simulation are the library's, `racestore::analysis`, computed from the stored laps.)
 //!
 //! Times are whole milliseconds, as timing systems give them, so a lap is exactly the sum of its
 //! three sectors. The same seed gives the same race (on one platform: `ln` and `cos` may round
@@ -23,10 +23,6 @@ pub(crate) const PREDICTION_MODEL: &str = "models/lap_time_predictor.pkl";
 const SECTOR_SHARE: [f64; 3] = [0.295, 0.385, 0.320];
 /// Lap-to-lap noise of one sector for an average driver, in seconds.
 const SECTOR_NOISE: f64 = 0.18;
-/// Lap-to-lap noise of the Monte Carlo simulation, in seconds.
-const SIM_LAP_NOISE: f64 = 0.45;
-/// Race-long form of a driver in the simulation (a pace offset drawn once per race), in seconds.
-const SIM_FORM_NOISE: f64 = 0.15;
 
 /// What a lap was, in the GR Cup timing's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,38 +221,17 @@ pub(crate) fn generate(seed: u64, n_drivers: usize, n_laps: usize) -> Race {
     }
 }
 
-/// What the demo computes for one driver from the laps, stored as driver metrics.
+/// The demo's lap-time prediction for one driver, from their green laps.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct DriverAnalysis {
-    /// `1 - stdev / mean` of the green laps: 1 is perfectly consistent.
-    pub consistency_index: f64,
-    /// In `[0, 1]`: half how often the driver laps within 0.4 s of their best green lap, half
-    /// how often they lose 0.8 s or more to their own trend (ten percent of laps counts as 1).
-    pub aggression_score: f64,
-    /// Per sector, the field's best sector time over the driver's best: 1 is the fastest.
-    pub sector_strength: [f64; 3],
-    /// Standard deviation of the green laps, in seconds.
-    pub pace_std: f64,
-    /// Least-squares slope of the green laps, in seconds per lap.
-    pub pace_trend: f64,
-    /// How much slower the last third of the green laps is than the first, per lap, in seconds.
-    pub dropoff_per_lap: f64,
-    /// Mean of the first third of the green laps, in seconds.
-    pub early_average: f64,
-    /// Mean of the last third of the green laps, in seconds.
-    pub late_average: f64,
-    /// Median green lap, in seconds: the pace the simulation starts from.
-    pub median_lap: f64,
-    /// The green laps' trend extended one lap past the end: the next-lap prediction.
+    /// The green laps' least-squares trend extended one lap past the end, in seconds.
     pub next_lap: f64,
     /// How well the trend fits, in `(0, 1]`: `1 / (1 + residual stdev)`.
     pub next_lap_confidence: f64,
 }
 
-/// Analyses every driver of `race`, in the order of [`Race::drivers`].
+/// Predicts every driver's next lap, in the order of [`Race::drivers`].
 pub(crate) fn analyse(race: &Race) -> Vec<DriverAnalysis> {
-    let field_best: [i64; 3] =
-        std::array::from_fn(|k| race.laps.iter().map(|l| l.sectors_ms[k]).min().unwrap_or(1));
     (0..race.drivers.len())
         .map(|driver| {
             let laps: Vec<&RaceLap> = race.laps.iter().filter(|l| l.driver == driver).collect();
@@ -272,111 +247,14 @@ pub(crate) fn analyse(race: &Race) -> Vec<DriverAnalysis> {
                     .map(|l| (l.lap_number as f64, seconds(l.lap_ms())))
                     .collect();
             }
-            analyse_driver(&laps, &green, field_best)
+            let (intercept, slope, residual_std) = linear_fit(&green);
+            let last_lap = laps.iter().map(|l| l.lap_number).max().unwrap_or(0) as f64;
+            DriverAnalysis {
+                next_lap: round(intercept + slope * (last_lap + 1.0), 3),
+                next_lap_confidence: round(1.0 / (1.0 + residual_std), 3),
+            }
         })
         .collect()
-}
-
-fn analyse_driver(laps: &[&RaceLap], green: &[(f64, f64)], field_best: [i64; 3]) -> DriverAnalysis {
-    let times: Vec<f64> = green.iter().map(|&(_, t)| t).collect();
-    let mean = mean(&times);
-    let std = std_dev(&times);
-    let (intercept, slope, residual_std) = linear_fit(green);
-    let best = times.iter().copied().fold(f64::INFINITY, f64::min);
-    let push = times.iter().filter(|&&t| t <= best + 0.4).count() as f64 / times.len() as f64;
-    let off = green
-        .iter()
-        .filter(|&&(x, t)| t >= intercept + slope * x + 0.8)
-        .count() as f64
-        / times.len() as f64;
-    let third = (green.len() / 3).max(1);
-    let (early, late) = (&green[..third], &green[green.len() - third..]);
-    let early_x = mean_of(early, |p| p.0);
-    let late_x = mean_of(late, |p| p.0);
-    let early_average = mean_of(early, |p| p.1);
-    let late_average = mean_of(late, |p| p.1);
-    let dropoff_per_lap = if late_x > early_x {
-        (late_average - early_average) / (late_x - early_x)
-    } else {
-        0.0
-    };
-    let last_lap = laps.iter().map(|l| l.lap_number).max().unwrap_or(0) as f64;
-    let mut sorted = times.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median_lap = if sorted.len() % 2 == 1 {
-        sorted[sorted.len() / 2]
-    } else {
-        f64::midpoint(sorted[sorted.len() / 2 - 1], sorted[sorted.len() / 2])
-    };
-    DriverAnalysis {
-        consistency_index: round(
-            if mean > 0.0 {
-                (1.0 - std / mean).clamp(0.0, 1.0)
-            } else {
-                1.0
-            },
-            5,
-        ),
-        aggression_score: round(0.5 * push + 0.5 * (off * 10.0).min(1.0), 3),
-        sector_strength: std::array::from_fn(|k| {
-            let own = laps
-                .iter()
-                .map(|l| l.sectors_ms[k])
-                .min()
-                .unwrap_or(field_best[k]);
-            round(field_best[k] as f64 / own as f64, 4)
-        }),
-        pace_std: round(std, 4),
-        pace_trend: round(slope, 4),
-        dropoff_per_lap: round(dropoff_per_lap, 4),
-        early_average: round(early_average, 3),
-        late_average: round(late_average, 3),
-        median_lap: round(median_lap, 3),
-        next_lap: round(intercept + slope * (last_lap + 1.0), 3),
-        next_lap_confidence: round(1.0 / (1.0 + residual_std), 3),
-    }
-}
-
-/// What a Monte Carlo simulation of the race gave, per driver.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Simulated {
-    /// Share of the iterations the driver won.
-    pub win_probability: Vec<f64>,
-    /// Mean finishing position over the iterations.
-    pub expected_position: Vec<f64>,
-}
-
-/// Simulates `iterations` races of `n_laps` laps from each driver's pace (seconds per lap).
-///
-/// Each iteration draws a race-long form offset per driver, then noise per lap, and ranks the
-/// drivers by total time (ties to the earlier driver). Fixed by `seed`.
-pub(crate) fn monte_carlo(paces: &[f64], n_laps: usize, iterations: usize, seed: u64) -> Simulated {
-    let n = paces.len();
-    let mut rng = Rng::new(seed ^ 0x6D6F_6E74_6563_6172);
-    let mut wins = vec![0u64; n];
-    let mut position_sum = vec![0u64; n];
-    let mut totals = vec![0.0; n];
-    let mut order: Vec<usize> = (0..n).collect();
-    for _ in 0..iterations {
-        for (total, &pace) in totals.iter_mut().zip(paces) {
-            let form = rng.normal(0.0, SIM_FORM_NOISE);
-            *total = (0..n_laps)
-                .map(|_| pace + form + rng.normal(0.0, SIM_LAP_NOISE))
-                .sum();
-        }
-        order.sort_by(|&a, &b| totals[a].total_cmp(&totals[b]).then(a.cmp(&b)));
-        if let Some(&winner) = order.first() {
-            wins[winner] += 1;
-        }
-        for (rank, &d) in order.iter().enumerate() {
-            position_sum[d] += rank as u64 + 1;
-        }
-    }
-    let runs = iterations.max(1) as f64;
-    Simulated {
-        win_probability: wins.iter().map(|&w| round(w as f64 / runs, 4)).collect(),
-        expected_position: position_sum.iter().map(|&p| round(p as f64 / runs, 3)).collect(),
-    }
 }
 
 /// Rounds to `decimals` places, so stored JSON reads cleanly.
@@ -391,10 +269,6 @@ fn mean(values: &[f64]) -> f64 {
     } else {
         values.iter().sum::<f64>() / values.len() as f64
     }
-}
-
-fn mean_of(points: &[(f64, f64)], f: impl Fn(&(f64, f64)) -> f64) -> f64 {
-    mean(&points.iter().map(f).collect::<Vec<_>>())
 }
 
 /// Population standard deviation.
@@ -478,9 +352,7 @@ mod tests {
             let race = generate(1, drivers, laps);
             assert_eq!(race.laps.len(), drivers * laps);
             let analyses = analyse(&race);
-            assert!(analyses
-                .iter()
-                .all(|a| a.median_lap.is_finite() && a.next_lap.is_finite()));
+            assert!(analyses.iter().all(|a| a.next_lap.is_finite()));
         }
     }
 
@@ -488,21 +360,8 @@ mod tests {
     fn analyses_stay_in_their_ranges() {
         let race = generate(42, 20, 30);
         for a in analyse(&race) {
-            assert!((0.9..=1.0).contains(&a.consistency_index), "{a:?}");
-            assert!((0.0..=1.0).contains(&a.aggression_score), "{a:?}");
-            assert!(a.sector_strength.iter().all(|s| (0.9..=1.0).contains(s)), "{a:?}");
+            assert!((90.0..150.0).contains(&a.next_lap), "{a:?}");
             assert!((0.0..=1.0).contains(&a.next_lap_confidence), "{a:?}");
         }
-    }
-
-    #[test]
-    fn the_simulation_favours_the_faster_driver_and_sums_to_one() {
-        let sim = monte_carlo(&[97.0, 97.2, 99.0], 30, 1000, 5);
-        let total: f64 = sim.win_probability.iter().sum();
-        assert!((total - 1.0).abs() < 1e-9, "{total}");
-        assert!(sim.win_probability[0] > sim.win_probability[1]);
-        assert_eq!(sim.win_probability[2], 0.0);
-        assert!(sim.expected_position[0] < sim.expected_position[1]);
-        assert_eq!(sim.expected_position[2], 3.0);
     }
 }

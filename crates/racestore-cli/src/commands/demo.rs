@@ -5,10 +5,11 @@ use std::io::Write;
 
 use anyhow::Context;
 use clap::Args;
+use racestore::analysis::metrics;
 use racestore::analysis::race::{self, SessionAnalysis};
+use racestore::analysis::simulation::{self, Model, SessionOptions};
 use racestore::{
-    Id, NewDriverMetrics, NewLap, NewPrediction, NewSession, NewSimulation, Prediction, RaceStore,
-    RaceStoreExt, Sectors, Session, Simulation,
+    Id, NewLap, NewPrediction, NewSession, Prediction, RaceStore, RaceStoreExt, Sectors, Session, Simulation,
 };
 use serde_json::{json, Value};
 
@@ -17,7 +18,7 @@ use crate::synthetic::{self, Race};
 use crate::table::{self, Align, Table};
 
 /// Monte Carlo iterations of the demo's race simulation.
-const ITERATIONS: usize = 1000;
+const ITERATIONS: u64 = 1000;
 
 /// Options of `racestore demo`.
 #[derive(Debug, Args)]
@@ -91,25 +92,10 @@ fn write_race(store: &dyn RaceStore, race: &Race, seed: u64) -> anyhow::Result<I
         .save_laps(&laps)
         .with_context(|| format!("saving {} laps", laps.len()))?;
 
+    // The driver metrics and the simulation: the library's, from the laps as stored.
+    let metrics = metrics::analyze_session(store, session).context("computing the driver metrics")?;
+    metrics::save_session_metrics(store, &metrics).context("saving the driver metrics")?;
     let analyses = synthetic::analyse(race);
-    for (driver, a) in race.drivers.iter().zip(&analyses) {
-        let [s1, s2, s3] = a.sector_strength;
-        let metrics = NewDriverMetrics {
-            consistency_index: Some(a.consistency_index),
-            aggression_score: Some(a.aggression_score),
-            sector_strength: json!({"S1": s1, "S2": s2, "S3": s3}),
-            pace_stability: json!({"std": a.pace_std, "trend": a.pace_trend}),
-            fatigue_dropoff: json!({
-                "dropoff_per_lap": a.dropoff_per_lap,
-                "early_average": a.early_average,
-                "late_average": a.late_average,
-            }),
-            ..NewDriverMetrics::new(session, driver)
-        };
-        store
-            .save_driver_metrics(&metrics)
-            .with_context(|| format!("saving the metrics of {driver}"))?;
-    }
 
     // The leader's next lap, from the trend of their green laps.
     let final_lap = race.laps.iter().map(|l| l.lap_number).max().unwrap_or(0);
@@ -130,31 +116,17 @@ fn write_race(store: &dyn RaceStore, race: &Race, seed: u64) -> anyhow::Result<I
         .save_prediction(&prediction)
         .context("saving the lap-time prediction")?;
 
-    let paces: Vec<f64> = analyses.iter().map(|a| a.median_lap).collect();
-    let n_laps = usize::try_from(final_lap).unwrap_or(0).max(1);
-    let simulated = synthetic::monte_carlo(&paces, n_laps, ITERATIONS, seed);
-    let by_driver = |values: &[f64]| -> Value {
-        Value::Object(
-            race.drivers
-                .iter()
-                .cloned()
-                .zip(values.iter().map(|&v| json!(v)))
-                .collect(),
-        )
+    let options = SessionOptions {
+        n_laps: None,
+        iterations: ITERATIONS,
+        seed,
+        model: Model::Original,
+        // The original keeps its first 10 races lap by lap; in the demo's store they would be
+        // most of its size (about 250 KB a run), so the demo's record keeps none.
+        sample_races: 0,
     };
-    let simulation = NewSimulation {
-        session_id: session,
-        driver_paces: by_driver(&paces),
-        n_laps: n_laps as i64,
-        iterations: ITERATIONS as i64,
-        results: json!({
-            "win_probability": by_driver(&simulated.win_probability),
-            "expected_positions": by_driver(&simulated.expected_position),
-        }),
-    };
-    store
-        .save_simulation(&simulation)
-        .context("saving the Monte Carlo simulation")?;
+    let simulated = simulation::simulate_session(store, session, &options).context("simulating the race")?;
+    simulation::save_simulation(store, &simulated).context("saving the Monte Carlo simulation")?;
     Ok(session)
 }
 
@@ -261,9 +233,13 @@ impl Summary {
         if let Some(sim) = self.simulations.last() {
             writeln!(
                 out,
-                "simulation: {} of {} from each driver's median green lap (WIN column)",
+                "simulation: {} of {} from each driver's median green lap, model {} (WIN column)",
                 count(sim.iterations.try_into().unwrap_or(0), "iteration"),
                 count(sim.n_laps.try_into().unwrap_or(0), "lap"),
+                sim.results
+                    .get("model")
+                    .and_then(Value::as_str)
+                    .unwrap_or("original"),
             )?;
         }
         writeln!(

@@ -66,6 +66,7 @@ pub(crate) fn run(url: &str, args: &SimulateArgs) -> anyhow::Result<()> {
         iterations: args.iterations,
         seed: args.seed,
         model: args.model,
+        sample_races: simulation::SAMPLE_RACES,
     };
     let started = Instant::now();
     let sim = simulation::simulate_session(store.as_ref(), id, &options).map_err(|err| match err {

@@ -93,19 +93,20 @@ fn demo_fills_the_store(url: &str) {
     let metric_drivers: BTreeSet<&str> = metrics.iter().map(|m| m.driver_id.as_str()).collect();
     let lap_drivers: BTreeSet<&str> = laps.iter().map(|l| l.driver_id.as_str()).collect();
     assert_eq!(metric_drivers, lap_drivers);
+    // The library's driver metrics of the stored laps, in the original's record shape.
+    let computed = racestore::analysis::metrics::analyze_session(store.as_ref(), session.id).unwrap();
     for m in &metrics {
+        let expected = computed
+            .drivers
+            .get(&m.driver_id)
+            .unwrap()
+            .to_record(session.id, &m.driver_id);
         assert!(m.consistency_index.is_some_and(|c| c > 0.0 && c <= 1.0), "{m:?}");
-        assert!(m.aggression_score.is_some(), "{m:?}");
-        for key in ["S1", "S2", "S3"] {
-            assert!(
-                m.sector_strength[key]
-                    .as_f64()
-                    .is_some_and(|s| s > 0.0 && s <= 1.0),
-                "{m:?}"
-            );
-        }
-        assert!(m.pace_stability["std"].is_number() && m.pace_stability["trend"].is_number());
-        assert!(m.fatigue_dropoff["dropoff_per_lap"].is_number());
+        assert_eq!(m.consistency_index, expected.consistency_index, "{m:?}");
+        assert_eq!(m.aggression_score, expected.aggression_score, "{m:?}");
+        assert_eq!(m.sector_strength, expected.sector_strength, "{m:?}");
+        assert_eq!(m.pace_stability, expected.pace_stability, "{m:?}");
+        assert_eq!(m.fatigue_dropoff, expected.fatigue_dropoff, "{m:?}");
     }
 
     let predictions = store.get_session_predictions(session.id).unwrap();
@@ -120,8 +121,9 @@ fn demo_fills_the_store(url: &str) {
     assert_eq!(wins.len(), 20);
     let total: f64 = wins.values().map(|p| p.as_f64().unwrap()).sum();
     assert!((total - 1.0).abs() < 1e-6, "win probabilities sum to {total}");
+    assert_eq!(simulation.results["model"], "original");
     assert_eq!(
-        simulation.results["expected_positions"]
+        simulation.results["expected_finishing_time"]
             .as_object()
             .unwrap()
             .len(),

@@ -46,7 +46,7 @@ pub const FUEL_EFFECT_PER_10KG: f64 = 0.03;
 /// The fuel load a stint starts with, kg.
 pub const START_FUEL: f64 = 100.0;
 /// How many of the first iterations the results keep lap by lap (`simulations` in the
-/// original's results).
+/// original's results, which keeps its first 10), unless told otherwise.
 pub const SAMPLE_RACES: usize = 10;
 /// A green lap slower than this times the driver's median green lap is left out of the fitted
 /// model (a spin, an off, a lap behind a slow car): the 107 % rule of motorsport.
@@ -148,6 +148,9 @@ pub struct Setup {
     /// Tyre compound of each stint per driver, as the original's `compounds`; `None` is `SOFT`
     /// throughout. When given it must name every driver. The fitted model ignores compounds.
     pub compounds: Option<BTreeMap<String, Vec<String>>>,
+    /// How many of the first races the results keep lap by lap ([`SAMPLE_RACES`], as the
+    /// original, by default); they are most of a stored simulation's size.
+    pub sample_races: usize,
 }
 
 impl Setup {
@@ -162,6 +165,7 @@ impl Setup {
             model: LapModel::Original,
             pit_strategy: None,
             compounds: None,
+            sample_races: SAMPLE_RACES,
         }
     }
 }
@@ -221,7 +225,7 @@ pub struct Results {
     pub position_probabilities: Keyed<Keyed<f64>>,
     /// Per driver, the most likely position.
     pub most_likely_positions: Keyed<MostLikely>,
-    /// The first [`SAMPLE_RACES`] races, lap by lap.
+    /// The first [`Setup::sample_races`] races (10 as in the original), lap by lap.
     pub simulations: Vec<SampleRace>,
     /// `original` or `fitted`.
     pub model: String,
@@ -611,7 +615,7 @@ pub fn simulate(setup: &Setup) -> Result<Results> {
             }
         })
         .collect();
-    let samples = (0..iterations.min(SAMPLE_RACES as u64))
+    let samples = (0..iterations.min(setup.sample_races as u64))
         .map(|i| sample_race(setup, &plans, i))
         .collect();
     Ok(Results {
@@ -774,6 +778,9 @@ pub struct SessionOptions {
     pub seed: u64,
     /// The lap-time model.
     pub model: Model,
+    /// How many of the first races the results keep lap by lap ([`SAMPLE_RACES`] as the
+    /// original).
+    pub sample_races: usize,
 }
 
 /// A stored session's simulation: its paces, and the results.
@@ -842,6 +849,7 @@ pub fn simulate_session(
         model,
         pit_strategy: None,
         compounds: None,
+        sample_races: options.sample_races,
     };
     Ok(SessionSimulation {
         session_id,

@@ -411,6 +411,7 @@ fn simulation_agrees_with_the_originals_on_three_races() {
         iterations: OUR_ITERATIONS,
         seed: SEED,
         model: Model::Original,
+        sample_races: simulation::SAMPLE_RACES,
     };
     let mut ours = Vec::new();
     for race in SIMULATED_RACES {
@@ -574,6 +575,7 @@ fn the_fitted_model_gives_a_real_races_times_and_the_original_about_twice() {
             iterations: 2_000,
             seed: 1,
             model,
+            sample_races: 0,
         };
         simulation::simulate_session(store.as_ref(), id, &options).unwrap()
     };
