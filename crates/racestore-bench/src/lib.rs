@@ -446,6 +446,9 @@ pub struct Measures {
     pub ingest: Ingest,
     /// `get_session_laps` in the large store.
     pub reads: Latency,
+    /// Listing every session of the large store with its counts and best lap
+    /// (`session_summaries`, what `racestore sessions` prints): the fastest of three, seconds.
+    pub list_sessions: f64,
     /// Reopening the large store.
     pub open: OpenCost,
     /// The large store's bytes on disk; `None` when the backend has no files.
@@ -664,6 +667,8 @@ fn measure(target: &Target, options: &Options, progress: &dyn Progress) -> anyho
         &progress.bar("get_session_laps", READS as u64),
     )
     .with_context(|| format!("reading sessions of {shown}"))?;
+    let list_sessions =
+        list_sessions(store.as_ref(), laps).with_context(|| format!("listing the sessions of {shown}"))?;
     let at_n = probe(
         store.as_ref(),
         &mut laps_gen,
@@ -695,6 +700,7 @@ fn measure(target: &Target, options: &Options, progress: &dyn Progress) -> anyho
         at_n,
         ingest: ingested,
         reads,
+        list_sessions,
         open,
         size,
         laps_after_reopen,
@@ -857,6 +863,24 @@ fn session_reads(
     bar.finish_and_clear();
     sorted.sort();
     Ok(Latency { sorted })
+}
+
+/// Times listing every session with its summary (the fastest of three calls), checking that the
+/// summaries count every lap of the store.
+fn list_sessions(store: &dyn RaceStore, laps: u64) -> anyhow::Result<f64> {
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let summaries = store.session_summaries(&racestore::SessionQuery::all())?;
+        best = best.min(start.elapsed().as_secs_f64());
+        let counted: u64 = summaries.iter().map(|s| s.counts.laps()).sum();
+        ensure!(
+            counted == laps,
+            "the session summaries count {counted} laps, not the {} stored",
+            thousands(laps)
+        );
+    }
+    Ok(best)
 }
 
 /// Runs the open probe (`racestore bench-open`, see [`open_probe`]) on `url` in a new process,

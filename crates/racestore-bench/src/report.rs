@@ -78,6 +78,12 @@ fn compared() -> Vec<Compared> {
             value: |m| Some(m.reads.percentile_ms(99.0)),
         },
         Compared {
+            key: "list_sessions_seconds",
+            label: "list sessions (session summaries)",
+            higher_is_better: false,
+            value: |m| Some(m.list_sessions),
+        },
+        Compared {
             key: "open_seconds",
             label: "open time",
             higher_is_better: false,
@@ -227,6 +233,7 @@ fn measures_json(m: &Measures) -> Value {
             "median_ms": m.reads.percentile_ms(50.0),
             "p99_ms": m.reads.percentile_ms(99.0),
         },
+        "list_sessions_seconds": m.list_sessions,
         "open": {
             "seconds": m.open.seconds,
             "rss_before_bytes": m.open.rss_before,

@@ -220,6 +220,10 @@ fn write_text(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
             Box::new(|m| format!("{:.3}", m.reads.percentile_ms(99.0))),
         ),
         (
+            format!("list the sessions of the {n}-lap store (ms)"),
+            Box::new(|m| format!("{:.1}", m.list_sessions * 1000.0)),
+        ),
+        (
             format!("open the {n}-lap store (ms)"),
             Box::new(|m| format!("{:.1}", m.open.seconds * 1e3)),
         ),
