@@ -40,12 +40,11 @@ fn shown_url(url: &str) -> String {
 }
 
 fn counts_dict<'py>(py: Python<'py>, counts: &Counts) -> PyResult<Bound<'py, PyDict>> {
+    // Every collection by its key, as the library names them: a new collection needs nothing here.
     let d = PyDict::new(py);
-    d.set_item("sessions", counts.sessions())?;
-    d.set_item("driver_metrics", counts.driver_metrics())?;
-    d.set_item("laps", counts.laps())?;
-    d.set_item("predictions", counts.predictions())?;
-    d.set_item("simulations", counts.simulations())?;
+    for (collection, n) in counts.iter() {
+        d.set_item(collection.key(), n)?;
+    }
     Ok(d)
 }
 

@@ -365,10 +365,10 @@ def test_a_keyboard_interrupt_while_rows_are_read_stores_nothing_and_leaves_the_
 
 def test_clear_all_delete_and_counts(store):
     scenario(store)
-    assert store.counts() == {"sessions": 2, "driver_metrics": 1, "laps": 2, "predictions": 1, "simulations": 1}
-    assert store.delete_session(2) == {"sessions": 1, "driver_metrics": 0, "laps": 0, "predictions": 0, "simulations": 0}
+    assert store.counts() == {"sessions": 2, "driver_metrics": 1, "laps": 2, "predictions": 1, "simulations": 1, "entries": 0}
+    assert store.delete_session(2) == {"sessions": 1, "driver_metrics": 0, "laps": 0, "predictions": 0, "simulations": 0, "entries": 0}
     assert store.clear_all() is None
-    assert store.counts() == {"sessions": 0, "driver_metrics": 0, "laps": 0, "predictions": 0, "simulations": 0}
+    assert store.counts() == {"sessions": 0, "driver_metrics": 0, "laps": 0, "predictions": 0, "simulations": 0, "entries": 0}
     assert store.get_sessions() == []
     # Ids go on counting, as the original's did in the process that cleared it.
     assert store.create_session("Barber") == 3

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::model::{
-    Collection, Counts, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction, NewSession,
-    NewSimulation, Records, Sectors, Session, SessionQuery,
+    Collection, Counts, Entry, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewEntry, NewLap, NewPrediction,
+    NewSession, NewSimulation, Query, Records, Sectors, Session, SessionQuery,
 };
 use crate::{Error, RaceStore, RaceStoreExt};
 
@@ -73,6 +73,10 @@ macro_rules! conformance_tests {
             import_refuses_bad_ids_and_unknown_sessions_and_stores_nothing,
             backup_while_saving_is_a_consistent_snapshot,
             highest_ids_count_deleted_records_and_reserved_ids_are_never_given,
+            entries_round_trip_with_unknown_values_null,
+            entries_are_selected_by_any_column_even_one_named_by_an_sql_keyword,
+            a_laps_entry_is_found_by_session_and_driver,
+            invalid_entry_input_names_the_field,
         );
     };
     (@each $harness:expr; $($name:ident),* $(,)?) => {
@@ -121,6 +125,17 @@ fn simulation(session_id: Id) -> NewSimulation {
         iterations: 1000,
         results: json!({"win_probability": {D1: 0.62, D2: 0.38}}),
     }
+}
+
+/// A WEC-style entry: `car`'s driver `n`, driver id `car-n`.
+fn entry(session_id: Id, car: &str, n: u8, name: &str) -> NewEntry {
+    NewEntry::new(session_id, format!("{car}-{n}"))
+        .car(car)
+        .driver_name(name)
+        .class("HYPERCAR")
+        .group("H")
+        .team("Toyota Gazoo Racing")
+        .manufacturer("Toyota")
 }
 
 fn ids<T>(records: &[T], id: impl Fn(&T) -> Id) -> Vec<Id> {
@@ -769,6 +784,13 @@ pub fn delete_removes_the_session_and_everything_under_it(h: &dyn Harness) {
     store.save_driver_metrics(&NewDriverMetrics::new(id, D2)).unwrap();
     store.save_prediction(&prediction(id)).unwrap();
     store.save_simulation(&simulation(id)).unwrap();
+    store
+        .save_entries(&[
+            entry(id, "007", 1, "A"),
+            entry(id, "007", 2, "B"),
+            entry(id, "8", 1, "C"),
+        ])
+        .unwrap();
     let removed = store.delete_session(id).unwrap();
     assert_eq!(
         removed,
@@ -777,7 +799,8 @@ pub fn delete_removes_the_session_and_everything_under_it(h: &dyn Harness) {
             (Collection::DriverMetrics, 2),
             (Collection::Laps, 5),
             (Collection::Predictions, 1),
-            (Collection::Simulations, 1)
+            (Collection::Simulations, 1),
+            (Collection::Entries, 3),
         ])
     );
     assert_eq!(store.counts().unwrap(), Counts::default());
@@ -786,6 +809,7 @@ pub fn delete_removes_the_session_and_everything_under_it(h: &dyn Harness) {
     assert!(store.get_session_metrics(id).unwrap().is_empty());
     assert!(store.get_session_predictions(id).unwrap().is_empty());
     assert!(store.get_session_simulations(id).unwrap().is_empty());
+    assert!(store.get_session_entries(id).unwrap().is_empty());
 }
 
 /// Deleting one session leaves every other session and its records as they were.
@@ -1078,6 +1102,9 @@ pub fn counts_count_every_collection(h: &dyn Harness) {
         store.save_prediction(&prediction(s1)).unwrap();
     }
     store.save_simulation(&simulation(s2)).unwrap();
+    store
+        .save_entries(&[entry(s1, "7", 1, "A"), entry(s2, "7", 1, "A")])
+        .unwrap();
     assert_eq!(
         store.counts().unwrap(),
         Counts::of(&[
@@ -1085,7 +1112,8 @@ pub fn counts_count_every_collection(h: &dyn Harness) {
             (Collection::DriverMetrics, 1),
             (Collection::Laps, 8),
             (Collection::Predictions, 3),
-            (Collection::Simulations, 1)
+            (Collection::Simulations, 1),
+            (Collection::Entries, 2),
         ])
     );
 }
@@ -1129,30 +1157,10 @@ fn export_all(store: &dyn RaceStore, page: usize) -> Vec<Records> {
                     "a page starts after the previous one"
                 );
                 after = last;
-                all = Some(match (all, next) {
-                    (None, next) => next,
-                    (Some(Records::Sessions(mut a)), Records::Sessions(b)) => {
-                        a.extend(b);
-                        Records::Sessions(a)
-                    }
-                    (Some(Records::DriverMetrics(mut a)), Records::DriverMetrics(b)) => {
-                        a.extend(b);
-                        Records::DriverMetrics(a)
-                    }
-                    (Some(Records::Laps(mut a)), Records::Laps(b)) => {
-                        a.extend(b);
-                        Records::Laps(a)
-                    }
-                    (Some(Records::Predictions(mut a)), Records::Predictions(b)) => {
-                        a.extend(b);
-                        Records::Predictions(a)
-                    }
-                    (Some(Records::Simulations(mut a)), Records::Simulations(b)) => {
-                        a.extend(b);
-                        Records::Simulations(a)
-                    }
-                    _ => unreachable!("pages of one collection"),
-                });
+                match &mut all {
+                    None => all = Some(next),
+                    Some(all) => all.extend(next).expect("pages of one collection"),
+                }
             }
             all.unwrap_or_else(|| Records::empty(collection))
         })
@@ -1176,6 +1184,7 @@ fn populate(store: &dyn RaceStore) {
             .unwrap();
         store.save_prediction(&prediction(s)).unwrap();
         store.save_simulation(&simulation(s)).unwrap();
+        store.save_entries(&[entry(s, "007", 1, "Kévin ESTRE")]).unwrap();
     }
     store.delete_session(s3).unwrap();
 }
@@ -1190,6 +1199,16 @@ pub fn export_pages_through_each_collection_in_id_order(h: &dyn Harness) {
     assert_eq!(all[1].ids(), [2, 3]);
     assert_eq!(all[3].ids(), [2, 3]);
     assert_eq!(all[4].ids(), [2, 3]);
+    assert_eq!(all[5].ids(), [2, 3]);
+    assert_eq!(
+        all[5],
+        Records::of(
+            [1, 2]
+                .iter()
+                .flat_map(|s| store.get_session_entries(*s).unwrap())
+                .collect::<Vec<Entry>>()
+        )
+    );
     assert_eq!(
         all[1],
         Records::DriverMetrics(
@@ -1413,6 +1432,7 @@ pub fn highest_ids_count_deleted_records_and_reserved_ids_are_never_given(h: &dy
         (Collection::Laps, 17),
         (Collection::Predictions, 3),
         (Collection::Simulations, 3),
+        (Collection::Entries, 3),
     ]);
     assert_eq!(
         store.highest_ids().unwrap(),
@@ -1425,6 +1445,7 @@ pub fn highest_ids_count_deleted_records_and_reserved_ids_are_never_given(h: &dy
         (Collection::Laps, 40),
         (Collection::Predictions, 3),
         (Collection::Simulations, 7),
+        (Collection::Entries, 5),
     ]);
     store.reserve_ids(&marks).unwrap();
     let raised = IdMarks::of(&[
@@ -1433,6 +1454,7 @@ pub fn highest_ids_count_deleted_records_and_reserved_ids_are_never_given(h: &dy
         (Collection::Laps, 40),
         (Collection::Predictions, 3),
         (Collection::Simulations, 7),
+        (Collection::Entries, 5),
     ]);
     assert_eq!(store.highest_ids().unwrap(), raised);
     store.close().unwrap();
@@ -1451,10 +1473,135 @@ pub fn highest_ids_count_deleted_records_and_reserved_ids_are_never_given(h: &dy
     );
     assert_eq!(store.save_prediction(&prediction(1)).unwrap(), 4);
     assert_eq!(store.save_simulation(&simulation(1)).unwrap(), 8);
+    assert_eq!(store.save_entries(&[entry(1, "8", 1, "B")]).unwrap(), [6]);
     store.reserve_ids(&IdMarks::default()).unwrap();
     assert_eq!(
         store.save_lap_data(&lap(1, D1, 10)).unwrap(),
         42,
         "lower marks change nothing"
     );
+}
+
+/// Entries read back with every value given, in id order; values not given read back as `None`.
+pub fn entries_round_trip_with_unknown_values_null(h: &dyn Harness) {
+    let store = h.open();
+    let (s1, s2) = (session(&*store), session(&*store));
+    let given = vec![
+        entry(s1, "007", 1, "Kévin ESTRE").vehicle("GR010 Hybrid"),
+        NewEntry::new(s1, "13"),
+        entry(s1, "007", 2, "Nicolás \"Nico\" Müller – 中嶋"),
+    ];
+    assert_eq!(store.save_entries(&given).unwrap(), [1, 2, 3]);
+    assert_eq!(
+        store
+            .save_entries(&[NewEntry::new(s2, "13").class("Am")])
+            .unwrap(),
+        [4]
+    );
+    let read = store.get_session_entries(s1).unwrap();
+    assert_eq!(ids(&read, |e| e.id), [1, 2, 3]);
+    for (record, input) in read.iter().zip(&given) {
+        assert_eq!(NewEntry::from(record), *input);
+        assert!(
+            is_racestore_timestamp(&record.created_at),
+            "{}",
+            record.created_at
+        );
+    }
+    let bare = &read[1];
+    assert_eq!(
+        (&bare.car_number, &bare.driver_name, &bare.class, &bare.group),
+        (&None, &None, &None, &None)
+    );
+    assert_eq!(
+        (&bare.team, &bare.manufacturer, &bare.vehicle),
+        (&None, &None, &None)
+    );
+    let json = serde_json::to_value(bare).unwrap();
+    let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        Collection::Entries
+            .columns()
+            .iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>(),
+        "the JSON keys are the columns, in order"
+    );
+    assert_eq!(json["team"], Value::Null);
+    store.close().unwrap();
+    drop(store);
+    let store = h.open();
+    assert_eq!(store.get_session_entries(s1).unwrap(), read);
+    assert_eq!(ids(&store.get_session_entries(s2).unwrap(), |e| e.id), [4]);
+}
+
+/// A read selects entries by any column, `group` (an SQL keyword) and `class` included.
+pub fn entries_are_selected_by_any_column_even_one_named_by_an_sql_keyword(h: &dyn Harness) {
+    let store = h.open();
+    let s = session(&*store);
+    store
+        .save_entries(&[
+            entry(s, "007", 1, "A"),
+            entry(s, "8", 1, "B").group("P/A").class("LMP2"),
+            entry(s, "007", 2, "C"),
+            NewEntry::new(s, "99"),
+        ])
+        .unwrap();
+    let select = |column: &'static str, value: &str| -> Vec<Id> {
+        let entries: Vec<Entry> = store
+            .read_records(&Query::session(Collection::Entries, s).text_equals(column, value))
+            .unwrap();
+        ids(&entries, |e| e.id)
+    };
+    assert_eq!(select("group", "H"), [1, 3]);
+    assert_eq!(select("group", "P/A"), [2]);
+    assert_eq!(select("class", "LMP2"), [2]);
+    assert_eq!(select("car_number", "007"), [1, 3]);
+    assert_eq!(select("driver_name", "C"), [3]);
+    assert!(select("team", "nobody").is_empty());
+}
+
+/// A lap's entry is the entry of its session with its driver id; none when there is none.
+pub fn a_laps_entry_is_found_by_session_and_driver(h: &dyn Harness) {
+    let store = h.open();
+    let (s1, s2) = (session(&*store), session(&*store));
+    store
+        .save_entries(&[
+            entry(s1, "007", 1, "A"),
+            entry(s1, "007", 2, "B"),
+            entry(s2, "007", 2, "Z"),
+        ])
+        .unwrap();
+    store
+        .save_laps(&[lap(s1, "007-2", 1), lap(s1, "8-1", 1)])
+        .unwrap();
+    let laps = store.get_session_laps(s1).unwrap();
+    let found = store.get_lap_entry(s1, &laps[0].driver_id).unwrap().unwrap();
+    assert_eq!((found.id, found.driver_name.as_deref()), (2, Some("B")));
+    assert_eq!(store.get_lap_entry(s1, &laps[1].driver_id).unwrap(), None);
+    assert_eq!(store.get_lap_entry(s2, "007-2").unwrap().unwrap().id, 3);
+    assert_eq!(store.get_lap_entry(s2 + 1, "007-2").unwrap(), None);
+}
+
+/// A blank driver id, or a value given blank (unknown is `None`), is Invalid naming the field;
+/// an entry of an unknown session is NotFound; nothing is stored.
+pub fn invalid_entry_input_names_the_field(h: &dyn Harness) {
+    let store = h.open();
+    let s = session(&*store);
+    assert_invalid(store.save_entries(&[NewEntry::new(s, " ")]), "driver_id");
+    assert_invalid(store.save_entries(&[NewEntry::new(s, "7").car("")]), "car_number");
+    for (field, bad) in [
+        ("driver_name", NewEntry::new(s, "7").driver_name(" ")),
+        ("class", NewEntry::new(s, "7").class("")),
+        ("group", NewEntry::new(s, "7").group("\t")),
+        ("team", NewEntry::new(s, "7").team("")),
+        ("manufacturer", NewEntry::new(s, "7").manufacturer("")),
+        ("vehicle", NewEntry::new(s, "7").vehicle("")),
+    ] {
+        assert_invalid(store.save_entries(&[entry(s, "1", 1, "ok"), bad]), field);
+    }
+    assert_not_found(store.save_entries(&[entry(s + 1, "1", 1, "x")]), s + 1);
+    assert_eq!(store.counts().unwrap().entries(), 0);
+    assert_eq!(store.save_entries(&[entry(s, "1", 1, "ok")]).unwrap(), [1]);
 }

@@ -407,7 +407,7 @@ fn csv_cell(value: Option<&Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{NewDriverMetrics, NewLap, NewPrediction, NewSession, NewSimulation};
+    use crate::model::{NewDriverMetrics, NewEntry, NewLap, NewPrediction, NewSession, NewSimulation};
     use serde_json::json;
 
     /// A JSON store with one record in every collection (and a second lap of another driver).
@@ -435,6 +435,9 @@ mod tests {
                 100,
                 json!({"win_probability": {"GR86-002-7": 1.0}}),
             ))
+            .unwrap();
+        store
+            .save_entries(&[NewEntry::new(s, "GR86-002-7").car("7").class("Am")])
             .unwrap();
         (dir, store)
     }

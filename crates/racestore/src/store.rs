@@ -7,9 +7,9 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    Collection, Counts, DriverMetrics, Id, IdMarks, Lap, LapQuery, Member, NewDriverMetrics, NewLap,
-    NewPrediction, NewRecord, NewRecords, NewRecordsVisitor, NewSession, NewSimulation, Prediction, Query,
-    Record, Records, Session, SessionQuery, Simulation,
+    Collection, Counts, DriverMetrics, Entry, Id, IdMarks, Lap, LapQuery, Member, NewDriverMetrics, NewEntry,
+    NewLap, NewPrediction, NewRecord, NewRecords, NewRecordsVisitor, NewSession, NewSimulation, Prediction,
+    Query, Record, Records, Session, SessionQuery, Simulation,
 };
 
 /// Storage for race sessions and everything recorded under them.
@@ -23,7 +23,7 @@ use crate::model::{
 /// Every backend behaves as follows; the conformance suite (`racestore::conformance`, one test
 /// per sentence) runs against each.
 ///
-/// - **Ids.** Each collection (sessions, driver metrics, laps, predictions, simulations) numbers
+/// - **Ids.** Each collection (sessions, driver metrics, laps, predictions, simulations, entries) numbers
 ///   its records 1, 2, 3, ... in the order they are saved. An id is never given twice, not even
 ///   after the record holding it was deleted and the store reopened. A rejected save uses no id.
 /// - **Reads.** [`read`](RaceStore::read) returns the records a [`Query`] selects — one
@@ -432,6 +432,12 @@ pub trait RaceStoreExt: RaceStore {
         save_one(self, NewRecords::Simulations(vec![simulation.clone()]))
     }
 
+    /// Saves entries (who drove which car) all together or not at all, returning their ids
+    /// (consecutive, in input order).
+    fn save_entries(&self, entries: &[NewEntry]) -> Result<Vec<Id>> {
+        save_group(self, NewRecords::Entries(entries.to_vec()))
+    }
+
     /// Saves one lap given in the original's positional form, sectors as `{"S1": .., "S2": .., "S3": ..}`.
     #[allow(clippy::too_many_arguments)]
     fn save_lap_json(
@@ -510,6 +516,21 @@ pub trait RaceStoreExt: RaceStore {
     /// The simulations of a session, in id order.
     fn get_session_simulations(&self, session_id: Id) -> Result<Vec<Simulation>> {
         read_typed(self, &Query::session(Collection::Simulations, session_id))
+    }
+
+    /// The entries of a session (one per car and driver), in id order.
+    fn get_session_entries(&self, session_id: Id) -> Result<Vec<Entry>> {
+        read_typed(self, &Query::session(Collection::Entries, session_id))
+    }
+
+    /// The entry of the driver a lap names: the entry of session `session_id` with the lap's
+    /// `driver_id` (the first saved, should there be several); `None` when there is none.
+    fn get_lap_entry(&self, session_id: Id, driver_id: &str) -> Result<Option<Entry>> {
+        let query = Query {
+            limit: Some(1),
+            ..Query::session(Collection::Entries, session_id).text_equals("driver_id", driver_id)
+        };
+        Ok(read_typed::<Entry, _>(self, &query)?.into_iter().next())
     }
 
     /// Up to `limit` records of `collection` with ids above `after_id`, in id order.

@@ -98,10 +98,11 @@ mod tests {
             (Collection::Laps, 600),
             (Collection::Predictions, 0),
             (Collection::Simulations, 1),
+            (Collection::Entries, 3),
         ]);
         assert_eq!(
             counts_text(&counts),
-            "1 session, 2 driver metrics, 600 laps, 0 predictions, 1 simulation"
+            "1 session, 2 driver metrics, 600 laps, 0 predictions, 1 simulation, 3 entries"
         );
         assert_eq!(shown_url("json:storage"), "json:storage");
         let shown = shown_url("postgres://race:hunter2@db/timing");

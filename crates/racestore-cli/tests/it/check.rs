@@ -19,7 +19,7 @@ fn a_sound_store_checks_clean_on_every_backend() {
         assert_eq!(
             out,
             format!(
-                "checked {url}: 3 sessions, 25 driver metrics, 623 laps, 3 predictions, 3 simulations\n\
+                "checked {url}: 3 sessions, 25 driver metrics, 623 laps, 3 predictions, 3 simulations, 2 entries\n\
                  no problems: the store is sound\n"
             )
         );

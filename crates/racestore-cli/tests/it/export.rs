@@ -48,7 +48,8 @@ fn json_export_of_everything_is_an_object_of_every_collection_as_the_library_rea
                 "driver_metrics",
                 "lap_data",
                 "predictions",
-                "simulations"
+                "simulations",
+                "entries"
             ]
         );
         for (collection, records) in everything(url) {

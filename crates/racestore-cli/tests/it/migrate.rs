@@ -49,7 +49,7 @@ fn the_originals_directory_to_sqlite_and_back_to_json_exports_byte_for_byte_the_
 
     let said = migrate(&json, &sqlite);
     assert!(
-        said.starts_with(&format!("copied {json} to {sqlite}: 2 sessions, 2 driver metrics, 6 laps, 2 predictions, 1 simulation (13 records)")),
+        said.starts_with(&format!("copied {json} to {sqlite}: 2 sessions, 2 driver metrics, 6 laps, 2 predictions, 1 simulation, 0 entries (13 records)")),
         "{said}"
     );
     assert_eq!(

@@ -72,7 +72,7 @@ fn migrate_export_and_backup_draw_progress_on_a_terminal_and_nothing_when_piped(
         "no bar on a terminal: {shown:?}"
     );
     assert!(
-        shown.contains("verified: 657 records, checksums match"),
+        shown.contains("verified: 659 records, checksums match"),
         "{shown:?}"
     );
     let piped = run(racestore().args([

@@ -15,12 +15,18 @@ pub(crate) struct Migration {
     pub(crate) sql: &'static str,
 }
 
-/// The collection's columns, comma separated, in the model's order.
+/// A column name quoted as an SQL identifier (`"group"`): a collection may name a column with
+/// an SQL keyword, so every statement quotes the columns it names.
+pub(crate) fn quoted(column: &str) -> String {
+    format!("\"{}\"", column.replace('"', "\"\""))
+}
+
+/// The collection's columns, quoted, comma separated, in the model's order.
 pub(crate) fn column_list(collection: Collection) -> String {
     collection
         .columns()
         .iter()
-        .map(|c| c.name)
+        .map(|c| quoted(c.name))
         .collect::<Vec<_>>()
         .join(", ")
 }

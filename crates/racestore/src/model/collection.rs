@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::records::{
-    DriverMetrics, Lap, NewDriverMetrics, NewLap, NewPrediction, NewSession, NewSimulation, Prediction,
-    Session, Simulation,
+    DriverMetrics, Entry, Lap, NewDriverMetrics, NewEntry, NewLap, NewPrediction, NewSession, NewSimulation,
+    Prediction, Session, Simulation,
 };
 use super::Id;
 use crate::error::{Error, Result};
@@ -382,6 +382,19 @@ macro_rules! collections {
             pub fn collection(&self) -> Collection {
                 match self {
                     $(Records::$variant(_) => Collection::$variant,)+
+                }
+            }
+
+            /// Appends `more`, records of the same collection (the next page of a read, say);
+            /// gives `more` back when it holds another collection.
+            pub fn extend(&mut self, more: Records) -> std::result::Result<(), Records> {
+                match (self, more) {
+                    $((Records::$variant(records), Records::$variant(more)) => {
+                        records.extend(more);
+                        Ok(())
+                    })+
+                    #[allow(unreachable_patterns)]
+                    (_, more) => Err(more),
                 }
             }
         }
@@ -791,6 +804,8 @@ collections! {
     Predictions: Prediction, NewPrediction, "predictions", predictions, "prediction", "predictions";
     /// Simulations (`simulations`).
     Simulations: Simulation, NewSimulation, "simulations", simulations, "simulation", "simulations";
+    /// Entries (`entries`): who drove which car, in which class, for whom.
+    Entries: Entry, NewEntry, "entries", entries, "entry", "entries";
 }
 
 #[cfg(test)]

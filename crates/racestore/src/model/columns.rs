@@ -3,8 +3,8 @@
 
 use super::collection::{CellReader, CellRef, Column, ColumnKind, NewRecord, Record};
 use super::records::{
-    DriverMetrics, Lap, NewDriverMetrics, NewLap, NewPrediction, NewSession, NewSimulation, Prediction,
-    Session, Simulation,
+    DriverMetrics, Entry, Lap, NewDriverMetrics, NewEntry, NewLap, NewPrediction, NewSession, NewSimulation,
+    Prediction, Session, Simulation,
 };
 use super::Id;
 use crate::error::Result;
@@ -322,5 +322,74 @@ impl NewRecord for NewSimulation {
     }
     fn validate(&self, id: Id, now: &str) -> Result<Simulation> {
         NewSimulation::validate(self, id, now)
+    }
+}
+
+impl Record for Entry {
+    type New = NewEntry;
+    const COLUMNS: &'static [Column] = &[
+        Column::required("id", Integer),
+        Column::required("session_id", Integer),
+        Column::optional("car_number", Text),
+        Column::required("driver_id", Text),
+        Column::optional("driver_name", Text),
+        Column::optional("class", Text),
+        Column::optional("group", Text),
+        Column::optional("team", Text),
+        Column::optional("manufacturer", Text),
+        Column::optional("vehicle", Text),
+        Column::required("created_at", Text),
+    ];
+    fn id(&self) -> Id {
+        self.id
+    }
+    fn session_id(&self) -> Id {
+        self.session_id
+    }
+    fn cells(&self) -> Vec<CellRef<'_>> {
+        vec![
+            CellRef::Integer(self.id),
+            CellRef::Integer(self.session_id),
+            CellRef::opt_text(self.car_number.as_deref()),
+            CellRef::Text(&self.driver_id),
+            CellRef::opt_text(self.driver_name.as_deref()),
+            CellRef::opt_text(self.class.as_deref()),
+            CellRef::opt_text(self.group.as_deref()),
+            CellRef::opt_text(self.team.as_deref()),
+            CellRef::opt_text(self.manufacturer.as_deref()),
+            CellRef::opt_text(self.vehicle.as_deref()),
+            CellRef::Text(&self.created_at),
+        ]
+    }
+    fn from_cells(mut c: CellReader) -> Result<Self> {
+        Ok(Entry {
+            id: c.integer()?,
+            session_id: c.integer()?,
+            car_number: c.opt_text()?,
+            driver_id: c.text()?,
+            driver_name: c.opt_text()?,
+            class: c.opt_text()?,
+            group: c.opt_text()?,
+            team: c.opt_text()?,
+            manufacturer: c.opt_text()?,
+            vehicle: c.opt_text()?,
+            created_at: c.text()?,
+        })
+    }
+    fn to_new(&self) -> NewEntry {
+        self.into()
+    }
+}
+
+impl NewRecord for NewEntry {
+    type Record = Entry;
+    fn session_id(&self) -> Option<Id> {
+        Some(self.session_id)
+    }
+    fn set_session_id(&mut self, session_id: Id) {
+        self.session_id = session_id;
+    }
+    fn validate(&self, id: Id, now: &str) -> Result<Entry> {
+        NewEntry::validate(self, id, now)
     }
 }

@@ -19,8 +19,8 @@ pub use collection::{
 };
 pub use query::{Filter, FilterValue, LapQuery, Query, SessionQuery};
 pub use records::{
-    lap_type, DriverMetrics, Lap, NewDriverMetrics, NewLap, NewPrediction, NewSession, NewSimulation,
-    Prediction, Sectors, Session, Simulation, DEFAULT_RACE_TYPE, MAX_JSON_DEPTH,
+    lap_type, DriverMetrics, Entry, Lap, NewDriverMetrics, NewEntry, NewLap, NewPrediction, NewSession,
+    NewSimulation, Prediction, Sectors, Session, Simulation, DEFAULT_RACE_TYPE, MAX_JSON_DEPTH,
 };
 pub(crate) use time::validate_iso8601;
 pub use time::{format_timestamp, now_timestamp};

@@ -2,8 +2,9 @@
 //!
 //! Stored records ([`Session`], [`DriverMetrics`], [`Lap`], [`Prediction`], [`Simulation`]) have
 //! exactly the fields, field order and JSON shape of the original GR Race Guardian storage, so
-//! its files read as they are and racestore's files read in the original. Inputs (`New*`) carry
-//! what a caller provides; [`validate`](NewLap::validate) rejects bad input with an
+//! its files read as they are and racestore's files read in the original. [`Entry`] is
+//! racestore's own: who drove which car, kept in a file (table) the original never reads.
+//! Inputs (`New*`) carry what a caller provides; [`validate`](NewLap::validate) rejects bad input with an
 //! [`Error::Invalid`] naming the field, before any backend stores anything.
 
 use serde::{Deserialize, Serialize};
@@ -119,6 +120,39 @@ pub struct Simulation {
     pub iterations: i64,
     /// The simulation's results, stored exactly.
     pub results: Value,
+    /// When the record was written.
+    pub created_at: String,
+}
+
+/// Who drove which car in a session, for whom, in which class: one record per car and driver.
+///
+/// Laps name their driver by [`driver_id`](Self::driver_id); the entry with the same session
+/// and driver id says which car that is ([`car_number`](Self::car_number)), who the driver is
+/// and the car's class, group, team, manufacturer and vehicle. Several entries with one car
+/// number are the drivers sharing that car (WEC: `007-1`, `007-2`, `007-3`). A value the source
+/// did not give is `None` (JSON `null`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The record's id.
+    pub id: Id,
+    /// The session it belongs to.
+    pub session_id: Id,
+    /// The car's number as written, leading zeros kept (`007`), if known.
+    pub car_number: Option<String>,
+    /// The driver id the driver's laps carry (`007-1`, `13`, `hamilton`).
+    pub driver_id: String,
+    /// The driver's name (`Kévin ESTRE`), if known.
+    pub driver_name: Option<String>,
+    /// The car's class (`HYPERCAR`, `LMGT3`, `Am`), if known.
+    pub class: Option<String>,
+    /// The car's group within its class or series (`H`, `P/A`, `Legends`), if known.
+    pub group: Option<String>,
+    /// The team that entered the car, if known.
+    pub team: Option<String>,
+    /// The car's manufacturer, if known.
+    pub manufacturer: Option<String>,
+    /// The car's model (`Toyota GR86`), if known.
+    pub vehicle: Option<String>,
     /// When the record was written.
     pub created_at: String,
 }
@@ -575,6 +609,130 @@ impl NewSimulation {
     }
 }
 
+/// An entry to save: a driver of a car in a session (see [`Entry`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEntry {
+    /// The session it belongs to; must exist.
+    pub session_id: Id,
+    /// The car's number as written; not blank when given.
+    pub car_number: Option<String>,
+    /// The driver id the driver's laps carry; must not be blank.
+    pub driver_id: String,
+    /// The driver's name; not blank when given.
+    pub driver_name: Option<String>,
+    /// The car's class; not blank when given.
+    pub class: Option<String>,
+    /// The car's group; not blank when given.
+    pub group: Option<String>,
+    /// The team; not blank when given.
+    pub team: Option<String>,
+    /// The manufacturer; not blank when given.
+    pub manufacturer: Option<String>,
+    /// The car's model; not blank when given.
+    pub vehicle: Option<String>,
+}
+
+impl NewEntry {
+    /// An entry of `driver_id` in session `session_id`, nothing else known yet.
+    pub fn new(session_id: Id, driver_id: impl Into<String>) -> Self {
+        NewEntry {
+            session_id,
+            car_number: None,
+            driver_id: driver_id.into(),
+            driver_name: None,
+            class: None,
+            group: None,
+            team: None,
+            manufacturer: None,
+            vehicle: None,
+        }
+    }
+
+    /// Sets the car number, as written (`007`).
+    #[must_use]
+    pub fn car(mut self, car_number: impl Into<String>) -> Self {
+        self.car_number = Some(car_number.into());
+        self
+    }
+
+    /// Sets the driver's name.
+    #[must_use]
+    pub fn driver_name(mut self, name: impl Into<String>) -> Self {
+        self.driver_name = Some(name.into());
+        self
+    }
+
+    /// Sets the class.
+    #[must_use]
+    pub fn class(mut self, class: impl Into<String>) -> Self {
+        self.class = Some(class.into());
+        self
+    }
+
+    /// Sets the group.
+    #[must_use]
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
+        self
+    }
+
+    /// Sets the team.
+    #[must_use]
+    pub fn team(mut self, team: impl Into<String>) -> Self {
+        self.team = Some(team.into());
+        self
+    }
+
+    /// Sets the manufacturer.
+    #[must_use]
+    pub fn manufacturer(mut self, manufacturer: impl Into<String>) -> Self {
+        self.manufacturer = Some(manufacturer.into());
+        self
+    }
+
+    /// Sets the vehicle (the car's model).
+    #[must_use]
+    pub fn vehicle(mut self, vehicle: impl Into<String>) -> Self {
+        self.vehicle = Some(vehicle.into());
+        self
+    }
+
+    /// Checks the input, giving the record to store under `id`: a driver id, and no value given
+    /// blank (an unknown value is `None`, not `""`).
+    pub fn validate(&self, id: Id, now: &str) -> Result<Entry> {
+        require_text("driver_id", &self.driver_id)?;
+        for (field, value) in [
+            ("car_number", &self.car_number),
+            ("driver_name", &self.driver_name),
+            ("class", &self.class),
+            ("group", &self.group),
+            ("team", &self.team),
+            ("manufacturer", &self.manufacturer),
+            ("vehicle", &self.vehicle),
+        ] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                return Err(Error::invalid(
+                    field,
+                    "must not be blank: leave it out (null) when it is not known",
+                ));
+            }
+        }
+        Ok(Entry {
+            id,
+            session_id: self.session_id,
+            car_number: self.car_number.clone(),
+            driver_id: self.driver_id.clone(),
+            driver_name: self.driver_name.clone(),
+            class: self.class.clone(),
+            group: self.group.clone(),
+            team: self.team.clone(),
+            manufacturer: self.manufacturer.clone(),
+            vehicle: self.vehicle.clone(),
+            created_at: now.to_owned(),
+        })
+    }
+}
+
 fn require_text(field: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         Err(Error::invalid(field, "must not be empty"))
@@ -732,6 +890,22 @@ impl From<&Simulation> for NewSimulation {
             n_laps: s.n_laps,
             iterations: s.iterations,
             results: s.results.clone(),
+        }
+    }
+}
+
+impl From<&Entry> for NewEntry {
+    fn from(e: &Entry) -> Self {
+        NewEntry {
+            session_id: e.session_id,
+            car_number: e.car_number.clone(),
+            driver_id: e.driver_id.clone(),
+            driver_name: e.driver_name.clone(),
+            class: e.class.clone(),
+            group: e.group.clone(),
+            team: e.team.clone(),
+            manufacturer: e.manufacturer.clone(),
+            vehicle: e.vehicle.clone(),
         }
     }
 }

@@ -310,7 +310,11 @@ fn power_loss_mode_fsyncs_every_save_and_the_directory_of_every_created_or_repla
         .unwrap();
     assert_eq!(counter.count(Kind::Sync), 0);
     store.close().unwrap();
-    assert_eq!(counter.count(Kind::Sync), 5, "close fsyncs each data file");
+    assert_eq!(
+        counter.count(Kind::Sync),
+        racestore::Collection::COUNT,
+        "close fsyncs each data file"
+    );
 }
 
 /// Counts fsyncs; holds the first one back until every saving thread's first save is queued

@@ -6,6 +6,7 @@ mod analysis;
 mod check_and_transfer;
 mod conformance;
 mod damage;
+mod entries;
 mod faults;
 mod import_alkamel;
 mod layers;

@@ -177,6 +177,18 @@ pub(crate) fn fill(url: &str) {
             json!({"win_probability": {"GR86-002-7": 1.0}, "big": 18446744073709551615u64}),
         ))
         .unwrap();
+    store
+        .save_entries(&[
+            racestore::model::NewEntry::new(s, "GR86-002-7")
+                .car("7")
+                .class("Am")
+                .vehicle("Toyota GR86"),
+            racestore::model::NewEntry::new(s, "Pérez; \"Checo\"")
+                .car("11")
+                .driver_name("Sergio Pérez")
+                .team("Red Bull Racing"),
+        ])
+        .unwrap();
     store.close().unwrap();
 }
 

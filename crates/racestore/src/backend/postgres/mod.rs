@@ -57,6 +57,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0002_indexes",
         sql: include_str!("migrations/0002_indexes.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_entries",
+        sql: include_str!("migrations/0003_entries.sql"),
+    },
 ];
 
 /// The table recording which migrations a schema has had.
@@ -326,7 +331,7 @@ fn select_for(query: &Query) -> (String, Vec<Box<dyn ToSql + Sync>>) {
             FilterValue::Text(text) => Box::new(text.clone()),
             FilterValue::Integer(i) => Box::new(*i),
         });
-        conditions.push(format!("{} = ${}", filter.column, values.len()));
+        conditions.push(format!("{} = ${}", sql::quoted(filter.column), values.len()));
     }
     let mut sql = format!(
         "{} WHERE {} ORDER BY id",

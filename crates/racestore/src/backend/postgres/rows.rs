@@ -34,7 +34,7 @@ pub(super) fn highest_id_given(collection: Collection) -> String {
 /// ids are consecutive, and a reader never sees a gap that a later read fills in. A save that
 /// fails its checks inserts no row, draws no id and takes no id lock.
 pub(super) fn insert_statement(collection: Collection) -> String {
-    let columns: Vec<&str> = collection.columns().iter().map(|c| c.name).collect();
+    let columns: Vec<String> = collection.columns().iter().map(|c| sql::quoted(c.name)).collect();
     let without_id = columns[1..].join(", ");
     let from_input: Vec<String> = columns[1..].iter().map(|c| format!("input.{c}")).collect();
     format!(

@@ -52,6 +52,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0002_indexes",
         sql: include_str!("migrations/0002_indexes.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_entries",
+        sql: include_str!("migrations/0003_entries.sql"),
+    },
 ];
 
 /// The table recording which migrations a database has had.
@@ -574,7 +579,7 @@ fn select_for(query: &Query) -> (String, Vec<Sql>) {
         values.push(Sql::Integer(*session_id));
     }
     for filter in filters {
-        conditions.push(format!("{} = ?", filter.column));
+        conditions.push(format!("{} = ?", sql::quoted(filter.column)));
         values.push(match &filter.value {
             FilterValue::Text(text) => Sql::Text(text.clone()),
             FilterValue::Integer(i) => Sql::Integer(*i),

@@ -254,10 +254,19 @@ fn opening_the_original_database_migrates_it_without_changing_its_tables_or_coun
         );
         assert_eq!(sequence(&conn), sequence_before, "sqlite_sequence must be kept");
         let applied = migrations(&conn);
-        assert_eq!(applied.len(), 2, "{applied:?}");
+        assert_eq!(applied.len(), 3, "{applied:?}");
         assert!(
             applied[0].starts_with("1 0001_original_schema 20")
                 && applied[1].starts_with("2 0002_indexes 20")
+                && applied[2].starts_with("3 0003_entries 20")
+        );
+        assert_eq!(
+            strings(
+                &conn,
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'entries'"
+            ),
+            ["entries"],
+            "racestore's own table is added beside the original's"
         );
         let indexes = strings(
             &conn,
@@ -267,6 +276,7 @@ fn opening_the_original_database_migrates_it_without_changing_its_tables_or_coun
             indexes,
             [
                 "idx_driver_metrics_session_id",
+                "idx_entries_session_id",
                 "idx_lap_data_session_id",
                 "idx_predictions_session_id",
                 "idx_race_sessions_circuit",

@@ -61,3 +61,22 @@ pub(crate) fn python3(test: &str) -> Option<&'static str> {
     eprintln!("SKIP {test}: python3 is not on PATH (needed to compare with Python's json module)");
     None
 }
+
+/// The pinned test interpreter `RACESTORE_TEST_PYTHON` (scripts/test points it at `.venv`), or
+/// `None` after a SKIP line (a failure when `CI` is set).
+pub(crate) fn test_python(test: &str) -> Option<PathBuf> {
+    let why = match std::env::var_os("RACESTORE_TEST_PYTHON").map(PathBuf::from) {
+        Some(path) if path.exists() => return Some(path),
+        Some(path) => format!(
+            "RACESTORE_TEST_PYTHON={} does not exist (run scripts/test, which creates .venv)",
+            path.display()
+        ),
+        None => "RACESTORE_TEST_PYTHON is not set (scripts/test sets it to the pinned .venv)".to_owned(),
+    };
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: {why}, and CI must not skip this test"
+    );
+    eprintln!("SKIP {test}: {why}");
+    None
+}
