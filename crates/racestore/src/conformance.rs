@@ -47,6 +47,7 @@ macro_rules! conformance_tests {
             batch_with_one_invalid_lap_stores_nothing,
             batch_with_an_unknown_session_stores_nothing,
             empty_batch_stores_nothing,
+            batch_with_a_session_saves_it_with_every_record_or_nothing,
             metrics_round_trip_with_empty_objects_for_missing_dicts,
             metrics_accept_nested_aggression_score,
             predictions_round_trip_exactly,
@@ -383,6 +384,41 @@ pub fn batch_with_an_unknown_session_stores_nothing(h: &dyn Harness) {
     batch[49].session_id = 7;
     assert_not_found(store.save_laps(&batch), 9);
     assert_eq!(store.counts().unwrap().laps(), 0);
+}
+
+/// A batch with a session creates it and saves every record of every collection into it,
+/// whatever session the inputs name; one invalid input, the last one included, stores nothing:
+/// no session without its records, and no id used.
+pub fn batch_with_a_session_saves_it_with_every_record_or_nothing(h: &dyn Harness) {
+    use crate::model::NewRecords;
+    use crate::store::Batch;
+    let store = h.open();
+    let earlier = session(&*store);
+    let batch = |last_lap_time: f64| {
+        let mut laps: Vec<NewLap> = (1..=30).map(|n| lap(0, D1, n)).collect();
+        laps[29].lap_time = last_lap_time;
+        Batch::session(NewSession::new("Sonoma Raceway").date("2025-09-14"))
+            .with(NewRecords::Laps(laps))
+            .with(NewRecords::Predictions(vec![prediction(earlier)]))
+            .with(NewRecords::Simulations(vec![simulation(0)]))
+            .with(NewRecords::Entries(vec![entry(0, "7", 1, "Ann Driver")]))
+    };
+    // The last input of the batch is invalid: the session and everything before it are refused.
+    assert_invalid(store.save(&batch(-1.0)), "lap_time");
+    assert_eq!(store.counts().unwrap(), Counts::of(&[(Collection::Sessions, 1)]));
+
+    let ids = store.save(&batch(95.0)).unwrap();
+    let new = ids.session.expect("the batch created its session");
+    assert_eq!(new, earlier + 1, "the refused batch used no session id");
+    assert_eq!(ids.records[0], (1..=30).collect::<Vec<Id>>());
+    assert_eq!(store.get_session_laps(new).unwrap().len(), 30);
+    assert_eq!(store.get_session_predictions(new).unwrap().len(), 1);
+    assert_eq!(store.get_session_simulations(new).unwrap().len(), 1);
+    assert_eq!(store.get_session_entries(new).unwrap().len(), 1);
+    assert!(store.get_session_predictions(earlier).unwrap().is_empty());
+    drop(store);
+    let reopened = h.open();
+    assert_eq!(reopened.get_session_laps(new).unwrap().len(), 30);
 }
 
 /// An empty batch stores nothing and returns no ids.

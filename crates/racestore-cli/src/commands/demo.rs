@@ -13,7 +13,7 @@ use racestore::{
 };
 use serde_json::{json, Value};
 
-use super::{close_store, open_store, plural, shell_quote};
+use super::{close_store, open_store, plural, shell_quote, shown_url};
 use crate::synthetic::{self, Race};
 use crate::table::{self, Align, Table};
 
@@ -43,21 +43,22 @@ pub(crate) struct DemoArgs {
 /// Runs `racestore demo` against the store `url`.
 pub(crate) fn run(url: &str, args: &DemoArgs) -> anyhow::Result<()> {
     let race = synthetic::generate(args.seed, args.drivers.into(), args.laps.into());
+    let shown = shown_url(url);
     let store = open_store(url)?;
     let session = write_race(store.as_ref(), &race, args.seed)
-        .with_context(|| format!("writing the demo race into {url}"))?;
+        .with_context(|| format!("writing the demo race into {shown}"))?;
     let summary = Summary::read(store.as_ref(), session)
-        .with_context(|| format!("reading session {session} back from {url}"))?;
+        .with_context(|| format!("reading session {session} back from {shown}"))?;
     close_store(store.as_ref(), url)?;
 
     let mut out = std::io::stdout().lock();
     if args.json {
         let mut value = summary.to_json();
-        value["store"] = json!(url);
+        value["store"] = json!(shown);
         value["seed"] = json!(args.seed);
         writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
     } else {
-        summary.write_table(&mut out, url, args.seed)?;
+        summary.write_table(&mut out, &shown, args.seed)?;
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use racestore::import::alkamel::{self, BadRows, DateSource, Options, Parsed, Problem, ProblemKind, Summary};
 use serde_json::{json, Value};
 
-use super::{close_store, open_store, shell_quote};
+use super::{close_store, open_store, shell_quote, shown_url};
 
 /// Inputs of at least this many bytes in all get a progress bar (on a terminal only).
 const PROGRESS_FROM_BYTES: u64 = 512 * 1024;
@@ -100,6 +100,7 @@ pub(crate) fn run(url: &str, args: &ImportArgs) -> anyhow::Result<()> {
 }
 
 fn run_alkamel(url: &str, args: &AlkamelArgs) -> anyhow::Result<()> {
+    let shown = shown_url(url);
     let options = Options {
         circuit: args.circuit.clone(),
         race_type: args.race_type.clone(),
@@ -134,7 +135,7 @@ fn run_alkamel(url: &str, args: &AlkamelArgs) -> anyhow::Result<()> {
     if options.bad_rows == BadRows::Abort && untrusted > 0 {
         let files = parsed.iter().filter(|p| !p.problems.is_empty()).count();
         if args.json {
-            print_json(url, &parsed, &[], false)?;
+            print_json(&shown, &parsed, &[], false)?;
         } else {
             let mut err = std::io::stderr().lock();
             for p in parsed.iter().filter(|p| !p.problems.is_empty()) {
@@ -188,7 +189,7 @@ fn run_alkamel(url: &str, args: &AlkamelArgs) -> anyhow::Result<()> {
                 };
                 let _ = close_store(store.as_ref(), url);
                 return Err(anyhow!(err).context(format!(
-                    "saving {} into {url} failed and stored nothing of it; {before}",
+                    "saving {} into {shown} failed and stored nothing of it; {before}",
                     p.file.display()
                 )));
             }
@@ -199,9 +200,9 @@ fn run_alkamel(url: &str, args: &AlkamelArgs) -> anyhow::Result<()> {
     close_store(store.as_ref(), url)?;
 
     if args.json {
-        print_json(url, &parsed, &summaries, true)
+        print_json(&shown, &parsed, &summaries, true)
     } else {
-        print_text(url, &parsed, &summaries)
+        print_text(&shown, &parsed, &summaries)
     }
 }
 

@@ -24,7 +24,7 @@ pub(crate) fn open_store(url: &str) -> anyhow::Result<Box<dyn RaceStore>> {
     let store = match racestore::open(url) {
         Ok(store) => store,
         Err(err @ racestore::Error::Unsupported { .. }) => return Err(err.into()),
-        Err(err) => return Err(err).with_context(|| format!("cannot open store {url}")),
+        Err(err) => return Err(err).with_context(|| format!("cannot open store {}", shown_url(url))),
     };
     for repair in store.repairs() {
         eprintln!("note: {repair}");
@@ -34,9 +34,12 @@ pub(crate) fn open_store(url: &str) -> anyhow::Result<Box<dyn RaceStore>> {
 
 /// Closes the store, so that a failure to flush is reported instead of lost in a drop.
 pub(crate) fn close_store(store: &dyn RaceStore, url: &str) -> anyhow::Result<()> {
-    store
-        .close()
-        .with_context(|| format!("closing store {url}: the last writes may not have reached the disk"))
+    store.close().with_context(|| {
+        format!(
+            "closing store {}: the last writes may not have reached the disk",
+            shown_url(url)
+        )
+    })
 }
 
 /// The URL as it may be shown: a PostgreSQL password replaced by `***`.

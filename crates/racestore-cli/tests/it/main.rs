@@ -11,3 +11,4 @@ mod export;
 mod import;
 mod migrate;
 mod progress;
+mod secrets;

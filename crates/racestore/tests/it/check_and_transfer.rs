@@ -226,3 +226,68 @@ fn the_originals_directory_copied_to_sqlite_and_back_is_the_same_record_for_reco
     let err = copy_all(&source, &back, |_, _, _| {}).unwrap_err();
     assert!(err.to_string().contains("is the target store empty?"), "{err}");
 }
+
+/// A JSON array of `n` laps of session 1 followed by one lap of session 99, written as the
+/// original's `json.dump(..., indent=2)` would.
+fn lap_file_with_an_orphan(n: i64) -> String {
+    let lap = |id: i64, session: i64| {
+        format!(
+            "  {{\n    \"id\": {id},\n    \"session_id\": {session},\n    \"driver_id\": \"GR86-{:03}\",\n    \"lap_number\": {id},\n    \"lap_time\": 91.5,\n    \"sector_1\": null,\n    \"sector_2\": null,\n    \"sector_3\": null,\n    \"lap_type\": \"RACE_LAP\",\n    \"position\": null,\n    \"created_at\": \"2025-09-06T14:00:00\"\n  }}",
+            id % 20
+        )
+    };
+    let mut laps: Vec<String> = (1..=n).map(|id| lap(id, 1)).collect();
+    laps.push(lap(n + 1, 99));
+    format!("[\n{}\n]", laps.join(",\n"))
+}
+
+#[test]
+fn check_reads_every_record_of_a_store_of_100k_laps_and_finds_an_orphan_lap_and_prediction() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("storage");
+    let store = JsonStore::open(&dir, Durability::Process).unwrap();
+    let s = store.create_session(&NewSession::new("Barber")).unwrap();
+    store
+        .save_prediction(&racestore::NewPrediction::new(
+            s, "GR86-002", "lap_time", 91.0, "m.pkl",
+        ))
+        .unwrap();
+    store
+        .save_prediction(&racestore::NewPrediction::new(
+            s, "GR86-003", "lap_time", 92.0, "m.pkl",
+        ))
+        .unwrap();
+    store.close().unwrap();
+    // 100,000 laps of session 1 and one of session 99, which does not exist; prediction 2
+    // moved to session 77, which does not exist either: both after a collection of >= 10,000.
+    std::fs::write(dir.join("lap_data.json"), lap_file_with_an_orphan(100_000)).unwrap();
+    let predictions = dir.join("predictions.json");
+    let text = std::fs::read_to_string(&predictions).unwrap();
+    let text = text.replacen(
+        "\"id\": 2,\n    \"session_id\": 1,",
+        "\"id\": 2,\n    \"session_id\": 77,",
+        1,
+    );
+    std::fs::write(&predictions, text).unwrap();
+
+    let url = format!("json:{}", dir.display());
+    let report = check(&url, false).unwrap();
+    assert_eq!(
+        (report.counts.laps(), report.counts.predictions()),
+        (100_001, 2),
+        "every record is read: {:?}",
+        report.counts
+    );
+    let found: Vec<&str> = report.problems.iter().map(|p| p.location.as_str()).collect();
+    assert_eq!(found, ["lap_data id 100001", "predictions id 2"], "{report:?}");
+    assert!(report.problems[0].message.contains("session 99"), "{report:?}");
+    assert!(report.problems[1].message.contains("session 77"), "{report:?}");
+
+    // The same through an open store (the path SQLite and PostgreSQL take).
+    let store = JsonStore::open(&dir, Durability::Process).unwrap();
+    let (problems, counts) = racestore::check::check_store(&store).unwrap();
+    store.close().unwrap();
+    assert_eq!((counts.laps(), counts.predictions()), (100_001, 2));
+    let found: Vec<&str> = problems.iter().map(|p| p.location.as_str()).collect();
+    assert_eq!(found, ["lap_data id 100001", "predictions id 2"]);
+}
