@@ -9,12 +9,16 @@ use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use racestore::import::alkamel::{self, BadRows, DateSource, Options, Parsed, Problem, ProblemKind, Summary};
+use racestore::import::ergast;
 use serde_json::{json, Value};
 
 use super::{close_store, open_store, shell_quote, shown_url};
 
 /// Inputs of at least this many bytes in all get a progress bar (on a terminal only).
 const PROGRESS_FROM_BYTES: u64 = 512 * 1024;
+
+/// Imports of at least this many laps get a progress bar (on a terminal only).
+const PROGRESS_FROM_LAPS: usize = 20_000;
 
 /// Lines listed per kind of problem in the text report.
 const LINES_SHOWN: usize = 5;
@@ -52,6 +56,44 @@ enum Format {
     /// number, a time that cannot be read, ...) are listed with file and line. By default they
     /// abort the whole import; --on-bad-row skip imports the other rows.
     Alkamel(AlkamelArgs),
+
+    /// Import Formula 1 races from the Ergast database's CSV tables (f1db_csv, Kaggle)
+    ///
+    /// Reads races.csv, lap_times.csv and drivers.csv from DIR, and circuits.csv, results.csv,
+    /// constructors.csv and pit_stops.csv when present (header names in any case, \N as null,
+    /// quoted or not, LF or CRLF). Every race chosen that has lap times becomes one session,
+    /// saved with its laps and entries in one batch; races without lap times (lap times start
+    /// in 1996) are counted, not stored. Every table is read and checked before anything is
+    /// stored: a bad cell stops the import naming file, line and column.
+    ///
+    /// Session: circuit = the circuit's name (circuits.csv), or the race's name without that
+    /// table; date = the race's date, with its start time (UTC) when given; race type "race".
+    ///
+    /// Each lap: driver id = the driver's driverRef (hamilton, max_verstappen; driver-ID when
+    /// missing or not unique); lap time = milliseconds / 1000 (exact); position = the running
+    /// position; lap type IN_LAP on a pit stop's lap, OUT_LAP on the lap after, else RACE_LAP.
+    /// Entries: car number, driver name, constructor as team.
+    Ergast(ErgastArgs),
+}
+
+/// Options of `racestore import ergast`.
+#[derive(Debug, Args)]
+pub(crate) struct ErgastArgs {
+    /// The folder holding the tables
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+
+    /// Import the races of this season (repeat for several; default: every race)
+    #[arg(long = "season", value_name = "YEAR")]
+    seasons: Vec<i64>,
+
+    /// Import the race with this raceId (repeat for several; with --season, either chooses)
+    #[arg(long = "race", value_name = "ID")]
+    races: Vec<i64>,
+
+    /// Print the result as JSON (one object) instead of text
+    #[arg(long)]
+    json: bool,
 }
 
 /// Options of `racestore import alkamel`.
@@ -96,6 +138,7 @@ enum OnBadRow {
 pub(crate) fn run(url: &str, args: &ImportArgs) -> anyhow::Result<()> {
     match &args.format {
         Format::Alkamel(args) => run_alkamel(url, args),
+        Format::Ergast(args) => run_ergast(url, args),
     }
 }
 
@@ -204,6 +247,106 @@ fn run_alkamel(url: &str, args: &AlkamelArgs) -> anyhow::Result<()> {
     } else {
         print_text(&shown, &parsed, &summaries)
     }
+}
+
+fn run_ergast(url: &str, args: &ErgastArgs) -> anyhow::Result<()> {
+    let options = ergast::Options {
+        seasons: args.seasons.clone(),
+        races: args.races.clone(),
+    };
+    let parsed = ergast::parse(&args.dir, &options).map_err(|err| nothing_imported(err, &args.dir))?;
+    let store = open_store(url)?;
+    let laps = parsed.laps();
+    let progress = Progress::counting(laps as u64, laps >= PROGRESS_FROM_LAPS);
+    let mut imported: Vec<ergast::RaceSummary> = Vec::with_capacity(parsed.races.len());
+    for race in &parsed.races {
+        progress.phase(format!("{} {}", race.race.year, race.race.name));
+        match ergast::save(store.as_ref(), race) {
+            Ok(summary) => imported.push(summary),
+            Err(err) => {
+                progress.clear();
+                let before = match imported.last() {
+                    None => "nothing was imported".to_owned(),
+                    Some(last) => format!(
+                        "the {} before it stay imported (sessions {} to {}); import the rest with --race or --season",
+                        count(imported.len(), "race"),
+                        imported[0].session.id,
+                        last.session.id
+                    ),
+                };
+                let _ = close_store(store.as_ref(), url);
+                return Err(anyhow!(err).context(format!(
+                    "saving race {} ({} {}) into {url} failed and stored nothing of it; {before}",
+                    race.race.race_id, race.race.year, race.race.name
+                )));
+            }
+        }
+        progress.advance(race.laps.len() as u64);
+    }
+    progress.clear();
+    close_store(store.as_ref(), url)?;
+    let report = ergast::Report {
+        dir: parsed.dir,
+        imported,
+        races_without_laps: parsed.races_without_laps,
+        missing_tables: parsed.missing_tables,
+    };
+    if args.json {
+        let value = json!({"store": url, "report": report});
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::to_string_pretty(&value)?
+        )?;
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    for race in &report.imported {
+        let s = &race.session;
+        writeln!(
+            out,
+            "race {} ({} round {}, {}): session {}, {}, {}: {}, {}, {} marked",
+            race.race.race_id,
+            race.race.year,
+            race.race.round.map_or_else(|| "?".to_owned(), |r| r.to_string()),
+            race.race.name,
+            s.id,
+            s.circuit,
+            s.date,
+            count(race.laps, "lap"),
+            count(race.drivers, "driver"),
+            count(race.pit_stops, "pit stop"),
+        )?;
+        if race.pit_stops_without_lap > 0 {
+            writeln!(
+                out,
+                "  {} on a lap without a lap time, not marked",
+                count(race.pit_stops_without_lap, "pit stop")
+            )?;
+        }
+    }
+    if !report.missing_tables.is_empty() {
+        writeln!(
+            out,
+            "not in {}: {}",
+            report.dir.display(),
+            report.missing_tables.join(", ")
+        )?;
+    }
+    let total: usize = report.imported.iter().map(|r| r.laps).sum();
+    writeln!(
+        out,
+        "total: {} imported from {}, {} without lap times not stored, into {url}",
+        count(total, "lap"),
+        count(report.imported.len(), "race"),
+        count(report.races_without_laps.len(), "race"),
+    )?;
+    writeln!(
+        out,
+        "list the sessions: racestore sessions --store {}",
+        shell_quote(url)
+    )?;
+    Ok(())
 }
 
 /// A parse error, saying nothing was imported, and naming the file when the error does not.
@@ -366,12 +509,17 @@ struct Progress {
 
 impl Progress {
     fn new(total_bytes: u64) -> Self {
-        let target = if total_bytes >= PROGRESS_FROM_BYTES {
+        Progress::counting(total_bytes, total_bytes >= PROGRESS_FROM_BYTES)
+    }
+
+    /// A bar over `total` units of any kind, drawn when `shown` (and stderr is a terminal).
+    fn counting(total: u64, shown: bool) -> Self {
+        let target = if shown {
             ProgressDrawTarget::stderr()
         } else {
             ProgressDrawTarget::hidden()
         };
-        let bar = ProgressBar::with_draw_target(Some(total_bytes), target);
+        let bar = ProgressBar::with_draw_target(Some(total), target);
         if let Ok(style) = ProgressStyle::with_template("{wide_msg} [{bar:24}] {percent:>3}% {elapsed:>4}") {
             bar.set_style(style.progress_chars("=> "));
         }

@@ -9,6 +9,7 @@ mod check;
 mod cli;
 mod export;
 mod import;
+mod import_ergast;
 mod migrate;
 mod progress;
 mod secrets;

@@ -6,6 +6,9 @@
 //!
 //! - [`alkamel`]: Al Kamel Systems' lap-by-lap analysis exports (`23_Analysis...`), used by the
 //!   Toyota GR Cup and the FIA WEC.
+//! - [`ergast`]: Formula 1's history from the Ergast database's CSV tables, one session per race.
 
 pub mod alkamel;
+pub mod ergast;
+mod table;
 mod time;

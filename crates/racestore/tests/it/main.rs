@@ -9,6 +9,7 @@ mod damage;
 mod entries;
 mod faults;
 mod import_alkamel;
+mod import_ergast;
 mod layers;
 mod model_check;
 mod original_fixtures;
