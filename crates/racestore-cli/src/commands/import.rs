@@ -254,6 +254,7 @@ fn run_ergast(url: &str, args: &ErgastArgs) -> anyhow::Result<()> {
         seasons: args.seasons.clone(),
         races: args.races.clone(),
     };
+    let shown = shown_url(url);
     let parsed = ergast::parse(&args.dir, &options).map_err(|err| nothing_imported(err, &args.dir))?;
     let store = open_store(url)?;
     let laps = parsed.laps();
@@ -276,7 +277,7 @@ fn run_ergast(url: &str, args: &ErgastArgs) -> anyhow::Result<()> {
                 };
                 let _ = close_store(store.as_ref(), url);
                 return Err(anyhow!(err).context(format!(
-                    "saving race {} ({} {}) into {url} failed and stored nothing of it; {before}",
+                    "saving race {} ({} {}) into {shown} failed and stored nothing of it; {before}",
                     race.race.race_id, race.race.year, race.race.name
                 )));
             }
@@ -292,7 +293,7 @@ fn run_ergast(url: &str, args: &ErgastArgs) -> anyhow::Result<()> {
         missing_tables: parsed.missing_tables,
     };
     if args.json {
-        let value = json!({"store": url, "report": report});
+        let value = json!({"store": shown, "report": report});
         writeln!(
             std::io::stdout().lock(),
             "{}",
@@ -336,7 +337,7 @@ fn run_ergast(url: &str, args: &ErgastArgs) -> anyhow::Result<()> {
     let total: usize = report.imported.iter().map(|r| r.laps).sum();
     writeln!(
         out,
-        "total: {} imported from {}, {} without lap times not stored, into {url}",
+        "total: {} imported from {}, {} without lap times not stored, into {shown}",
         count(total, "lap"),
         count(report.imported.len(), "race"),
         count(report.races_without_laps.len(), "race"),
@@ -344,7 +345,7 @@ fn run_ergast(url: &str, args: &ErgastArgs) -> anyhow::Result<()> {
     writeln!(
         out,
         "list the sessions: racestore sessions --store {}",
-        shell_quote(url)
+        shell_quote(&shown)
     )?;
     Ok(())
 }

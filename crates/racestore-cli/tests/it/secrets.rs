@@ -34,11 +34,29 @@ fn export_file(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// Made-up Ergast tables of one race, two drivers and two laps each.
+fn ergast_tables(dir: &Path) -> std::path::PathBuf {
+    let tables = dir.join("ergast");
+    std::fs::create_dir_all(&tables).unwrap();
+    let write = |name: &str, text: &str| std::fs::write(tables.join(name), text).unwrap();
+    write(
+        "races.csv",
+        "raceId,year,round,circuitId,name,date\n7,2001,1,1,\"A GP\",\"2001-03-04\"\n",
+    );
+    write("drivers.csv", "driverId,driverRef\n1,\"senna\"\n2,\"prost\"\n");
+    write(
+        "lap_times.csv",
+        "raceId,driverId,lap,position,milliseconds\n7,1,1,1,80000\n7,2,1,2,81000\n7,1,2,1,79000\n7,2,2,2,79500\n",
+    );
+    tables
+}
+
 /// Every command of the CLI against the store `pg` (a URL with the password), as argument lists.
 /// `pg2` is a second, empty store for migrate to copy into.
 fn every_command(pg: &str, pg2: &str, dir: &Path, round: &str) -> Vec<Vec<String>> {
     let copy = json_url(&dir.join(format!("copy-{round}")));
     let file = export_file(dir).display().to_string();
+    let tables = ergast_tables(dir).display().to_string();
     let backup = dir.join(format!("backup-{round}")).display().to_string();
     let store = |args: &[&str]| {
         let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
@@ -60,6 +78,8 @@ fn every_command(pg: &str, pg2: &str, dir: &Path, round: &str) -> Vec<Vec<String
         store(&["export", "--session", "1", "--format", "csv"]),
         store(&["import", "alkamel", &file]),
         store(&["import", "alkamel", "--json", &file]),
+        store(&["import", "ergast", &tables]),
+        store(&["import", "ergast", "--json", &tables]),
         store(&["backup", "--to", &backup]),
         store(&["check"]),
         store(&["check", "--repair", "--json"]),
