@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::model::{Collection, Counts, Id, NewRecord, Record, Records, RecordsVisitor};
-use crate::store::{RaceStore, RaceStoreExt, Repair};
+use crate::store::{OpenOptions, RaceStore, RaceStoreExt, Repair};
 use crate::transfer::PAGE_SIZE;
 use crate::url::StoreUrl;
 
@@ -36,22 +36,113 @@ impl CheckReport {
     }
 }
 
-/// Checks the store at `url`; with `repair`, first repairs what can be repaired without losing a
-/// valid record (a torn tail, an interrupted batch or delete), and refuses to touch anything
-/// when some problem cannot be repaired that way.
+/// What [`check`] may change: nothing unless `repair`; with it, only what loses no record,
+/// unless a flag allows a repair that gives records up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// Repair, all or nothing: a torn tail, an interrupted batch or delete; and what the flags
+    /// below allow.
+    pub repair: bool,
+    /// Also drop records whose session does not exist (`--drop-orphans`), cutting off a torn
+    /// session record they prove was saved.
+    pub drop_orphans: bool,
+    /// Also recreate, empty, a data file the store lost (`--recreate-missing`).
+    pub recreate_missing: bool,
+}
+
+impl CheckOptions {
+    /// Whether a repair with these options fixes `problem`.
+    fn fixes(self, problem: &Problem) -> bool {
+        problem.repairable
+            || match problem.repair_flag {
+                Some("--drop-orphans") => self.drop_orphans,
+                Some("--recreate-missing") => self.recreate_missing,
+                _ => false,
+            }
+    }
+}
+
+/// Checks the store at `url`; with [`CheckOptions::repair`], repairs all or nothing.
+///
+/// Every problem is found first, changing nothing. A repair then runs only when every problem
+/// can be fixed: on its own (a torn tail, an interrupted batch or delete, which lose no record),
+/// or by a flag the options give (records without a session dropped, a lost file recreated
+/// empty), each counted in the report. Otherwise nothing is changed and the notes name the flag
+/// that would fix what remains, or say that nothing can.
 ///
 /// Without `repair`, a JSON directory is only read: nothing is written, no lock is taken.
-pub fn check(url: &str, repair: bool) -> Result<CheckReport> {
+pub fn check(url: &str, options: &CheckOptions) -> Result<CheckReport> {
     let parsed = StoreUrl::parse(url)?;
+    let mut report = examine(&parsed)?;
+    if !options.repair || report.problems.is_empty() {
+        return Ok(report);
+    }
+    let unfixable: Vec<&Problem> = report.problems.iter().filter(|p| !options.fixes(p)).collect();
+    if !unfixable.is_empty() {
+        let mut flags: Vec<&str> = unfixable.iter().filter_map(|p| p.repair_flag).collect();
+        flags.sort_unstable();
+        flags.dedup();
+        let lost = unfixable.iter().filter(|p| p.repair_flag.is_none()).count();
+        let mut why = Vec::new();
+        if !flags.is_empty() {
+            why.push(format!(
+                "repairing {} would give records up: add {} to do so",
+                if unfixable.len() == 1 {
+                    "a problem"
+                } else {
+                    "some problems"
+                },
+                flags.join(" and ")
+            ));
+        }
+        if lost > 0 {
+            why.push(format!(
+                "{lost} problem{} cannot be repaired without losing records (restore from a backup)",
+                if lost == 1 { "" } else { "s" }
+            ));
+        }
+        report.notes.push(format!(
+            "nothing was repaired (all or nothing): {}",
+            why.join("; ")
+        ));
+        return Ok(report);
+    }
+    let store = parsed.open_with(&OpenOptions {
+        cut_proven_records: options.drop_orphans,
+        recreate_missing: options.recreate_missing,
+        ..OpenOptions::default()
+    })?;
+    let mut repaired: Vec<String> = store.repairs().iter().map(Repair::to_string).collect();
+    if options.drop_orphans {
+        match store.delete_orphans() {
+            Ok(removed) if removed.total() > 0 => repaired.push(format!(
+                "dropped {} record{} whose session does not exist (--drop-orphans): {}",
+                removed.total(),
+                if removed.total() == 1 { "" } else { "s" },
+                Collection::ALL
+                    .iter()
+                    .filter(|c| removed.get(**c) > 0)
+                    .map(|c| c.count_text(removed.get(*c)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Ok(_) => {}
+            Err(error) => {
+                let _ = store.close();
+                return Err(error);
+            }
+        }
+    }
+    store.close()?;
+    let mut after = examine(&parsed)?;
+    after.repaired = repaired;
+    Ok(after)
+}
+
+/// Finds every problem of the store, changing nothing.
+fn examine(parsed: &StoreUrl) -> Result<CheckReport> {
     let mut report = CheckReport::default();
     let mut inspection = parsed.location.inspect()?;
-    let fixable = !inspection.problems.is_empty() && inspection.problems.iter().all(|p| p.repairable);
-    if repair && fixable {
-        let store = parsed.open()?;
-        report.repaired = store.repairs().iter().map(Repair::to_string).collect();
-        store.close()?;
-        inspection = parsed.location.inspect()?;
-    }
     if let Some(holder) = &inspection.in_use_by {
         report.notes.push(format!(
             "the store is in use by {holder}: a save being written may show as a torn tail"
@@ -62,7 +153,7 @@ pub fn check(url: &str, repair: bool) -> Result<CheckReport> {
     let (problems, counts) = match inspection.records.take() {
         Some(records) => check_contents(&mut records.into_iter().map(Ok))?,
         None if inspection.readable => {
-            let store = parsed.open()?;
+            let store = parsed.open_with(&OpenOptions::read_only())?;
             let checked = check_store(&*store);
             store.close()?;
             checked?
@@ -71,11 +162,6 @@ pub fn check(url: &str, repair: bool) -> Result<CheckReport> {
     };
     report.problems.extend(problems);
     report.counts = counts;
-    if repair && !report.problems.is_empty() {
-        report
-            .notes
-            .push("nothing was repaired: some problems cannot be repaired without losing records".into());
-    }
     Ok(report)
 }
 
@@ -134,10 +220,12 @@ fn check_contents(pages: &mut dyn Iterator<Item = Result<Records>>) -> Result<(V
             if collection == Collection::Sessions {
                 sessions.insert(id);
             } else if !sessions.contains(&session_id) {
-                problems.push(problem(
-                    &at,
-                    format!("belongs to session {session_id}, which does not exist"),
-                ));
+                problems.push(Problem {
+                    location: at.clone(),
+                    message: format!("belongs to session {session_id}, which does not exist"),
+                    repairable: false,
+                    repair_flag: Some("--drop-orphans"),
+                });
             }
         }
         for (id, message) in page.visit(InvalidValues) {
@@ -153,6 +241,7 @@ fn problem(location: &str, message: String) -> Problem {
         location: location.to_owned(),
         message,
         repairable: false,
+        repair_flag: None,
     }
 }
 

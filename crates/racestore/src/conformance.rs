@@ -73,6 +73,7 @@ macro_rules! conformance_tests {
             import_keeps_ids_and_timestamps_and_saves_continue_above_them,
             import_refuses_bad_ids_and_unknown_sessions_and_stores_nothing,
             backup_while_saving_is_a_consistent_snapshot,
+            a_backup_leaves_only_the_complete_copy_and_a_failed_one_nothing,
             highest_ids_count_deleted_records_and_reserved_ids_are_never_given,
             entries_round_trip_with_unknown_values_null,
             entries_are_selected_by_any_column_even_one_named_by_an_sql_keyword,
@@ -1382,6 +1383,38 @@ pub fn import_refuses_bad_ids_and_unknown_sessions_and_stores_nothing(h: &dyn Ha
         }]))
         .unwrap();
     assert_eq!(store.save_lap_data(&lap(4, D1, 1)).unwrap(), 32);
+}
+
+/// A backup leaves its destination and nothing else beside it; one that fails (here: onto a
+/// path where a file cannot be made) leaves nothing at its destination.
+pub fn a_backup_leaves_only_the_complete_copy_and_a_failed_one_nothing(h: &dyn Harness) {
+    let store = h.open();
+    populate(&*store);
+    let destination = h.backup_destination();
+    let parent = destination
+        .parent()
+        .expect("a destination in a folder")
+        .to_owned();
+    let listed = |dir: &std::path::Path| -> Vec<std::ffi::OsString> {
+        std::fs::read_dir(dir)
+            .map(|entries| entries.map(|e| e.unwrap().file_name()).collect())
+            .unwrap_or_default()
+    };
+    let before = listed(&parent);
+    crate::transfer::backup(&*store, &destination).unwrap();
+    let mut expected = before.clone();
+    expected.push(destination.file_name().unwrap().to_owned());
+    let mut after = listed(&parent);
+    expected.sort();
+    after.sort();
+    assert_eq!(after, expected, "only the backup itself is left beside it");
+    // A destination inside a file: nothing can be made there, and nothing is.
+    let blocked = parent.join("not-a-folder");
+    std::fs::write(&blocked, b"x").unwrap();
+    let failed = blocked.join("backup");
+    assert!(crate::transfer::backup(&*store, &failed).is_err());
+    assert!(!failed.exists());
+    assert_eq!(std::fs::read(&blocked).unwrap(), b"x");
 }
 
 /// `backup` while other threads save writes a copy that opens and holds one moment's records.

@@ -42,6 +42,24 @@ pub enum Error {
         message: String,
     },
 
+    /// The store is damaged in a way opening will not repair on its own, as repairing would
+    /// lose records (a data file missing, a torn record other files prove was saved); nothing
+    /// was changed. The message names the file and the repair that would go ahead.
+    #[error("{} is damaged: {message}", path.display())]
+    Damaged {
+        /// The damaged file (or the store's directory).
+        path: PathBuf,
+        /// What is wrong, and what to do.
+        message: String,
+    },
+
+    /// The store was opened read-only (`?mode=ro`), so it refuses every write.
+    #[error("{} was opened read-only (mode=ro): nothing can be saved or deleted through it; open it without mode=ro to write", path.display())]
+    ReadOnly {
+        /// The store's directory or file.
+        path: PathBuf,
+    },
+
     /// A row in a database does not hold what the schema promises.
     #[error("{table} row {id} is damaged: {message}")]
     CorruptRow {

@@ -71,7 +71,7 @@ pub use model::{
 pub use redact::redact_url;
 pub use shared::open_shared;
 pub use store::{
-    Batch, Durability, Inspection, Problem, RaceStore, RaceStoreExt, Repair, SavedIds, SessionSummary,
-    StoreLocation, ValidBatch,
+    Batch, Durability, Inspection, OpenOptions, Problem, RaceStore, RaceStoreExt, Repair, SavedIds,
+    SessionSummary, StoreLocation, ValidBatch,
 };
 pub use url::{backends, default_url, open, open_default, StoreUrl, DEFAULT_URL, URL_ENV};

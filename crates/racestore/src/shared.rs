@@ -72,7 +72,7 @@ pub fn open_shared(url: &str) -> Result<Arc<dyn RaceStore>> {
             return Ok(store);
         }
     }
-    let store: Arc<dyn RaceStore> = Arc::from(parsed.location.open(parsed.durability)?);
+    let store: Arc<dyn RaceStore> = Arc::from(parsed.open()?);
     registry.push(Entry {
         // Opening may have created the directory or file: key it by the identity it has now.
         key: key(&parsed),

@@ -66,6 +66,8 @@ use crate::model::{
 ///   backend and holds exactly what the store held at one moment, while other threads keep
 ///   saving; a backend without a format on disk says [`Error::Unsupported`](crate::Error), and
 ///   [`read_snapshot`](RaceStore::read_snapshot) gives every record as of one moment instead.
+///   A backup that fails part-way leaves nothing at its destination: it is written under a
+///   temporary name and renamed when complete.
 /// - **Close.** [`close`](RaceStore::close) flushes and releases the store; any later call is
 ///   [`Error::Closed`](crate::Error::Closed). Dropping the store closes it too.
 pub trait RaceStore: std::fmt::Debug + Send + Sync + 'static {
@@ -112,6 +114,17 @@ pub trait RaceStore: std::fmt::Debug + Send + Sync + 'static {
 
     /// Flushes everything to storage and releases the store (and its lock); later calls fail with `Closed`.
     fn close(&self) -> Result<()>;
+
+    /// Deletes every record whose session does not exist (which racestore never writes, but
+    /// damage or the original's code can leave), returning how many of each kind went; their
+    /// ids stay given. What `check --repair --drop-orphans` runs. A backend that cannot says
+    /// [`Error::Unsupported`](crate::Error::Unsupported).
+    fn delete_orphans(&self) -> Result<Counts> {
+        Err(Error::Unsupported {
+            url: format!("{self:?}"),
+            message: "this backend cannot delete records whose session is gone".into(),
+        })
+    }
 
     /// What opening the store repaired (a torn tail cut off after a crash, say); empty when nothing.
     fn repairs(&self) -> Vec<Repair> {
@@ -310,6 +323,56 @@ pub enum Durability {
     PowerLoss,
 }
 
+/// How [`StoreLocation::open`] opens a store.
+///
+/// The default opens for writing, creating the store if it is missing (its parent directory
+/// must exist), and refuses a store whose repair would lose a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // independent switches, each named at its use
+pub struct OpenOptions {
+    /// How far an acknowledged save is guaranteed to survive.
+    pub durability: Durability,
+    /// Opens for reading only (`?mode=ro`): nothing is created, locked for writing, repaired
+    /// or changed, so a store on a read-only filesystem opens; every write is
+    /// [`Error::ReadOnly`](crate::Error::ReadOnly). A store that does not exist is an error
+    /// naming the path.
+    pub read_only: bool,
+    /// Creates the store when it does not exist. Its parent directory must exist: a mistyped
+    /// path is an error rather than a new store somewhere unexpected.
+    pub create: bool,
+    /// Lets opening cut a torn record off even where other records prove it had been saved
+    /// (they are left without their session, for `check --drop-orphans`). Without it such a
+    /// store is refused with [`Error::Damaged`](crate::Error::Damaged) naming that repair.
+    pub cut_proven_records: bool,
+    /// Lets opening recreate, empty, a data file missing from a store that existed (the
+    /// records it held are lost). Without it such a store is refused with
+    /// [`Error::Damaged`](crate::Error::Damaged) naming the file.
+    pub recreate_missing: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            durability: Durability::default(),
+            read_only: false,
+            create: true,
+            cut_proven_records: false,
+            recreate_missing: false,
+        }
+    }
+}
+
+impl OpenOptions {
+    /// Opening for reading only, creating nothing.
+    pub fn read_only() -> Self {
+        OpenOptions {
+            read_only: true,
+            create: false,
+            ..OpenOptions::default()
+        }
+    }
+}
+
 /// One thing wrong with a store, as [`crate::check`] reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
@@ -320,6 +383,10 @@ pub struct Problem {
     pub message: String,
     /// Whether [`crate::check`] with `repair` fixes it without losing a valid record.
     pub repairable: bool,
+    /// The option of [`crate::check::CheckOptions`] that repairs it by giving up records
+    /// (`--drop-orphans`, `--recreate-missing`), when only such a repair exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repair_flag: Option<&'static str>,
 }
 
 /// What reading a store's files or database without opening it for writing found: see
@@ -346,8 +413,8 @@ pub trait StoreLocation: std::fmt::Debug + std::fmt::Display + Send + Sync + 'st
     /// The backend's name: `json`, `sqlite`, `postgres`.
     fn backend(&self) -> &'static str;
 
-    /// Opens the store (creating it if missing).
-    fn open(&self, durability: Durability) -> Result<Box<dyn RaceStore>>;
+    /// Opens the store as `options` say (by default for writing, creating it if missing).
+    fn open(&self, options: &OpenOptions) -> Result<Box<dyn RaceStore>>;
 
     /// Whether a store (or at least its directory or file) is there.
     fn exists(&self) -> bool;

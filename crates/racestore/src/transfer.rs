@@ -169,11 +169,26 @@ pub fn backup(store: &dyn RaceStore, destination: &Path) -> Result<BackupFormat>
     }
     #[cfg(feature = "json")]
     {
-        let copy = crate::backend::json::JsonStore::open(destination, crate::store::Durability::PowerLoss)?;
-        let marks = store.read_snapshot(&mut |page| copy.import(page))?;
-        copy.reserve_ids(&marks)?;
-        copy.close()?;
-        Ok(BackupFormat::JsonDirectory)
+        // Written under a temporary name and renamed once complete, so a backup cut short
+        // never looks like a (smaller) store.
+        let mut name = destination.file_name().unwrap_or_default().to_os_string();
+        name.push(".racestore-partial");
+        let partial = destination.with_file_name(name);
+        if let Some(parent) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io("creating directory", parent, e))?;
+        }
+        let _ = std::fs::remove_dir_all(&partial);
+        let written = (|| {
+            let copy = crate::backend::json::JsonStore::open(&partial, crate::store::Durability::PowerLoss)?;
+            let marks = store.read_snapshot(&mut |page| copy.import(page))?;
+            copy.reserve_ids(&marks)?;
+            copy.close()?;
+            std::fs::rename(&partial, destination).map_err(|e| Error::io("renaming", &partial, e))
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_dir_all(&partial);
+        }
+        written.map(|()| BackupFormat::JsonDirectory)
     }
     #[cfg(not(feature = "json"))]
     Err(Error::Unsupported {

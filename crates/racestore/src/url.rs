@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::redact::redact_url;
-use crate::store::{Durability, RaceStore, StoreLocation};
+use crate::store::{Durability, OpenOptions, RaceStore, StoreLocation};
 
 /// The environment variable holding the default store URL.
 pub const URL_ENV: &str = "RACESTORE_URL";
@@ -94,7 +94,7 @@ pub fn backends() -> Vec<&'static str> {
 fn valid_forms() -> String {
     let forms: Vec<&str> = BACKENDS.iter().map(|b| b.forms).collect();
     format!(
-        "valid forms: {}; options of every backend: ?durability=process|power-loss",
+        "valid forms: {}; options of every backend: ?durability=process|power-loss, ?mode=rw|ro",
         forms.join(", ")
     )
 }
@@ -121,6 +121,8 @@ pub struct StoreUrl {
     pub location: Arc<dyn StoreLocation>,
     /// The durability asked for with `?durability=`.
     pub durability: Durability,
+    /// Whether `?mode=ro` asked for a read-only store (see [`OpenOptions::read_only`]).
+    pub read_only: bool,
 }
 
 impl std::fmt::Display for StoreUrl {
@@ -133,6 +135,15 @@ impl std::fmt::Display for StoreUrl {
                 '?'
             };
             write!(f, "{separator}durability=power-loss")?;
+        }
+        if self.read_only {
+            let shown = self.location.to_string();
+            let separator = if shown.contains('?') || self.durability == Durability::PowerLoss {
+                '&'
+            } else {
+                '?'
+            };
+            write!(f, "{separator}mode=ro")?;
         }
         Ok(())
     }
@@ -147,7 +158,8 @@ impl StoreUrl {
     ///   PostgreSQL database, with options `schema`, `pool_size`, `sslmode` and the driver's
     ///   (`connect_timeout`, `application_name`, ...); see
     ///   [`PostgresUrl`](crate::backend::postgres::PostgresUrl);
-    /// - `?durability=process` (default) or `?durability=power-loss` after any of them.
+    /// - `?durability=process` (default) or `?durability=power-loss` after any of them;
+    /// - `?mode=ro` to open read-only (see [`OpenOptions::read_only`]), `?mode=rw` (default).
     ///
     /// `scheme://path` is read as `scheme:path`, so `sqlite:///var/race.db` is an absolute path.
     /// A backend this build was compiled without is [`Error::Unsupported`] naming the cargo
@@ -165,6 +177,7 @@ impl StoreUrl {
             None => (url, None),
         };
         let mut durability = Durability::default();
+        let mut read_only = false;
         // Options other than durability, as (key, value): the backend's to read.
         let mut backend_options = Vec::new();
         for option in query
@@ -179,6 +192,11 @@ impl StoreUrl {
                     return Err(unsupported(format!(
                         "durability must be process or power-loss, not {other:?}"
                     )))
+                }
+                Some(("mode", "ro")) => read_only = true,
+                Some(("mode", "rw")) => read_only = false,
+                Some(("mode", other)) => {
+                    return Err(unsupported(format!("mode must be rw or ro, not {other:?}")))
                 }
                 Some((key, value)) => backend_options.push((key, value)),
                 None => backend_options.push((option, "")),
@@ -216,7 +234,11 @@ impl StoreUrl {
             (registration, body)
         };
         let location = (registration.parse)(url, rest, &backend_options)?;
-        Ok(StoreUrl { location, durability })
+        Ok(StoreUrl {
+            location,
+            durability,
+            read_only,
+        })
     }
 
     /// The backend's name: `json`, `sqlite`, `postgres`.
@@ -224,9 +246,49 @@ impl StoreUrl {
         self.location.backend()
     }
 
-    /// Opens the store this URL names.
+    /// Opens the store this URL names: read-only with `?mode=ro`, otherwise for writing,
+    /// creating it if it is missing.
     pub fn open(&self) -> Result<Box<dyn RaceStore>> {
-        self.location.open(self.durability)
+        self.location.open(&self.options())
+    }
+
+    /// Opens the store as `options` say, with this URL's durability; `?mode=ro` makes it
+    /// read-only whatever `options` say.
+    pub fn open_with(&self, options: &OpenOptions) -> Result<Box<dyn RaceStore>> {
+        self.location.open(&OpenOptions {
+            durability: self.durability,
+            read_only: options.read_only || self.read_only,
+            create: options.create && !self.read_only,
+            ..*options
+        })
+    }
+
+    /// Opens the store for reading only where its backend can (`json:`, `sqlite:`): nothing is
+    /// created, locked for writing, repaired or changed, and a store that does not exist is an
+    /// error naming it. A PostgreSQL schema opens as usual: the server's grants decide what a
+    /// role may change.
+    pub fn open_for_reading(&self) -> Result<Box<dyn RaceStore>> {
+        let read_only = OpenOptions {
+            durability: self.durability,
+            ..OpenOptions::read_only()
+        };
+        match self.location.open(&read_only) {
+            Err(Error::Unsupported { .. }) => self.location.open(&OpenOptions {
+                create: false,
+                ..self.options()
+            }),
+            other => other,
+        }
+    }
+
+    /// How [`open`](Self::open) opens the store: the URL's durability and mode.
+    pub fn options(&self) -> OpenOptions {
+        OpenOptions {
+            durability: self.durability,
+            read_only: self.read_only,
+            create: !self.read_only,
+            ..OpenOptions::default()
+        }
     }
 
     /// Whether two URLs name the same store (the same directory or file, or the same server,

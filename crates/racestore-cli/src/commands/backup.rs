@@ -38,7 +38,7 @@ pub(crate) fn run(url: &str, args: &BackupArgs) -> anyhow::Result<()> {
     }
     let parsed = StoreUrl::parse(url)?;
 
-    let store = super::open_store(url)?;
+    let store = super::open_store_for_reading(url)?;
     let started = Instant::now();
     let spinner = Progress::spinner(format!("backing up {shown} to {}", args.to.display()));
     let result = transfer::backup(store.as_ref(), &args.to);

@@ -12,12 +12,22 @@ use super::{counts_text, plural, shell_quote, shown_url};
 
 /// Options of `racestore check`.
 #[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)] // clap flags
 pub(crate) struct CheckArgs {
-    /// Repair what can be repaired without losing a valid record (a torn tail left by an
-    /// interrupted save), then check again. Refuses, touching nothing, when any problem cannot
-    /// be repaired that way
+    /// Repair, all or nothing: what loses no valid record (a torn tail left by an interrupted
+    /// save, an interrupted batch or delete), and what the flags below allow; then check again.
+    /// Refuses, touching nothing, when any problem would remain
     #[arg(long)]
     repair: bool,
+
+    /// With --repair: drop the records whose session does not exist (counted in the report),
+    /// cutting off a torn session record that they prove was saved
+    #[arg(long, requires = "repair")]
+    drop_orphans: bool,
+
+    /// With --repair: recreate, empty, a data file the store lost (its records are gone)
+    #[arg(long, requires = "repair")]
+    recreate_missing: bool,
 
     /// Print the report as one JSON object (problems, repaired, notes, counts, ok)
     #[arg(long)]
@@ -32,7 +42,12 @@ pub(crate) fn run(url: &str, args: &CheckArgs) -> anyhow::Result<()> {
             bail!("there is no store at {shown}: it does not exist, so there is nothing to check");
         }
     }
-    let report = check::check(url, args.repair).with_context(|| format!("checking {shown}"))?;
+    let options = check::CheckOptions {
+        repair: args.repair,
+        drop_orphans: args.drop_orphans,
+        recreate_missing: args.recreate_missing,
+    };
+    let report = check::check(url, &options).with_context(|| format!("checking {shown}"))?;
     let problems = report.problems.len() as u64;
     let repairable = report.problems.iter().filter(|p| p.repairable).count() as u64;
 
@@ -69,7 +84,14 @@ pub(crate) fn run(url: &str, args: &CheckArgs) -> anyhow::Result<()> {
             } else {
                 "not repairable"
             };
-            writeln!(out, "problem ({kind}): {}: {}", problem.location, problem.message)?;
+            match problem.repair_flag {
+                Some(flag) if !problem.repairable => writeln!(
+                    out,
+                    "problem (repairable with {flag}, giving records up): {}: {}",
+                    problem.location, problem.message
+                )?,
+                _ => writeln!(out, "problem ({kind}): {}: {}", problem.location, problem.message)?,
+            }
         }
         for note in &report.notes {
             writeln!(out, "note: {note}")?;
@@ -83,7 +105,19 @@ pub(crate) fn run(url: &str, args: &CheckArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let found = plural(problems, "problem");
+    let mut flags: Vec<&str> = report.problems.iter().filter_map(|p| p.repair_flag).collect();
+    flags.sort_unstable();
+    flags.dedup();
     if args.repair && report.repaired.is_empty() {
+        if !flags.is_empty() {
+            bail!(
+                "{found} left and nothing repaired (a repair is all or nothing): {} would repair \
+                 by giving records up: racestore check --repair {} --store {}",
+                flags.join(" and "),
+                flags.join(" "),
+                shell_quote(&shown)
+            );
+        }
         bail!(
             "{found} left and nothing repaired: repairing would lose records. Restore a backup, or \
              fix the damage by hand at the place shown"

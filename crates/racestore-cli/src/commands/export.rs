@@ -9,7 +9,7 @@ use racestore::export::{self, Export};
 use racestore::{Collection, Id};
 
 use super::progress::{self, Progress};
-use super::{close_store, counts_text, open_store, records_of, shown_url};
+use super::{close_store, counts_text, open_store_for_reading, records_of, shown_url};
 
 /// Options of `racestore export`.
 #[derive(Debug, Args)]
@@ -129,7 +129,7 @@ pub(crate) fn run(url: &str, args: &ExportArgs) -> anyhow::Result<()> {
         lap_type: args.lap_type.clone(),
     };
 
-    let store = open_store(url)?;
+    let store = open_store_for_reading(url)?;
     // Progress for a whole-store export, on a terminal, unless the export itself goes there.
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let progress = if args.session.is_none() && !to_terminal && progress::on_terminal() {

@@ -32,6 +32,16 @@ pub(crate) fn open_store(url: &str) -> anyhow::Result<Box<dyn RaceStore>> {
     Ok(store)
 }
 
+/// Opens the store `url` names for a command that only reads: read-only where the backend has
+/// such a mode (JSON, SQLite), so nothing is created, locked for writing, repaired or changed,
+/// and a store that does not exist is an error naming it.
+pub(crate) fn open_store_for_reading(url: &str) -> anyhow::Result<Box<dyn RaceStore>> {
+    let parsed = StoreUrl::parse(url)?;
+    parsed
+        .open_for_reading()
+        .with_context(|| format!("cannot open store {}", shown_url(url)))
+}
+
 /// Closes the store, so that a failure to flush is reported instead of lost in a drop.
 pub(crate) fn close_store(store: &dyn RaceStore, url: &str) -> anyhow::Result<()> {
     store.close().with_context(|| {

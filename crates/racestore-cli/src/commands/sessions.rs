@@ -7,7 +7,7 @@ use clap::Args;
 use racestore::SessionQuery;
 use serde_json::json;
 
-use super::{close_store, open_store, shown_url};
+use super::{close_store, open_store_for_reading, shown_url};
 use crate::table::{self, Align, Table};
 
 /// Options of `racestore sessions`.
@@ -27,7 +27,7 @@ pub(crate) struct SessionsArgs {
 /// Each line comes from the store's session summaries (counts and best lap computed by the
 /// backend), so listing reads no lap.
 pub(crate) fn run(url: &str, args: &SessionsArgs) -> anyhow::Result<()> {
-    let store = open_store(url)?;
+    let store = open_store_for_reading(url)?;
     let mut query = SessionQuery::all();
     if let Some(circuit) = &args.circuit {
         query = query.circuit(circuit);

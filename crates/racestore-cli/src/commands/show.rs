@@ -8,7 +8,7 @@ use racestore::analysis::race::{self, Rule};
 use racestore::{Id, RaceStoreExt};
 use serde_json::json;
 
-use super::{close_store, open_store, plural, shell_quote, shown_url};
+use super::{close_store, open_store_for_reading, plural, shell_quote, shown_url};
 use crate::table::{self, Align, Table};
 
 /// Options of `racestore show`.
@@ -25,7 +25,7 @@ pub(crate) struct ShowArgs {
 
 /// Runs `racestore show` against the store `url`.
 pub(crate) fn run(url: &str, args: &ShowArgs) -> anyhow::Result<()> {
-    let store = open_store(url)?;
+    let store = open_store_for_reading(url)?;
     let id = args.session;
     let session = store
         .get_session(id)

@@ -179,7 +179,7 @@ fn orphans_are_reported_by_collection_and_id_on_sqlite() {
     let output = run_fails(racestore().args(["check", "--store", &url]));
     let out = stdout(&output);
     assert!(
-        out.contains("problem (not repairable): lap_data id 7: belongs to session 42, which does not exist"),
+        out.contains("problem (repairable with --drop-orphans, giving records up): lap_data id 7: belongs to session 42, which does not exist"),
         "{out}"
     );
     let output = run_fails(racestore().args(["check", "--repair", "--store", &url]));
@@ -187,6 +187,11 @@ fn orphans_are_reported_by_collection_and_id_on_sqlite() {
         stdout(&output).contains("note: nothing was repaired"),
         "{}",
         stdout(&output)
+    );
+    let out = run_ok(racestore().args(["check", "--repair", "--drop-orphans", "--store", &url]));
+    assert!(
+        out.contains("dropped 1 record whose session does not exist (--drop-orphans): 1 lap"),
+        "{out}"
     );
 }
 

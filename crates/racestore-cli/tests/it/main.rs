@@ -10,6 +10,7 @@ mod cli;
 mod export;
 mod import;
 mod import_ergast;
+mod integrity;
 mod migrate;
 mod progress;
 mod secrets;

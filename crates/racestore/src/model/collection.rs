@@ -808,6 +808,21 @@ collections! {
     Entries: Entry, NewEntry, "entries", entries, "entry", "entries";
 }
 
+impl Collection {
+    /// Whether the original GR Race Guardian kept this collection: a JSON directory it wrote
+    /// has this file from the start, so a store missing it has lost it.
+    pub fn original(self) -> bool {
+        matches!(
+            self,
+            Collection::Sessions
+                | Collection::DriverMetrics
+                | Collection::Laps
+                | Collection::Predictions
+                | Collection::Simulations
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

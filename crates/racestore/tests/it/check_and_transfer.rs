@@ -5,7 +5,13 @@ use crate::common;
 
 use std::path::Path;
 
-use racestore::check::check;
+use racestore::check::{check, CheckOptions};
+
+const REPAIR: CheckOptions = CheckOptions {
+    repair: true,
+    drop_orphans: false,
+    recreate_missing: false,
+};
 use racestore::transfer::{copy_all, fingerprint};
 use racestore::{
     Collection, Durability, JsonStore, NewLap, NewSession, RaceStore, RaceStoreExt, SqliteStore,
@@ -40,7 +46,11 @@ fn json_store(dir: &Path) {
 fn sound_stores_check_clean_on_every_backend() {
     let temp = tempfile::tempdir().unwrap();
     json_store(&temp.path().join("j"));
-    let report = check(&format!("json:{}", temp.path().join("j").display()), false).unwrap();
+    let report = check(
+        &format!("json:{}", temp.path().join("j").display()),
+        &CheckOptions::default(),
+    )
+    .unwrap();
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(
         (
@@ -55,7 +65,7 @@ fn sound_stores_check_clean_on_every_backend() {
     let store = SqliteStore::open(&db, Durability::Process).unwrap();
     populate(&store);
     store.close().unwrap();
-    let report = check(&format!("sqlite:{}", db.display()), false).unwrap();
+    let report = check(&format!("sqlite:{}", db.display()), &CheckOptions::default()).unwrap();
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(report.counts.laps(), 10);
 }
@@ -71,7 +81,7 @@ fn a_torn_tail_is_reported_as_repairable_left_alone_then_repaired_on_request() {
     std::fs::write(&laps, &bytes).unwrap();
     let url = format!("json:{}", dir.display());
 
-    let report = check(&url, false).unwrap();
+    let report = check(&url, &CheckOptions::default()).unwrap();
     assert_eq!(report.problems.len(), 1, "{report:?}");
     let torn = &report.problems[0];
     assert!(
@@ -86,7 +96,7 @@ fn a_torn_tail_is_reported_as_repairable_left_alone_then_repaired_on_request() {
     );
     assert_eq!(report.counts.laps(), 9, "the complete records are still checked");
 
-    let report = check(&url, true).unwrap();
+    let report = check(&url, &REPAIR).unwrap();
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(report.repaired.len(), 1);
     assert!(
@@ -109,7 +119,14 @@ fn damage_that_would_lose_records_is_reported_with_its_offset_and_never_repaired
     std::fs::write(&laps, &bytes).unwrap();
     let url = format!("json:{}", dir.display());
     for repair in [false, true] {
-        let report = check(&url, repair).unwrap();
+        let report = check(
+            &url,
+            &CheckOptions {
+                repair,
+                ..CheckOptions::default()
+            },
+        )
+        .unwrap();
         assert_eq!(report.problems.len(), 1, "{report:?}");
         let problem = &report.problems[0];
         assert!(!problem.repairable);
@@ -143,7 +160,7 @@ fn orphans_and_invalid_values_are_reported_by_collection_and_id() {
     );
     let text = text.replacen("\"lap_time\": 95.0,", "\"lap_time\": -95.0,", 1);
     std::fs::write(&laps, text).unwrap();
-    let report = check(&format!("json:{}", dir.display()), true).unwrap();
+    let report = check(&format!("json:{}", dir.display()), &REPAIR).unwrap();
     let found: Vec<(&str, bool)> = report
         .problems
         .iter()
@@ -167,7 +184,7 @@ fn orphans_and_invalid_values_are_reported_by_collection_and_id() {
     populate(&store);
     store.close().unwrap();
     rusqlite_free_orphan(&db);
-    let report = check(&format!("sqlite:{}", db.display()), false).unwrap();
+    let report = check(&format!("sqlite:{}", db.display()), &CheckOptions::default()).unwrap();
     assert_eq!(report.problems.len(), 1, "{report:?}");
     assert_eq!(report.problems[0].location, "lap_data id 2");
 }
@@ -271,7 +288,7 @@ fn check_reads_every_record_of_a_store_of_100k_laps_and_finds_an_orphan_lap_and_
     std::fs::write(&predictions, text).unwrap();
 
     let url = format!("json:{}", dir.display());
-    let report = check(&url, false).unwrap();
+    let report = check(&url, &CheckOptions::default()).unwrap();
     assert_eq!(
         (report.counts.laps(), report.counts.predictions()),
         (100_001, 2),

@@ -244,6 +244,29 @@ fn scan_in_parts<T: Record>(path: &Path, bytes: &[u8], parts: usize) -> Result<S
     Ok(merged.expect("at least one part"))
 }
 
+/// The highest number that follows `key` (then any spaces) anywhere in `bytes`: what a torn
+/// tail still shows of the ids it held. 0 when none.
+pub(super) fn highest_number_after(bytes: &[u8], key: &[u8]) -> Id {
+    let mut highest = 0;
+    let mut from = 0;
+    while let Some(found) = bytes[from..].windows(key.len()).position(|w| w == key) {
+        let mut at = from + found + key.len();
+        while at < bytes.len() && bytes[at] == b' ' {
+            at += 1;
+        }
+        let digits = bytes[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+        // Digits cut short by the tear may be fewer than written, never more: a lower bound.
+        if let Some(n) = std::str::from_utf8(&bytes[at..at + digits])
+            .ok()
+            .and_then(|d| d.parse::<Id>().ok())
+        {
+            highest = highest.max(n);
+        }
+        from = at.max(from + found + 1);
+    }
+    highest
+}
+
 /// Byte offset of serde_json's 1-based line and byte column within `data`.
 fn offset_of(data: &[u8], line: usize, column: usize) -> usize {
     let line_start = if line <= 1 {
@@ -416,6 +439,34 @@ impl ArrayFile {
         self.group.as_ref().and_then(|g| g.failure())
     }
 
+    /// Cuts the file at its tail and closes the array there: the repair of a torn tail found
+    /// on opening.
+    pub(super) fn close_at_tail(&mut self) -> Result<()> {
+        self.len = Self::close_array_at(
+            &self.io,
+            &self.file,
+            &self.path,
+            self.tail,
+            !self.spans.is_empty(),
+        )?;
+        Ok(())
+    }
+
+    /// The whole array as it stands: every record up to the tail, then the closing bracket
+    /// (whatever follows the tail on disk, such as a torn tail a read-only store left alone).
+    pub(super) fn read_whole_array(&self) -> Result<Vec<u8>> {
+        if self.spans.is_empty() {
+            return Ok(b"[]".to_vec());
+        }
+        self.flush_queued()?;
+        let mut bytes = vec![0; usize::try_from(self.tail).unwrap_or(usize::MAX)];
+        self.file
+            .read_exact_at(&mut bytes, 0)
+            .map_err(|e| Error::io("reading", &self.path, e))?;
+        bytes.extend_from_slice(b"\n]");
+        Ok(bytes)
+    }
+
     /// Cuts the file at `tail` and closes the array there: the repair of a torn tail.
     pub(super) fn close_array_at(
         io: &Io,
@@ -506,16 +557,6 @@ impl ArrayFile {
         self.file
             .read_exact_at(out, span.offset)
             .map_err(|e| Error::io("reading", &self.path, e))
-    }
-
-    /// The file's bytes up to its current length: a consistent copy while no append runs.
-    pub(super) fn read_all(&self) -> Result<Vec<u8>> {
-        self.flush_queued()?;
-        let mut bytes = vec![0; self.len as usize];
-        self.file
-            .read_exact_at(&mut bytes, 0)
-            .map_err(|e| Error::io("reading", &self.path, e))?;
-        Ok(bytes)
     }
 
     /// Replaces the file with one holding only the records `keep` selects, copied byte for byte.

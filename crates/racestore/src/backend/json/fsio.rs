@@ -208,6 +208,13 @@ impl Io {
     }
 }
 
+/// The name a backup is written under until it is complete and renamed into place.
+pub(super) fn partial_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".racestore-partial");
+    path.with_file_name(name)
+}
+
 /// The name a file is written under before it is renamed into place.
 pub(super) fn temp_path(path: &Path) -> std::path::PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();

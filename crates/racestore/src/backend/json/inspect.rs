@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::array_file::scan;
-use super::journal::{self, Intent};
+use super::journal::{self, Intent, Meta};
 use super::lock;
 use crate::error::{Error, Result};
 use crate::model::{Collection, CollectionVisitor, Record, Records};
@@ -38,18 +38,27 @@ pub(super) fn inspect(dir: &Path) -> Result<Inspection> {
             location: journal::JOURNAL_FILE.to_owned(),
             message: format!("{what} was interrupted; opening the store finishes or undoes it"),
             repairable: true,
+            repair_flag: None,
         });
     }
+    let existed = dir.join(journal::META_FILE).exists()
+        || Collection::ALL.iter().any(|c| dir.join(c.file_name()).exists());
+    let meta = Meta::load(dir)?;
     let mut records = Vec::with_capacity(Collection::COUNT);
     let mut readable = true;
     for collection in Collection::ALL {
         match collection.visit(ReadFile {
             dir,
             problems: &mut problems,
+            lost_if_missing: existed
+                && (collection.original() || meta.files.contains(&collection.file_name())),
         }) {
             Some(read) => records.push(read),
             None => readable = false,
         }
+    }
+    if let Some(records) = &records_read(&records, readable) {
+        prove_torn_sessions(records, &mut problems);
     }
     Ok(Inspection {
         problems,
@@ -59,10 +68,52 @@ pub(super) fn inspect(dir: &Path) -> Result<Inspection> {
     })
 }
 
+/// The records read, when every file could be.
+fn records_read(records: &[Records], readable: bool) -> Option<&[Records]> {
+    readable.then_some(records)
+}
+
+/// Marks a torn tail of the sessions file as a loss when other files hold records of a session
+/// past its last whole record: that record was saved (opening refuses to cut it).
+fn prove_torn_sessions(records: &[Records], problems: &mut [Problem]) {
+    let sessions_file = Collection::Sessions.file_name();
+    let Some(torn) = problems
+        .iter_mut()
+        .find(|p| p.location.starts_with(&sessions_file) && p.message.starts_with("a torn tail"))
+    else {
+        return;
+    };
+    let kept = records.first().and_then(|s| s.ids().last().copied()).unwrap_or(0);
+    let mut proof = Vec::new();
+    for page in records.iter().skip(1) {
+        let named: std::collections::BTreeSet<_> =
+            page.session_ids().into_iter().filter(|id| *id > kept).collect();
+        if !named.is_empty() {
+            let ids: Vec<String> = named.iter().map(ToString::to_string).collect();
+            proof.push(format!(
+                "{} names session {}",
+                page.collection().file_name(),
+                ids.join(", ")
+            ));
+        }
+    }
+    if proof.is_empty() {
+        return;
+    }
+    torn.message = format!(
+        "a torn record that was saved ({}): cutting it leaves those records without their session; restore {sessions_file} from a backup, or repair with --drop-orphans to cut it and drop them",
+        proof.join("; ")
+    );
+    torn.repairable = false;
+    torn.repair_flag = Some("--drop-orphans");
+}
+
 /// Reads one collection's file, noting its problems; `None` when it cannot be read.
 struct ReadFile<'a> {
     dir: &'a Path,
     problems: &'a mut Vec<Problem>,
+    /// Whether a missing file is lost records (the store existed and had it), not a new one.
+    lost_if_missing: bool,
 }
 
 impl CollectionVisitor for ReadFile<'_> {
@@ -73,10 +124,22 @@ impl CollectionVisitor for ReadFile<'_> {
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.problems.push(Problem {
-                    location: file,
-                    message: "the file is missing; opening the store creates it empty".into(),
-                    repairable: true,
+                self.problems.push(if self.lost_if_missing {
+                    Problem {
+                        location: file.clone(),
+                        message: format!(
+                            "the file is missing from a store that has existed: every record it held is lost; restore {file} from a backup, or repair with --recreate-missing to recreate it empty"
+                        ),
+                        repairable: false,
+                        repair_flag: Some("--recreate-missing"),
+                    }
+                } else {
+                    Problem {
+                        location: file,
+                        message: "the file is missing (a collection newer than the store); opening it for writing creates it empty".into(),
+                        repairable: true,
+                        repair_flag: None,
+                    }
                 });
                 return Some(Records::empty(R::COLLECTION));
             }
@@ -85,6 +148,7 @@ impl CollectionVisitor for ReadFile<'_> {
                     location: file,
                     message: format!("cannot be read: {e}"),
                     repairable: false,
+                    repair_flag: None,
                 });
                 return None;
             }
@@ -99,6 +163,7 @@ impl CollectionVisitor for ReadFile<'_> {
                             torn.removed_bytes
                         ),
                         repairable: true,
+                        repair_flag: None,
                     });
                 }
                 Some(Records::of(scanned.records))
@@ -116,6 +181,7 @@ impl CollectionVisitor for ReadFile<'_> {
                         "{message}; not repairable without losing records: restore it from a backup"
                     ),
                     repairable: false,
+                    repair_flag: None,
                 });
                 None
             }
@@ -124,6 +190,7 @@ impl CollectionVisitor for ReadFile<'_> {
                     location: file,
                     message: other.to_string(),
                     repairable: false,
+                    repair_flag: None,
                 });
                 None
             }

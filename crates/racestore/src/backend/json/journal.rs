@@ -5,7 +5,7 @@
 //! `racestore.journal` holds, while it runs, the one multi-step write in progress: a batch
 //! append (rolled back on open unless all of it landed) or a session delete (redone on open).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +27,10 @@ pub(super) struct Meta {
     pub format: u32,
     /// Per data file, the highest id it ever held.
     pub max_ids: BTreeMap<String, Id>,
+    /// Every data file the store has had, so a missing one is known as lost rather than new
+    /// (absent in stores written before racestore recorded it).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub files: BTreeSet<String>,
 }
 
 impl Meta {
@@ -130,6 +134,17 @@ impl Journal {
         // step it announces began: nothing to undo or redo.
         let pending = serde_json::from_slice::<Intent>(&bytes).ok();
         Ok((Journal { path, file, io }, pending))
+    }
+
+    /// The intent a crash left in the journal of `dir`, if any, read without creating or
+    /// changing anything (for a read-only store).
+    pub(super) fn read(dir: &Path) -> Result<Option<Intent>> {
+        let path = dir.join(JOURNAL_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(serde_json::from_slice::<Intent>(&bytes).ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("reading", path, e)),
+        }
     }
 
     /// Records `intent` before its steps start.

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::JsonStore;
 use crate::error::Result;
-use crate::store::{Durability, Inspection, RaceStore, StoreLocation};
+use crate::store::{Inspection, OpenOptions, RaceStore, StoreLocation};
 
 /// A JSON directory, as a store URL names it (`json:DIR`, or a plain directory path).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +35,8 @@ impl StoreLocation for JsonLocation {
         "json"
     }
 
-    fn open(&self, durability: Durability) -> Result<Box<dyn RaceStore>> {
-        Ok(Box::new(JsonStore::open(&self.dir, durability)?))
+    fn open(&self, options: &OpenOptions) -> Result<Box<dyn RaceStore>> {
+        Ok(Box::new(JsonStore::open_with(&self.dir, options, None)?))
     }
 
     fn exists(&self) -> bool {

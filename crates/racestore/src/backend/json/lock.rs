@@ -77,6 +77,40 @@ impl DirLock {
     }
 }
 
+impl DirLock {
+    /// For a read-only open: a shared lock on `dir`'s lock file while the files are read, so
+    /// that no writer starts meanwhile; nothing is created or written. `None` when there is no
+    /// lock file (a store the original wrote, or one on a read-only filesystem never opened
+    /// for writing there). A store another process holds for writing is [`Error::Locked`].
+    pub(super) fn shared(dir: &Path) -> Result<Option<DirLock>> {
+        let path = dir.join(LOCK_FILE);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("opening", &path, e)),
+        };
+        match file.try_lock_shared() {
+            Ok(()) => Ok(Some(DirLock { file })),
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = (&file).read_to_string(&mut holder);
+                let holder = match holder.trim() {
+                    "" => "another process".to_owned(),
+                    text => text.to_owned(),
+                };
+                Err(Error::Locked {
+                    path: dir.to_owned(),
+                    holder: format!(
+                        "{holder} (a read-only open beside a process writing the store is not supported yet)"
+                    ),
+                })
+            }
+            // A filesystem without locks: nothing to wait for.
+            Err(TryLockError::Error(_)) => Ok(None),
+        }
+    }
+}
+
 /// Who holds `dir`'s lock, if anyone does, found without creating, writing or locking
 /// anything (a probe that took the lock, even briefly, could make a writer opening the store at
 /// that moment fail).

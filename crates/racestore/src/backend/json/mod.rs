@@ -23,7 +23,7 @@ pub use fsio::{Fault, FaultInjector, FileOp};
 pub use location::JsonLocation;
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -39,7 +39,7 @@ use crate::model::{
     now_timestamp, Collection, CollectionVisitor, Counts, Id, IdMarks, Lap, Query, Record, Records,
     RecordsVisitor, Session, SessionQuery,
 };
-use crate::store::{Batch, Durability, RaceStore, Repair, SavedIds, SessionSummary, ValidBatch};
+use crate::store::{Batch, Durability, OpenOptions, RaceStore, Repair, SavedIds, SessionSummary, ValidBatch};
 
 /// How many records [`RaceStore::read_snapshot`] hands over at a time.
 const SNAPSHOT_PAGE: usize = 10_000;
@@ -50,6 +50,8 @@ const SNAPSHOT_PAGE: usize = 10_000;
 /// have a directory open; a second gets [`Error::Locked`].
 pub struct JsonStore {
     dir: PathBuf,
+    /// Opened with `mode=ro`: every write is refused, nothing on disk changes.
+    read_only: bool,
     state: RwLock<Option<State>>,
     repairs: Vec<Repair>,
 }
@@ -60,11 +62,13 @@ struct State {
     /// One table per collection, in [`Collection::ALL`] order.
     tables: Vec<Box<dyn AnyTable>>,
     meta: Meta,
-    journal: Journal,
+    /// The intent journal; `None` in a read-only store, which writes nothing.
+    journal: Option<Journal>,
     io: Io,
     /// Set when a write or sync failed in a way that leaves the file's state unknown.
     poisoned: Option<String>,
-    _lock: DirLock,
+    /// The writer's lock; `None` in a read-only store, which holds no lock once open.
+    _lock: Option<DirLock>,
 }
 
 /// A save queued for a group commit, to wait on once the store's lock is released.
@@ -77,6 +81,10 @@ struct Table<T> {
     records: Vec<T>,
     by_session: HashMap<Id, Vec<u32>>,
     next_id: Id,
+    /// A torn tail found on opening and not cut yet: the file ends past `file.tail()`.
+    torn: Option<Repair>,
+    /// The highest `session_id` a torn tail's bytes name, which proves that session existed.
+    torn_session: Id,
 }
 
 /// What the store does with a table whatever its record type.
@@ -88,6 +96,18 @@ trait AnyTable: std::fmt::Debug + Send + Sync {
     fn len(&self) -> usize;
     fn count_of_session(&self, session_id: Id) -> u64;
     fn remove_session(&mut self, session_id: Id, sync: bool) -> Result<u64>;
+    /// Removes a session's records from memory only (a read-only store finishing a delete).
+    fn forget_session(&mut self, session_id: Id);
+    /// The highest id a record holds.
+    fn last_id(&self) -> Id;
+    /// The highest session id a record (or a torn tail) names; 0 for sessions.
+    fn highest_session_named(&self) -> Id;
+    /// The session ids above `above` that records name, with how many records name each.
+    fn sessions_named_above(&self, above: Id) -> Vec<(Id, u64)>;
+    /// The torn tail found on opening, not cut yet.
+    fn torn(&self) -> Option<&Repair>;
+    /// Cuts the torn tail found on opening, if any, and closes the array there.
+    fn cut_torn(&mut self, sync: bool) -> Result<Option<Repair>>;
     fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -124,6 +144,47 @@ impl<T: Record> AnyTable for Table<T> {
         }
         self.remove_where(|record| record.session_id() == session_id, sync)
     }
+    fn forget_session(&mut self, session_id: Id) {
+        if T::COLLECTION == Collection::Sessions {
+            self.records.retain(|s| s.id() != session_id);
+        } else {
+            self.records.retain(|r| r.session_id() != session_id);
+        }
+        self.reindex();
+    }
+    fn last_id(&self) -> Id {
+        self.records.last().map_or(0, Record::id)
+    }
+    fn highest_session_named(&self) -> Id {
+        let named = self.by_session.keys().copied().max().unwrap_or(0);
+        named.max(self.torn_session)
+    }
+    fn sessions_named_above(&self, above: Id) -> Vec<(Id, u64)> {
+        let mut named: Vec<(Id, u64)> = self
+            .by_session
+            .iter()
+            .filter(|(id, _)| **id > above)
+            .map(|(id, records)| (*id, records.len() as u64))
+            .collect();
+        if self.torn_session > above && !self.by_session.contains_key(&self.torn_session) {
+            named.push((self.torn_session, 0));
+        }
+        named.sort_unstable();
+        named
+    }
+    fn torn(&self) -> Option<&Repair> {
+        self.torn.as_ref()
+    }
+    fn cut_torn(&mut self, sync: bool) -> Result<Option<Repair>> {
+        let Some(repair) = self.torn.take() else {
+            return Ok(None);
+        };
+        self.file.close_at_tail()?;
+        if sync {
+            self.file.sync()?;
+        }
+        Ok(Some(repair))
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -148,6 +209,7 @@ impl std::fmt::Debug for JsonStore {
 }
 
 /// Opens one collection's table while the store opens.
+#[allow(clippy::struct_excessive_bools)]
 struct OpenTable<'a> {
     io: &'a Io,
     dir: &'a Path,
@@ -156,6 +218,11 @@ struct OpenTable<'a> {
     /// whole batch landed (then it is kept; otherwise rolled back).
     pending: Option<(AppendSpan, bool)>,
     sync: bool,
+    read_only: bool,
+    /// Whether the store existed before this open (it had a data file or its metadata).
+    existed: bool,
+    /// Recreate a data file the store lost, empty (`check --repair --recreate-missing`).
+    recreate_missing: bool,
     repairs: &'a mut Vec<Repair>,
 }
 
@@ -171,7 +238,9 @@ impl JsonStore {
     ///
     /// Takes the directory's lock, finishes or undoes a multi-step write a crash interrupted,
     /// cuts torn tails (reported by [`RaceStore::repairs`]), and refuses a file damaged
-    /// anywhere else with [`Error::CorruptFile`], changing nothing in it.
+    /// anywhere else with [`Error::CorruptFile`], changing nothing in it. A data file missing
+    /// from a store that existed, or a torn session record other files prove was saved, is
+    /// [`Error::Damaged`]: see [`JsonStore::open_with`].
     pub fn open(dir: impl AsRef<Path>, durability: Durability) -> Result<JsonStore> {
         Self::open_with_faults(dir, durability, None)
     }
@@ -183,13 +252,66 @@ impl JsonStore {
         durability: Durability,
         injector: Option<Arc<dyn FaultInjector>>,
     ) -> Result<JsonStore> {
+        let options = OpenOptions {
+            durability,
+            ..OpenOptions::default()
+        };
+        Self::open_with(dir, &options, injector)
+    }
+
+    /// Opens the store in `dir` as `options` say, file operations passed through `injector`.
+    ///
+    /// Read-only ([`OpenOptions::read_only`]): creates, locks, repairs and writes nothing (an
+    /// interrupted batch or delete is undone or finished in memory only, a torn tail is left
+    /// on disk and not read), and refuses every write with [`Error::ReadOnly`]. A store another
+    /// process holds for writing is [`Error::Locked`] (reading beside a writer is not supported
+    /// yet). Otherwise it takes the directory's lock, finishes or undoes an interrupted write,
+    /// cuts torn tails and creates the directory (whose parent must exist) and its files if
+    /// missing.
+    ///
+    /// Never loses a record on its own: a data file missing from a store that existed is
+    /// [`Error::Damaged`] naming it (unless [`OpenOptions::recreate_missing`]), and so is a
+    /// torn session record whose laps or other records are in the other files (unless
+    /// [`OpenOptions::cut_proven_records`]). Ids continue above the highest any file names,
+    /// a torn tail's and other collections' `session_id`s included, so none is given twice.
+    pub fn open_with(
+        dir: impl AsRef<Path>,
+        options: &OpenOptions,
+        injector: Option<Arc<dyn FaultInjector>>,
+    ) -> Result<JsonStore> {
         let io = Io::new(injector);
         let dir = dir.as_ref().to_owned();
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating directory", &dir, e))?;
-        let lock = DirLock::acquire(&dir)?;
-        let sync = durability == Durability::PowerLoss;
-        let meta = Meta::load(&dir)?;
-        let (journal, pending) = Journal::open(&dir, io.clone())?;
+        let read_only = options.read_only;
+        let sync = !read_only && options.durability == Durability::PowerLoss;
+        if !dir.is_dir() {
+            if read_only || !options.create {
+                return Err(Error::io(
+                    "opening",
+                    &dir,
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "there is no store here (a store is created only by a command that writes)",
+                    ),
+                ));
+            }
+            std::fs::create_dir(&dir).map_err(|e| Error::io("creating the store directory", &dir, e))?;
+            tracing::info!(dir = %dir.display(), "created a new JSON store");
+        }
+        let lock = if read_only {
+            // Held while the files are read, so no writer starts meanwhile; released after.
+            DirLock::shared(&dir)?
+        } else {
+            Some(DirLock::acquire(&dir)?)
+        };
+        let existed = dir.join(journal::META_FILE).exists()
+            || Collection::ALL.iter().any(|c| dir.join(c.file_name()).exists());
+        let mut meta = Meta::load(&dir)?;
+        let (journal, pending) = if read_only {
+            (None, Journal::read(&dir)?)
+        } else {
+            let (journal, pending) = Journal::open(&dir, io.clone())?;
+            (Some(journal), pending)
+        };
         let mut repairs = Vec::new();
         let appends = match &pending {
             Some(intent) => intent.appends(),
@@ -214,36 +336,89 @@ impl JsonStore {
                 meta: &meta,
                 pending,
                 sync,
+                read_only,
+                existed,
+                recreate_missing: options.recreate_missing,
                 repairs: &mut repairs,
             })?);
         }
+        // A session id some record names was given, even if the session's own record is gone.
+        let sessions = Collection::Sessions.index();
+        let named = tables
+            .iter()
+            .map(|t| t.highest_session_named())
+            .max()
+            .unwrap_or(0);
+        let next_session = tables[sessions].next_id().max(named + 1);
+        tables[sessions].set_next_id(next_session);
+        if !read_only && !options.cut_proven_records {
+            refuse_cutting_proven_sessions(&tables)?;
+        }
+        if read_only {
+            for table in &tables {
+                if let Some(torn) = table.torn() {
+                    tracing::warn!("{} (left as it is: the store is open read-only)", torn);
+                }
+            }
+        } else {
+            for table in &mut tables {
+                repairs.extend(table.cut_torn(sync)?);
+                if sync {
+                    table.file_mut().enable_group_commit()?;
+                }
+            }
+        }
+        // A read-only store lets go of its shared lock once everything is in memory.
+        let lock = if read_only {
+            drop(lock);
+            None
+        } else {
+            lock
+        };
         let mut state = State {
-            durability,
+            durability: options.durability,
             tables,
-            meta,
+            meta: meta.clone(),
             journal,
             io,
             poisoned: None,
             _lock: lock,
         };
         if let Some(Intent::DeleteSession { session_id }) = pending {
-            // The delete was acknowledged to nobody, but it may have half happened: finish it.
-            state.delete_session(&dir, session_id)?;
-            repairs.push(Repair {
-                file: dir.join(journal::JOURNAL_FILE),
-                offset: 0,
-                removed_bytes: 0,
-                detail: format!("finished deleting session {session_id}, which a crash interrupted"),
-            });
+            if read_only {
+                for table in &mut state.tables {
+                    table.forget_session(session_id);
+                }
+            } else {
+                // The delete was acknowledged to nobody, but it may have half happened: finish it.
+                state.delete_session(&dir, session_id)?;
+                repairs.push(Repair {
+                    file: dir.join(journal::JOURNAL_FILE),
+                    offset: 0,
+                    removed_bytes: 0,
+                    detail: format!("finished deleting session {session_id}, which a crash interrupted"),
+                });
+            }
         }
-        if pending.is_some() {
-            state.journal.clear()?;
+        if let (Some(_), Some(journal)) = (&pending, &state.journal) {
+            journal.clear()?;
+        }
+        if !read_only {
+            // Every data file the store has, so that losing one later is known as damage.
+            let files: BTreeSet<String> = Collection::ALL.iter().map(|c| c.file_name()).collect();
+            if !files.is_subset(&state.meta.files) {
+                meta = state.meta.clone();
+                meta.files.extend(files);
+                meta.store(&state.io, &dir, sync)?;
+                state.meta = meta;
+            }
         }
         for repair in &repairs {
             tracing::warn!("{repair}");
         }
         Ok(JsonStore {
             dir,
+            read_only,
             state: RwLock::new(Some(state)),
             repairs,
         })
@@ -272,6 +447,11 @@ impl JsonStore {
     fn write<R>(&self, f: impl FnOnce(&mut State) -> Result<R>) -> Result<R> {
         let mut guard = self.state.write().map_err(|_| panicked())?;
         let state = guard.as_mut().ok_or(Error::Closed)?;
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                path: self.dir.clone(),
+            });
+        }
         let failed_group = state.tables.iter().find_map(|t| t.file().failure());
         if let Some(reason) = state
             .poisoned
@@ -304,6 +484,16 @@ fn panicked() -> Error {
 impl State {
     fn sync(&self) -> bool {
         self.durability == Durability::PowerLoss
+    }
+
+    /// The intent journal, which every write needs and only a read-only store lacks.
+    fn journal(&self) -> Result<&Journal> {
+        self.journal.as_ref().ok_or_else(|| {
+            Error::invalid(
+                "store",
+                "this store was opened read-only (mode=ro) and writes nothing",
+            )
+        })
     }
 
     fn table<R: Record>(&self) -> &Table<R> {
@@ -392,7 +582,7 @@ impl State {
                     None => appends.push(AppendSpan { file, start, end }),
                 }
             }
-            self.journal.begin(&Intent::Appends { appends }, sync)?;
+            self.journal()?.begin(&Intent::Appends { appends }, sync)?;
         }
         // Where each file stood before the batch, to cut it back there if a later write fails.
         let mut written: Vec<(Collection, u64, usize)> = Vec::new();
@@ -404,7 +594,9 @@ impl State {
                 // Only if that fails too is a file's state unknown.
                 match self.undo_appends(&written, collection) {
                     Ok(()) if journaled => {
-                        let _ = self.journal.clear();
+                        if let Some(journal) = &self.journal {
+                            let _ = journal.clear();
+                        }
                     }
                     Ok(()) => {}
                     Err(undo_error) => self.poisoned = Some(format!("{error}, then {undo_error}")),
@@ -421,7 +613,7 @@ impl State {
         if journaled {
             // The batch is saved either way: a journal left behind names a batch that landed,
             // which opening recognises and keeps.
-            if let Err(error) = self.journal.clear() {
+            if let Err(error) = self.journal()?.clear() {
                 tracing::warn!("could not clear the journal after a batch: {error}");
             }
         }
@@ -448,7 +640,8 @@ impl State {
 
     fn delete_session(&mut self, dir: &Path, session_id: Id) -> Result<Counts> {
         let sync = self.sync();
-        self.journal.begin(&Intent::DeleteSession { session_id }, sync)?;
+        self.journal()?
+            .begin(&Intent::DeleteSession { session_id }, sync)?;
         // Remember the ids given so far first, so none comes back once its record is gone.
         let mut meta = self.meta.clone();
         meta.raise(&self.given_ids());
@@ -461,12 +654,49 @@ impl State {
             let removed = self.tables[collection.index()].remove_session(session_id, sync)?;
             counts.set(collection, removed);
         }
-        if let Err(error) = self.journal.clear() {
+        if let Err(error) = self.journal()?.clear() {
             // The delete is done; a journal left behind only makes the next open redo it.
             tracing::warn!("could not clear the journal after a delete: {error}");
         }
         Ok(counts)
     }
+}
+
+/// Refuses to cut a torn session record off when other files hold records of a session past
+/// the last whole one: that record was saved, and cutting it would leave them without it.
+fn refuse_cutting_proven_sessions(tables: &[Box<dyn AnyTable>]) -> Result<()> {
+    let sessions = &tables[Collection::Sessions.index()];
+    let Some(torn) = sessions.torn() else {
+        return Ok(());
+    };
+    let kept = sessions.last_id();
+    let mut proof = Vec::new();
+    for collection in Collection::ALL.into_iter().skip(1) {
+        let named = tables[collection.index()].sessions_named_above(kept);
+        if named.is_empty() {
+            continue;
+        }
+        let records: u64 = named.iter().map(|(_, n)| n).sum();
+        let ids: Vec<String> = named.iter().map(|(id, _)| id.to_string()).collect();
+        proof.push(format!(
+            "{} holds {} of session {}",
+            collection.file_name(),
+            collection.count_text(records),
+            ids.join(", ")
+        ));
+    }
+    if proof.is_empty() {
+        return Ok(());
+    }
+    let file = Collection::Sessions.file_name();
+    Err(Error::Damaged {
+        path: torn.file.clone(),
+        message: format!(
+            "it ends in a torn record at byte {}, and {}: that record was saved, so cutting it off would leave them without their session. Nothing was changed. Restore {file} from a backup, or run `racestore check --repair --drop-orphans` to cut it and drop the records that name it",
+            torn.offset,
+            proof.join("; "),
+        ),
+    })
 }
 
 /// Writes one group's bytes at its file's tail (and syncs them in power-loss mode).
@@ -532,17 +762,51 @@ impl<T: Record> Table<T> {
             meta,
             pending,
             sync,
+            read_only,
+            existed,
+            recreate_missing,
             repairs,
         } = args;
         let file_name = T::COLLECTION.file_name();
         let path = dir.join(&file_name);
-        let _ = std::fs::remove_file(fsio::temp_path(&path));
+        if !read_only {
+            let _ = std::fs::remove_file(fsio::temp_path(&path));
+        }
         if !path.exists() {
+            let expected = existed && (meta.files.contains(&file_name) || T::COLLECTION.original());
+            if expected && !recreate_missing {
+                return Err(Error::Damaged {
+                    path: path.clone(),
+                    message: format!(
+                        "the file is missing from a store that has existed, and recreating it empty would lose every record it held; restore {file_name} from a backup, or run `racestore check --repair --recreate-missing` to recreate it empty"
+                    ),
+                });
+            }
+            if read_only {
+                // A collection newer than the store (entries in an older store): empty.
+                let empty = File::open("/dev/null").map_err(|e| Error::io("opening", "/dev/null", e))?;
+                return Ok(Table {
+                    file: ArrayFile::new(path, empty, io.clone(), 2, 1, Vec::new()),
+                    records: Vec::new(),
+                    by_session: HashMap::new(),
+                    next_id: 1,
+                    torn: None,
+                    torn_session: 0,
+                });
+            }
             io.replace_file(&path, b"[]", sync)?;
+            if expected {
+                repairs.push(Repair {
+                    file: path.clone(),
+                    offset: 0,
+                    removed_bytes: 0,
+                    detail: "recreated the missing file empty, as asked (--recreate-missing): the records it held are lost".into(),
+                });
+            }
         }
         let file = File::options()
             .read(true)
-            .write(true)
+            .write(!read_only)
             .open(&path)
             .map_err(|e| Error::io("opening", &path, e))?;
         let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
@@ -570,25 +834,35 @@ impl<T: Record> Table<T> {
                 });
             }
         }
-        let mut len = bytes.len() as u64;
-        if let Some(repair) = scanned.torn.take() {
-            len = ArrayFile::close_array_at(io, &file, &path, scanned.tail, !scanned.records.is_empty())?;
-            if sync {
-                io.sync(&file, &path)?;
+        // What a torn tail still shows of its records: their ids were given, and the sessions
+        // they name existed.
+        let (torn_id, torn_session) = match &scanned.torn {
+            Some(_) => {
+                let rest = &bytes[to_index(scanned.tail, bytes.len())..];
+                (
+                    array_file::highest_number_after(rest, b"\"id\":"),
+                    array_file::highest_number_after(rest, b"\"session_id\":"),
+                )
             }
-            repairs.push(repair);
-        }
+            None => (0, 0),
+        };
         let max_in_file = scanned.records.last().map_or(0, Record::id);
         let max_ever = meta.max_ids.get(&file_name).copied().unwrap_or(0);
         let mut table = Table {
-            file: ArrayFile::new(path, file, io.clone(), len, scanned.tail, scanned.spans),
+            file: ArrayFile::new(
+                path,
+                file,
+                io.clone(),
+                bytes.len() as u64,
+                scanned.tail,
+                scanned.spans,
+            ),
             records: scanned.records,
             by_session: HashMap::new(),
-            next_id: max_in_file.max(max_ever) + 1,
+            next_id: max_in_file.max(max_ever).max(torn_id) + 1,
+            torn: scanned.torn,
+            torn_session,
         };
-        if sync {
-            table.file.enable_group_commit()?;
-        }
         table.reindex();
         Ok(table)
     }
@@ -795,18 +1069,33 @@ impl RaceStore for JsonStore {
         }
         // Holding the read lock keeps every writer out (readers carry on) while the files,
         // which only ever grow at their tails, are copied up to their current length.
+        // Written under a temporary name and renamed once complete, so a backup cut short
+        // never looks like a (smaller) store.
+        let partial = fsio::partial_path(destination);
+        if let Some(parent) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io("creating directory", parent, e))?;
+        }
+        let _ = std::fs::remove_dir_all(&partial);
         JsonStore::read(self, |state| {
-            std::fs::create_dir_all(destination)
-                .map_err(|e| Error::io("creating directory", destination, e))?;
-            for collection in Collection::ALL {
-                let bytes = state.tables[collection.index()].file().read_all()?;
-                state
-                    .io
-                    .replace_file(&destination.join(collection.file_name()), &bytes, true)?;
+            let written = (|| {
+                std::fs::create_dir(&partial).map_err(|e| Error::io("creating directory", &partial, e))?;
+                for collection in Collection::ALL {
+                    let bytes = state.tables[collection.index()].file().read_whole_array()?;
+                    state
+                        .io
+                        .replace_file(&partial.join(collection.file_name()), &bytes, true)?;
+                }
+                let mut meta = state.meta.clone();
+                meta.raise(&state.given_ids());
+                meta.files = Collection::ALL.iter().map(|c| c.file_name()).collect();
+                meta.store(&state.io, &partial, true)?;
+                state.io.rename(&partial, destination)?;
+                state.io.sync_parent_dir(destination)
+            })();
+            if written.is_err() {
+                let _ = std::fs::remove_dir_all(&partial);
             }
-            let mut meta = state.meta.clone();
-            meta.raise(&state.given_ids());
-            meta.store(&state.io, destination, true)
+            written
         })
     }
 
@@ -854,6 +1143,9 @@ impl RaceStore for JsonStore {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let state = guard.take().ok_or(Error::Closed)?;
+        if self.read_only {
+            return Ok(());
+        }
         // Make everything durable before letting go, whatever the durability asked for.
         for table in &state.tables {
             table.file().sync()?;
@@ -863,5 +1155,38 @@ impl RaceStore for JsonStore {
 
     fn repairs(&self) -> Vec<Repair> {
         self.repairs.clone()
+    }
+
+    fn delete_orphans(&self) -> Result<Counts> {
+        self.write(|state| {
+            let sessions = state.table::<Session>();
+            let mut orphaned = BTreeSet::new();
+            for collection in Collection::ALL.into_iter().skip(1) {
+                let named = state.tables[collection.index()].sessions_named_above(0);
+                orphaned.extend(
+                    named
+                        .into_iter()
+                        .map(|(id, _)| id)
+                        .filter(|id| sessions.get(*id).is_none()),
+                );
+            }
+            let mut removed = Counts::default();
+            for session_id in orphaned {
+                let result = state.delete_session(&self.dir, session_id);
+                let counts = match result {
+                    Ok(counts) => counts,
+                    Err(error) => {
+                        state.poisoned = Some(format!(
+                            "deleting the records of missing session {session_id} failed: {error}"
+                        ));
+                        return Err(error);
+                    }
+                };
+                for collection in Collection::ALL {
+                    removed.add(collection, counts.get(collection));
+                }
+            }
+            Ok(removed)
+        })
     }
 }

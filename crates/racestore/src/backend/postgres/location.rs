@@ -4,15 +4,21 @@ use std::path::Path;
 
 use super::{PostgresStore, PostgresUrl};
 use crate::error::Result;
-use crate::store::{Durability, Inspection, RaceStore, StoreLocation};
+use crate::store::{Inspection, OpenOptions, RaceStore, StoreLocation};
 
 impl StoreLocation for PostgresUrl {
     fn backend(&self) -> &'static str {
         "postgres"
     }
 
-    fn open(&self, durability: Durability) -> Result<Box<dyn RaceStore>> {
-        Ok(Box::new(PostgresStore::open(self, durability)?))
+    fn open(&self, options: &OpenOptions) -> Result<Box<dyn RaceStore>> {
+        if options.read_only {
+            return Err(crate::Error::Unsupported {
+                url: self.to_string(),
+                message: "mode=ro is for json: and sqlite: stores; a PostgreSQL role without write grants reads a schema read-only".into(),
+            });
+        }
+        Ok(Box::new(PostgresStore::open(self, options.durability)?))
     }
 
     /// A server's schema is there when racestore can reach it; it is created on first open.

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::SqliteStore;
 use crate::error::Result;
-use crate::store::{Durability, Inspection, RaceStore, StoreLocation};
+use crate::store::{Inspection, OpenOptions, RaceStore, StoreLocation};
 
 /// A SQLite database file, as a store URL names it (`sqlite:FILE`, or a path ending `.db`,
 /// `.sqlite` or `.sqlite3`).
@@ -36,8 +36,8 @@ impl StoreLocation for SqliteLocation {
         "sqlite"
     }
 
-    fn open(&self, durability: Durability) -> Result<Box<dyn RaceStore>> {
-        Ok(Box::new(SqliteStore::open(&self.path, durability)?))
+    fn open(&self, options: &OpenOptions) -> Result<Box<dyn RaceStore>> {
+        Ok(Box::new(SqliteStore::open_with(&self.path, options)?))
     }
 
     fn exists(&self) -> bool {

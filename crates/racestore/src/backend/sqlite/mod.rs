@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::model::{
     now_timestamp, Collection, Counts, FilterValue, Id, IdMarks, Query, Records, Session, SessionQuery,
 };
-use crate::store::{Batch, Durability, Problem, RaceStore, SavedIds, SessionSummary};
+use crate::store::{Batch, Durability, OpenOptions, Problem, RaceStore, SavedIds, SessionSummary};
 
 /// How many records [`RaceStore::read_snapshot`] reads at a time.
 const SNAPSHOT_PAGE: i64 = 10_000;
@@ -75,6 +75,8 @@ const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS racestore_migr
 pub struct SqliteStore {
     path: PathBuf,
     durability: Durability,
+    /// Opened with `mode=ro`: every write is refused.
+    read_only: bool,
     busy_timeout: Duration,
     /// `None` once [`RaceStore::close`] has run.
     conn: Mutex<Option<Connection>>,
@@ -97,21 +99,67 @@ impl SqliteStore {
     /// for [`Durability::PowerLoss`], then applies any pending migration. A database the original
     /// system wrote keeps its tables, rows and id counters.
     pub fn open(path: &Path, durability: Durability) -> Result<SqliteStore> {
-        Self::open_with_timeout(path, durability, BUSY_TIMEOUT)
+        Self::open_with_timeout(
+            path,
+            OpenOptions {
+                durability,
+                ..OpenOptions::default()
+            },
+            BUSY_TIMEOUT,
+        )
     }
 
-    /// [`open`](Self::open) with another busy timeout (tests use a short one).
-    fn open_with_timeout(path: &Path, durability: Durability, busy_timeout: Duration) -> Result<SqliteStore> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io("creating the directory", parent, e))?;
+    /// Opens the database at `path` as `options` say. Read-only: the file must exist, nothing
+    /// is created, migrated or changed, and every write is [`Error::ReadOnly`]. Otherwise a
+    /// missing file is created when `options.create`, in a directory that must exist.
+    pub fn open_with(path: &Path, options: &OpenOptions) -> Result<SqliteStore> {
+        Self::open_with_timeout(path, *options, BUSY_TIMEOUT)
+    }
+
+    /// [`open_with`](Self::open_with) with another busy timeout (tests use a short one).
+    fn open_with_timeout(path: &Path, options: OpenOptions, busy_timeout: Duration) -> Result<SqliteStore> {
+        let durability = options.durability;
+        if (options.read_only || !options.create) && !path.is_file() {
+            return Err(Error::io(
+                "opening",
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "there is no store here (a store is created only by a command that writes)",
+                ),
+            ));
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
+            return Err(Error::io(
+                "opening",
+                parent,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the folder does not exist (is the path mistyped?); racestore creates a store only in a folder that exists",
+                ),
+            ));
         }
         let fail = |e: SqlError| e.into_error(path, busy_timeout);
         // No SQLITE_OPEN_URI: the path is a file name, even if it starts with `file:`.
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let flags = if options.read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
         let mut conn = Connection::open_with_flags(path, flags).map_err(|e| fail(e.into()))?;
         conn.busy_timeout(busy_timeout).map_err(|e| fail(e.into()))?;
+        if options.read_only {
+            check_schema(&conn, path).map_err(fail)?;
+            return Ok(SqliteStore {
+                path: path.to_owned(),
+                durability,
+                read_only: true,
+                busy_timeout,
+                conn: Mutex::new(Some(conn)),
+            });
+        }
         // Every step is idempotent, and a failed migration rolls back, so a busy database is
         // simply tried again: switching a fresh file to WAL while other connections open it too
         // can fail at once with SQLITE_BUSY (SQLite's deadlock avoidance skips the busy handler).
@@ -133,6 +181,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             path: path.to_owned(),
             durability,
+            read_only: false,
             busy_timeout,
             conn: Mutex::new(Some(conn)),
         })
@@ -159,6 +208,11 @@ impl SqliteStore {
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction, committed when `f` succeeds and rolled back
     /// otherwise.
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> SqlResult<T>) -> Result<T> {
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                path: self.path.clone(),
+            });
+        }
         self.with_conn(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
@@ -340,13 +394,51 @@ impl RaceStore for SqliteStore {
                 ),
             ));
         }
+        // Written under a temporary name and renamed once complete, so a backup cut short
+        // leaves no file that opens as a store.
+        let mut name = destination.file_name().unwrap_or_default().to_os_string();
+        name.push(".racestore-partial");
+        let partial = destination.with_file_name(name);
         if let Some(parent) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| Error::io("creating directory", parent, e))?;
         }
-        let target = destination.to_string_lossy().into_owned();
+        let _ = std::fs::remove_file(&partial);
+        let target = partial.to_string_lossy().into_owned();
         // VACUUM INTO reads one consistent snapshot: other connections and processes keep writing.
-        self.with_conn(|conn| Ok(conn.execute("VACUUM INTO ?1", [target])?))?;
-        Ok(())
+        let written = self
+            .with_conn(|conn| Ok(conn.execute("VACUUM INTO ?1", [target])?))
+            .map_err(|e| match e {
+                // The engine's message names no file: say it was the backup being written.
+                Error::Backend {
+                    backend,
+                    message,
+                    retryable,
+                    engine,
+                } => Error::Backend {
+                    backend,
+                    message: format!("writing the backup {}: {message}", destination.display()),
+                    retryable,
+                    engine,
+                },
+                other => other,
+            })
+            .and_then(|_| {
+                std::fs::File::open(&partial)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| Error::io("syncing", &partial, e))?;
+                std::fs::rename(&partial, destination).map_err(|e| Error::io("renaming", &partial, e))?;
+                let parent = destination
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                std::fs::File::open(parent)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| Error::io("syncing directory", parent, e))
+            });
+        if written.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        written
     }
 
     fn read_snapshot(&self, each: &mut dyn FnMut(&Records) -> Result<()>) -> Result<IdMarks> {
@@ -405,8 +497,32 @@ impl RaceStore for SqliteStore {
         })
     }
 
+    fn delete_orphans(&self) -> Result<Counts> {
+        self.write(|tx| {
+            let mut counts = Counts::default();
+            for collection in Collection::ALL.into_iter().skip(1) {
+                let column = collection.session_column();
+                let removed = tx.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE {column} IS NULL OR {column} NOT IN (SELECT id FROM {sessions})",
+                        table = collection.name(),
+                        sessions = Collection::Sessions.name(),
+                    ),
+                    [],
+                )?;
+                counts.set(collection, removed as u64);
+            }
+            Ok(counts)
+        })
+    }
+
     fn close(&self) -> Result<()> {
         let conn = self.lock().take().ok_or(Error::Closed)?;
+        if self.read_only {
+            return conn
+                .close()
+                .map_err(|(_, e)| SqlError::from(e).into_error(&self.path, self.busy_timeout));
+        }
         // Best effort, without waiting: fold the WAL back into the database file and empty it,
         // so the file is complete on its own. Another connection using the file at the moment
         // makes this a no-op; the last connection to close checkpoints anyway.
@@ -634,6 +750,7 @@ pub(crate) fn integrity_check(path: &Path) -> Result<Vec<Problem>> {
             location: path.display().to_string(),
             message: format!("SQLite integrity check: {line}"),
             repairable: false,
+            repair_flag: None,
         })
         .collect())
 }

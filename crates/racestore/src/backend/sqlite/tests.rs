@@ -417,9 +417,13 @@ fn pragmas_follow_the_durability() {
 }
 
 #[test]
-fn opening_creates_the_parent_directory() {
+fn opening_creates_the_file_but_never_a_missing_parent_directory() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a/b/race.db");
+    let err = SqliteStore::open(&path, Durability::Process).unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    assert!(!dir.path().join("a").exists(), "a mistyped path creates nothing");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let store = SqliteStore::open(&path, Durability::Process).unwrap();
     assert_eq!(store.path(), path);
     assert!(path.is_file());
@@ -632,8 +636,12 @@ fn every_call_after_close_is_closed() {
 fn a_write_blocked_past_the_busy_timeout_says_the_database_is_busy() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("race.db");
-    let store =
-        SqliteStore::open_with_timeout(&path, Durability::Process, Duration::from_millis(200)).unwrap();
+    let store = SqliteStore::open_with_timeout(
+        &path,
+        crate::store::OpenOptions::default(),
+        Duration::from_millis(200),
+    )
+    .unwrap();
     let other = raw(&path);
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     let err = store

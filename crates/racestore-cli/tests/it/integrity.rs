@@ -1,0 +1,135 @@
+//! Integrity through the command line: reading commands open read-only and never create a
+//! store, a mistyped path is an error, a damaged store is refused naming the file, and
+//! `check --repair` is all or nothing, naming the flag for what gives records up.
+
+use std::path::Path;
+
+use crate::common::{fill, json_url, racestore, run_fails, run_ok, sqlite_url, stderr, stdout};
+
+/// The names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn reading_commands_on_a_missing_store_fail_naming_it_and_create_nothing() {
+    let temp = tempfile::tempdir().unwrap();
+    let backup = temp.path().join("backup").display().to_string();
+    for (url, path) in [
+        (
+            json_url(&temp.path().join("storage")),
+            temp.path().join("storage"),
+        ),
+        (
+            sqlite_url(&temp.path().join("race.db")),
+            temp.path().join("race.db"),
+        ),
+    ] {
+        for args in [
+            vec!["sessions"],
+            vec!["show", "1"],
+            vec!["export"],
+            vec!["backup", "--to", &backup],
+        ] {
+            let output = run_fails(racestore().args(&args).args(["--store", &url]));
+            let err = stderr(&output);
+            assert!(err.contains(&path.display().to_string()), "{args:?} {url}: {err}");
+            assert!(err.contains("there is no store here"), "{args:?} {url}: {err}");
+        }
+    }
+    assert!(names(temp.path()).is_empty(), "{:?}", names(temp.path()));
+}
+
+#[test]
+fn a_writing_command_does_not_create_a_store_in_a_folder_that_does_not_exist() {
+    let temp = tempfile::tempdir().unwrap();
+    for url in [
+        json_url(&temp.path().join("typo").join("storage")),
+        sqlite_url(&temp.path().join("typo").join("race.db")),
+    ] {
+        let output = run_fails(racestore().args(["demo", "--store", &url]));
+        assert!(stderr(&output).contains("typo"), "{}", stderr(&output));
+    }
+    assert!(names(temp.path()).is_empty());
+}
+
+#[test]
+fn a_store_that_lost_a_data_file_is_refused_by_every_command_naming_the_file() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("storage");
+    let url = json_url(&dir);
+    fill(&url);
+    std::fs::remove_file(dir.join("lap_data.json")).unwrap();
+    for args in [vec!["sessions"], vec!["demo"], vec!["export"]] {
+        let output = run_fails(racestore().args(&args).args(["--store", &url]));
+        let err = stderr(&output);
+        assert!(
+            err.contains("lap_data.json") && err.contains("--recreate-missing"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!dir.join("lap_data.json").exists());
+    let output = run_fails(racestore().args(["check", "--store", &url]));
+    assert!(stdout(&output).contains("lap_data.json"), "{}", stdout(&output));
+    run_ok(racestore().args(["check", "--repair", "--recreate-missing", "--store", &url]));
+    run_ok(racestore().args(["sessions", "--store", &url]));
+}
+
+#[test]
+fn check_repair_changes_nothing_until_every_problem_can_be_repaired_and_names_the_flag() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("storage");
+    let url = json_url(&dir);
+    fill(&url);
+    // A lap moved to a session that does not exist, and a torn tail in the predictions.
+    let laps = dir.join("lap_data.json");
+    let text = std::fs::read_to_string(&laps).unwrap().replacen(
+        "\"id\": 7,\n    \"session_id\": 1,",
+        "\"id\": 7,\n    \"session_id\": 42,",
+        1,
+    );
+    std::fs::write(&laps, text).unwrap();
+    let predictions = dir.join("predictions.json");
+    let bytes = std::fs::read(&predictions).unwrap();
+    std::fs::write(&predictions, &bytes[..bytes.len() - 20]).unwrap();
+    let before: Vec<Vec<u8>> = [&laps, &predictions]
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+
+    let output = run_fails(racestore().args(["check", "--repair", "--store", &url]));
+    let (out, err) = (stdout(&output), stderr(&output));
+    assert!(
+        out.contains("problem (repairable with --drop-orphans, giving records up): lap_data id 7"),
+        "{out}"
+    );
+    assert!(
+        out.contains("note: nothing was repaired (all or nothing)"),
+        "{out}"
+    );
+    assert!(
+        err.contains("racestore check --repair --drop-orphans --store"),
+        "{err}"
+    );
+    let after: Vec<Vec<u8>> = [&laps, &predictions]
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    assert!(
+        after == before,
+        "the torn tail was cut although the repair could not be complete"
+    );
+
+    let out = run_ok(racestore().args(["check", "--repair", "--drop-orphans", "--store", &url]));
+    assert!(
+        out.contains("dropped 1 record whose session does not exist (--drop-orphans): 1 lap"),
+        "{out}"
+    );
+    assert!(out.contains("torn tail"), "{out}");
+    assert!(out.contains("no problems: the store is sound"), "{out}");
+}
