@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-/// Record and inspect motor-racing data: sessions, laps, driver metrics, predictions and simulations.
+/// Record and inspect motor-racing data: sessions, laps, entries, driver metrics, predictions and simulations.
 ///
 /// Every command works on one store, named by a URL: json:DIR (a directory of JSON files in the
 /// original GR Race Guardian format), sqlite:FILE (one SQLite database) or
@@ -105,18 +105,22 @@ enum Command {
     /// cannot be trusted are listed with file and line, and abort the import unless
     /// --on-bad-row skip.
     Import(commands::import::ImportArgs),
-    /// Print one session: header, counts, the classification with gaps, and per driver best lap
-    /// and sectors, pit stops
+    /// Print one session: header, counts, the classification with gaps and class positions, and
+    /// per car (or driver) best lap and sectors, pit stops
     ///
-    /// Per driver, in classified order (a race: most laps completed, then shortest total time;
-    /// any other session: fastest lap first): position, laps, the winner's race time and then
-    /// each driver's gap to the winner (in laps when lapped; outside a race, the fastest lap and
-    /// the gaps between best laps), best lap and the lap it was set on, best sector times, the
+    /// Per car where the session's entries say which car each driver drove (WEC: 007-1, 007-2
+    /// and 007-3 are car 007; its drivers are listed under it with their laps and best lap), else
+    /// per driver id, in classified order (a race: most laps completed, then shortest total
+    /// time; any other session: fastest lap first): position, class and position in class (PIC)
+    /// and team when the entries give them, laps, the winner's race time and then each one's
+    /// gap to the winner (in laps when lapped; outside a race, the fastest lap and the gaps
+    /// between best laps), best lap and the lap it was set on, best sector times, the
     /// theoretical best (best S1 + S2 + S3), the average green lap (RACE_LAP laps, or the
     /// original's normal and qualifying laps; lap 1 of a race left out as it starts from the
-    /// grid) and pit stops (IN_LAP laps, or the original's pit laps). A session is a race when
-    /// its type starts with "race" or "sprint". Above the table: the session, its laps by type,
-    /// and how many driver metrics, predictions and simulations it has.
+    /// grid) and pit stops (IN_LAP laps, or the original's pit laps). Times in m:ss.fff, gaps in
+    /// seconds. A session is a race when its type starts with "race" or "sprint". Above the
+    /// table: the session, its laps by type, and how many driver metrics, predictions and
+    /// simulations it has. --json adds the session's entries.
     Show(commands::show::ShowArgs),
     /// Compute the driver metrics of a session, as the original GR Race Guardian did
     ///
@@ -145,13 +149,16 @@ enum Command {
     /// Everything, or one session (--session) and what is recorded under it. JSON: an array for
     /// one collection, an object with one array per collection for all. NDJSON: one record per
     /// line. CSV: one collection (laps unless --collection), comma- or semicolon-separated. Laps
-    /// can be narrowed to one driver and one lap type. Records are read a page at a time, so a
+    /// can be narrowed to one driver and one lap type, and can carry their driver's entry
+    /// (--with-entries: car number, driver name, class, group, team, manufacturer, vehicle).
+    /// Times are in seconds. A filter that matches nothing says so on stderr. Records are read
+    /// a page at a time, so a
     /// store of any size exports in little memory; a whole-store export shows progress on stderr
     /// when it is a terminal.
     Export(commands::export::ExportArgs),
     /// Copy every record of one store into another, then verify the copy
     ///
-    /// Copies sessions, driver metrics, laps, predictions and simulations from --from into --to
+    /// Copies sessions, driver metrics, laps, predictions, simulations and entries from --from into --to
     /// (any backends: json:DIR, sqlite:FILE, postgres://...), keeping ids and timestamps. The
     /// target must be empty unless --into-non-empty. Afterwards both stores are read again and
     /// compared (counts and a checksum of every record): "verified: N records, checksums match",

@@ -9,6 +9,11 @@
 //! - **CSV**: one collection, a header of its columns then a row per record; JSON values (metric
 //!   objects, simulation results) are JSON text in their cell, absent values empty cells.
 //!
+//! Laps can carry their driver's entry ([`Export::with_entries`]): after the lap's own fields,
+//! the [`ENTRY_COLUMNS`] of the session's entry with the lap's driver id (null, an empty cell,
+//! when there is none), so one CSV answers "best lap per class" or "which driver is 007-2".
+//! Times are seconds throughout: `lap_time` and the sectors `S1`..`S3`.
+//!
 //! Records are read [`PAGE_SIZE`] at a time, so a store of any size exports in little memory.
 //! [`write_file`] replaces a file only once the export is complete.
 //!
@@ -29,13 +34,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::model::{Collection, Counts, Id, Query, Records};
+use crate::model::{Collection, Counts, Entry, Id, Query, Records};
 use crate::store::{RaceStore, RaceStoreExt};
 use crate::transfer::PAGE_SIZE;
 
@@ -68,7 +74,20 @@ pub struct Export {
     pub driver_id: Option<String>,
     /// Only laps of this type, exactly as stored.
     pub lap_type: Option<String>,
+    /// Laps carry their driver's entry: the [`ENTRY_COLUMNS`] after their own.
+    pub with_entries: bool,
 }
+
+/// The entry's columns a lap carries with [`Export::with_entries`], in order.
+pub const ENTRY_COLUMNS: [&str; 7] = [
+    "car_number",
+    "driver_name",
+    "class",
+    "group",
+    "team",
+    "manufacturer",
+    "vehicle",
+];
 
 impl Export {
     /// Every record of `collections`, in `format`.
@@ -79,7 +98,15 @@ impl Export {
             session_id: None,
             driver_id: None,
             lap_type: None,
+            with_entries: false,
         }
+    }
+
+    /// Laps carry their driver's entry: car number, driver name, class, group, team,
+    /// manufacturer and vehicle after their own fields.
+    pub fn with_entries(mut self) -> Self {
+        self.with_entries = true;
+        self
     }
 
     /// Only session `session_id` and what is recorded under it.
@@ -132,6 +159,12 @@ impl Export {
                 "CSV holds one collection at a time: export the collections one by one",
             ));
         }
+        if self.with_entries && !self.collections.contains(&Collection::Laps) {
+            return Err(Error::invalid(
+                "with_entries",
+                "entries' columns are added to laps: export the laps",
+            ));
+        }
         for (column, _) in self.filters() {
             if let Some(c) = self.collections.iter().find(|c| !c.has_column(column)) {
                 return Err(Error::invalid(
@@ -180,6 +213,7 @@ pub fn write(
             collection,
             after: 0,
             progress: &mut *progress,
+            entries: HashMap::new(),
         };
         let count = match export.format {
             Format::Json => {
@@ -271,9 +305,67 @@ struct Pages<'a> {
     /// The last id read.
     after: Id,
     progress: &'a mut dyn FnMut(Collection, u64),
+    /// With [`Export::with_entries`], the entries of each session met so far, by driver id.
+    entries: HashMap<Id, HashMap<String, Entry>>,
 }
 
 impl Pages<'_> {
+    /// Whether the records get their entry's columns.
+    fn joined(&self) -> bool {
+        self.export.with_entries && self.collection == Collection::Laps
+    }
+
+    /// The columns of the records, as CSV heads them.
+    fn columns(&self) -> Vec<&'static str> {
+        let mut columns: Vec<&'static str> = self.collection.columns().iter().map(|c| c.name).collect();
+        if self.joined() {
+            columns.extend(ENTRY_COLUMNS);
+        }
+        columns
+    }
+
+    /// Adds the entry's columns to each lap of `records` (JSON objects).
+    fn join(&mut self, records: &mut [Value]) -> Result<()> {
+        for record in records {
+            let session = record
+                .get("session_id")
+                .and_then(Value::as_i64)
+                .unwrap_or_default();
+            let driver = record
+                .get("driver_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            if !self.entries.contains_key(&session) {
+                let mut by_driver = HashMap::new();
+                for entry in self.store.get_session_entries(session)? {
+                    by_driver.entry(entry.driver_id.clone()).or_insert(entry);
+                }
+                self.entries.insert(session, by_driver);
+            }
+            let entry = self.entries[&session].get(&driver);
+            let text = |value: Option<&Option<String>>| match value {
+                Some(Some(text)) => Value::String(text.clone()),
+                _ => Value::Null,
+            };
+            let cells = [
+                text(entry.map(|e| &e.car_number)),
+                text(entry.map(|e| &e.driver_name)),
+                text(entry.map(|e| &e.class)),
+                text(entry.map(|e| &e.group)),
+                text(entry.map(|e| &e.team)),
+                text(entry.map(|e| &e.manufacturer)),
+                text(entry.map(|e| &e.vehicle)),
+            ];
+            if let Value::Object(fields) = record {
+                for (column, cell) in ENTRY_COLUMNS.iter().zip(cells) {
+                    fields.insert((*column).to_owned(), cell);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The next page's selected records; `None` after the last page.
     fn next_page(&mut self) -> Result<Option<Vec<Value>>> {
         let filters = self.export.filters();
@@ -301,7 +393,11 @@ impl Pages<'_> {
         };
         self.after = last;
         (self.progress)(self.collection, page.len() as u64);
-        Ok(Some(selected(&page, &filters)))
+        let mut records = selected(&page, &filters);
+        if self.joined() {
+            self.join(&mut records)?;
+        }
+        Ok(Some(records))
     }
 }
 
@@ -372,7 +468,7 @@ fn write_csv(records: &mut Pages<'_>, delimiter: u8, out: &mut dyn Write, to: &P
             std::io::Error::other(format!("{other:?}")),
         ),
     };
-    let header: Vec<&str> = records.collection.columns().iter().map(|c| c.name).collect();
+    let header = records.columns();
     let mut csv = csv::WriterBuilder::new().delimiter(delimiter).from_writer(out);
     csv.write_record(&header).map_err(csv_error)?;
     let mut count = 0u64;
@@ -565,6 +661,61 @@ mod tests {
             "{err}"
         );
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn laps_can_carry_their_drivers_entry_and_only_laps_can() {
+        let (_dir, store) = store_with_everything();
+        let laps = Export::new(vec![Collection::Laps], Format::Csv { delimiter: b',' }).with_entries();
+        let csv = written(store.as_ref(), &laps);
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+        assert_eq!(&header[header.len() - 7..], ENTRY_COLUMNS);
+        assert_eq!(header[0], "id");
+        let rows: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+        // GR86-002-7 has an entry (car 7, class Am); GR86-013-22 has none: empty cells.
+        assert_eq!(
+            (
+                rows[0][at("driver_id")].as_str(),
+                rows[0][at("car_number")].as_str(),
+                rows[0][at("class")].as_str()
+            ),
+            ("GR86-002-7", "7", "Am")
+        );
+        assert_eq!(
+            (
+                rows[1][at("driver_id")].as_str(),
+                rows[1][at("car_number")].as_str(),
+                rows[1][at("team")].as_str()
+            ),
+            ("GR86-013-22", "", "")
+        );
+        let json: Value = serde_json::from_str(&written(
+            store.as_ref(),
+            &Export::new(vec![Collection::Laps], Format::Json)
+                .with_entries()
+                .session(1),
+        ))
+        .unwrap();
+        assert_eq!(json[0]["class"], "Am");
+        assert_eq!(json[1]["class"], Value::Null);
+        let mut out = Vec::new();
+        let err = write(
+            store.as_ref(),
+            &Export::new(vec![Collection::Sessions], Format::Json).with_entries(),
+            &mut out,
+            Path::new("t"),
+            &mut |_, _| {},
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid { field, .. } if field == "with_entries"),
+            "{err}"
+        );
     }
 
     #[test]

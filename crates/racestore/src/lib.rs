@@ -64,9 +64,9 @@ pub use backend::postgres::{PostgresStore, PostgresUrl, TlsMode};
 pub use backend::sqlite::{SqliteLocation, SqliteStore};
 pub use error::{Error, Result};
 pub use model::{
-    Collection, Counts, DriverMetrics, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewLap, NewPrediction,
-    NewRecords, NewSession, NewSimulation, Prediction, Query, Records, Sectors, Session, SessionQuery,
-    Simulation,
+    Collection, Counts, DriverMetrics, Entry, Id, IdMarks, Lap, LapQuery, NewDriverMetrics, NewEntry, NewLap,
+    NewPrediction, NewRecords, NewSession, NewSimulation, Prediction, Query, Records, Sectors, Session,
+    SessionQuery, Simulation,
 };
 pub use redact::redact_url;
 pub use shared::open_shared;

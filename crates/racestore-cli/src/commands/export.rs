@@ -18,8 +18,8 @@ pub(crate) struct ExportArgs {
     #[arg(long, value_name = "ID")]
     session: Option<Id>,
 
-    /// Output format
-    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Json)]
+    /// Output format (case ignored)
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Json, ignore_case = true)]
     format: Format,
 
     /// Field separator of CSV: , (the default) or ; (for spreadsheets that use decimal commas
@@ -27,16 +27,24 @@ pub(crate) struct ExportArgs {
     #[arg(long, value_name = "CHAR", value_parser = [",", ";"], hide_possible_values = true)]
     delimiter: Option<String>,
 
-    /// Which records [default: all; laps for CSV or with --driver/--lap-type]
-    #[arg(long, value_enum, value_name = "WHICH")]
+    /// Which records [default: all; laps for CSV or with --driver/--lap-type/--with-entries]
+    /// (case ignored)
+    #[arg(long, value_enum, value_name = "WHICH", ignore_case = true)]
     collection: Option<Which>,
+
+    /// Laps carry their driver's entry: columns car_number, driver_name, class, group, team,
+    /// manufacturer, vehicle after the lap's own (empty when the driver has no entry), so one
+    /// CSV gives, say, the best lap per class. lap_time and the sectors S1..S3 are seconds
+    #[arg(long)]
+    with_entries: bool,
 
     /// Only the laps of this driver (or car) id, exactly as stored: GR86-002-7, 007-2, ...
     #[arg(long, value_name = "ID")]
     driver: Option<String>,
 
-    /// Only laps of this type, exactly as stored: RACE_LAP, IN_LAP, OUT_LAP, SAFETY_CAR,
-    /// FULL_COURSE_YELLOW, RED_FLAG, or the original's normal, pit, qualifying
+    /// Only laps of this type, case ignored: RACE_LAP, IN_LAP, OUT_LAP, SAFETY_CAR,
+    /// FULL_COURSE_YELLOW, RED_FLAG, or the original's normal, pit, qualifying, ERROR_LAP,
+    /// PIT_LAP; any other value is refused
     #[arg(long, value_name = "TYPE")]
     lap_type: Option<String>,
 
@@ -55,7 +63,8 @@ enum Format {
     /// One record per line; with several collections, each record gets a "collection" field
     Ndjson,
     /// One collection, a header line then a row per record; JSON values (metric objects,
-    /// simulation results) are JSON text in their cell, absent values empty cells
+    /// simulation results, a lap's sectors) are JSON text in their cell, absent values empty
+    /// cells. Times in seconds
     Csv,
 }
 
@@ -75,6 +84,8 @@ enum Which {
     Predictions,
     /// Simulation runs
     Simulations,
+    /// Entries: who drove which car, in which class, for which team
+    Entries,
     /// Every collection, sessions first
     All,
 }
@@ -87,6 +98,7 @@ impl Which {
             Which::Metrics => vec![Collection::DriverMetrics],
             Which::Predictions => vec![Collection::Predictions],
             Which::Simulations => vec![Collection::Simulations],
+            Which::Entries => vec![Collection::Entries],
             Which::All => Collection::ALL.to_vec(),
         }
     }
@@ -97,15 +109,25 @@ pub(crate) fn run(url: &str, args: &ExportArgs) -> anyhow::Result<()> {
     let filtered = args.driver.is_some() || args.lap_type.is_some();
     let which = match args.collection {
         Some(which) => which,
-        None if args.format == Format::Csv || filtered => Which::Laps,
+        None if args.format == Format::Csv || filtered || args.with_entries => Which::Laps,
         None => Which::All,
     };
     if filtered && which != Which::Laps {
         bail!("--driver and --lap-type select laps: use them with --collection laps (the default with them)");
     }
-    if args.format == Format::Csv && which == Which::All {
-        bail!("CSV holds one collection at a time: choose one with --collection (laps, sessions, metrics, predictions, simulations)");
+    if args.with_entries && which != Which::Laps {
+        bail!("--with-entries adds the entries' columns to laps: use it with --collection laps (the default with it)");
     }
+    if args.format == Format::Csv && which == Which::All {
+        bail!("CSV holds one collection at a time: choose one with --collection (laps, sessions, metrics, predictions, simulations, entries)");
+    }
+    let lap_type = match &args.lap_type {
+        Some(text) => Some(racestore::model::lap_type::known(text).map_err(|err| match err {
+            racestore::Error::Invalid { message, .. } => anyhow::anyhow!("--lap-type: {message}"),
+            other => other.into(),
+        })?),
+        None => None,
+    };
     if args.delimiter.is_some() && args.format != Format::Csv {
         bail!("--delimiter applies to --format csv only");
     }
@@ -126,7 +148,8 @@ pub(crate) fn run(url: &str, args: &ExportArgs) -> anyhow::Result<()> {
         format,
         session_id: args.session,
         driver_id: args.driver.clone(),
-        lap_type: args.lap_type.clone(),
+        lap_type: lap_type.map(str::to_owned),
+        with_entries: args.with_entries,
     };
 
     let store = open_store_for_reading(url)?;
@@ -171,6 +194,23 @@ pub(crate) fn run(url: &str, args: &ExportArgs) -> anyhow::Result<()> {
         ),
         other => other?,
     };
+    if filtered && written.laps() == 0 {
+        let mut filters = Vec::new();
+        if let Some(driver) = &args.driver {
+            filters.push(format!("--driver {driver}"));
+        }
+        if let Some(lap_type) = lap_type {
+            filters.push(format!("--lap-type {lap_type}"));
+        }
+        let place = match args.session {
+            Some(id) => format!("session {id} of {}", shown_url(url)),
+            None => shown_url(url),
+        };
+        eprintln!(
+            "note: no lap in {place} matches {}: the export holds none (driver ids are matched exactly, as racestore show lists them)",
+            filters.join(" ")
+        );
+    }
     if let Some(path) = &args.output {
         // Saying what was written would mix into the export on /dev/stdout or a pipe.
         if std::fs::metadata(path).is_ok_and(|m| m.is_file()) {

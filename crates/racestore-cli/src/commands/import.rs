@@ -430,6 +430,15 @@ fn print_text(url: &str, parsed: &[Parsed], summaries: &[Summary]) -> anyhow::Re
             if s.skipped.is_empty() { "" } else { ":" }
         )?;
         write_problems(&mut out, &s.skipped)?;
+        writeln!(
+            out,
+            "  {}: car, driver, class, team as the file gives them",
+            if s.entries_imported == 1 {
+                "1 entry".to_owned()
+            } else {
+                format!("{} entries", s.entries_imported)
+            }
+        )?;
     }
     let laps: usize = summaries.iter().map(|s| s.laps_imported).sum();
     let skipped: usize = summaries.iter().map(|s| s.skipped.len()).sum();
@@ -470,6 +479,7 @@ fn print_json(url: &str, parsed: &[Parsed], summaries: &[Summary], imported: boo
                 "date_source": summary.map(|s| s.date_source),
                 "rows": p.rows,
                 "laps_imported": summary.map_or(0, |s| s.laps_imported),
+                "entries_imported": summary.map_or(0, |s| s.entries_imported),
                 "drivers": p.drivers(),
                 "skipped": if imported { p.problems.len() } else { 0 },
                 "problems_by_reason": reasons,

@@ -1,4 +1,5 @@
-//! `racestore show SESSION`: one session, driver by driver, computed from the laps the store returns.
+//! `racestore show SESSION`: one session, car by car (or driver by driver where no entry names a
+//! car), computed by `racestore::analysis::race` from the laps and entries the store returns.
 
 use std::io::Write;
 
@@ -18,7 +19,7 @@ pub(crate) struct ShowArgs {
     #[arg(value_name = "SESSION")]
     session: Id,
 
-    /// Print the session and its per-driver summary as one JSON object instead of tables
+    /// Print the session, its classification and its entries as one JSON object instead of tables
     #[arg(long)]
     json: bool,
 }
@@ -40,13 +41,16 @@ pub(crate) fn run(url: &str, args: &ShowArgs) -> anyhow::Result<()> {
     let laps = store
         .get_session_laps(id)
         .with_context(|| format!("reading the laps of session {id}"))?;
+    let entries = store
+        .get_session_entries(id)
+        .with_context(|| format!("reading the entries of session {id}"))?;
     let metrics = store.get_session_metrics(id)?.len();
     let predictions = store.get_session_predictions(id)?.len();
     let simulations = store.get_session_simulations(id)?.len();
     close_store(store.as_ref(), url)?;
 
-    let analysis = race::analyse(&session, &laps);
-    let drivers = &analysis.classification;
+    let analysis = race::analyse_entries(&session, &laps, &entries);
+    let standings = &analysis.classification;
     let lap_types = &analysis.counts.lap_types;
 
     let mut out = std::io::stdout().lock();
@@ -54,15 +58,18 @@ pub(crate) fn run(url: &str, args: &ShowArgs) -> anyhow::Result<()> {
         let value = json!({
             "session": session,
             "counts": {
-                "drivers": analysis.counts.competitors,
+                "competitors": analysis.counts.competitors,
+                "drivers": analysis.counts.drivers,
                 "laps": analysis.counts.laps,
+                "entries": entries.len(),
                 "driver_metrics": metrics,
                 "predictions": predictions,
                 "simulations": simulations,
             },
             "lap_types": lap_types,
             "classified_by": analysis.rule,
-            "drivers": drivers,
+            "classification": standings,
+            "entries": entries,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(());
@@ -74,10 +81,25 @@ pub(crate) fn run(url: &str, args: &ShowArgs) -> anyhow::Result<()> {
         session.id, session.circuit, session.race_type, session.date
     )?;
     let types: Vec<String> = lap_types.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    let cars = standings.iter().filter(|s| s.competitor.is_car()).count();
+    let who = if cars == 0 {
+        plural(analysis.counts.drivers as u64, "driver")
+    } else {
+        let alone = standings.len() - cars;
+        format!(
+            "{}{}, {}",
+            plural(cars as u64, "car"),
+            if alone == 0 {
+                String::new()
+            } else {
+                format!(" and {alone} without an entry naming a car")
+            },
+            plural(analysis.counts.drivers as u64, "driver")
+        )
+    };
     writeln!(
         out,
-        "{}, {}{}",
-        plural(analysis.counts.competitors as u64, "driver"),
+        "{who}, {}{}",
         plural(analysis.counts.laps as u64, "lap"),
         if types.is_empty() {
             String::new()
@@ -92,13 +114,21 @@ pub(crate) fn run(url: &str, args: &ShowArgs) -> anyhow::Result<()> {
         plural(simulations as u64, "simulation"),
         session.created_at
     )?;
-    if drivers.is_empty() {
+    if standings.is_empty() {
         return Ok(());
     }
     writeln!(out)?;
-    let mut t = Table::new(&[
-        ("POS", Align::Right),
-        ("DRIVER", Align::Left),
+    let classes = standings.iter().any(|s| s.class.is_some());
+    let teams = standings.iter().any(|s| s.team.is_some());
+    let mut columns = vec![("POS", Align::Right)];
+    if classes {
+        columns.extend([("CLASS", Align::Left), ("PIC", Align::Right)]);
+    }
+    columns.push((if cars == 0 { "DRIVER" } else { "CAR" }, Align::Left));
+    if teams {
+        columns.push(("TEAM", Align::Left));
+    }
+    columns.extend([
         ("LAPS", Align::Right),
         ("TIME/GAP", Align::Right),
         ("BEST LAP", Align::Right),
@@ -110,11 +140,19 @@ pub(crate) fn run(url: &str, args: &ShowArgs) -> anyhow::Result<()> {
         ("AVG GREEN", Align::Right),
         ("PITS", Align::Right),
     ]);
-    for d in drivers {
+    let mut t = Table::new(&columns);
+    for d in standings {
         let s = &d.best_sectors;
-        t.row(vec![
-            d.position.to_string(),
-            d.competitor.to_string(),
+        let mut row = vec![d.position.to_string()];
+        if classes {
+            row.push(d.class.clone().unwrap_or_else(|| "-".to_owned()));
+            row.push(table::or_dash(d.class_position, |p| p.to_string()));
+        }
+        row.push(d.competitor.to_string());
+        if teams {
+            row.push(d.team.clone().unwrap_or_else(|| "-".to_owned()));
+        }
+        row.extend([
             d.laps.to_string(),
             table::time_or_gap(analysis.rule, d),
             table::lap_time(d.best_lap),
@@ -126,9 +164,33 @@ pub(crate) fn run(url: &str, args: &ShowArgs) -> anyhow::Result<()> {
             table::or_dash(d.average_green_lap, table::lap_time),
             d.pit_stops.to_string(),
         ]);
+        t.row(row);
+        // A car's drivers, each on a line of their own under it: id and name, laps, best lap.
+        if d.competitor.is_car() {
+            for driver in &d.drivers {
+                let mut row = vec![String::new(); columns.len()];
+                let at = |name: &str| columns.iter().position(|(c, _)| *c == name).unwrap_or(0);
+                row[at("CAR")] = match &driver.driver_name {
+                    Some(name) => format!("  {} {name}", driver.driver_id),
+                    None => format!("  {}", driver.driver_id),
+                };
+                row[at("LAPS")] = driver.laps.to_string();
+                row[at("BEST LAP")] = table::lap_time(driver.best_lap);
+                t.row(row);
+            }
+        }
     }
     t.write(&mut out)?;
     writeln!(out)?;
+    if cars > 0 {
+        writeln!(
+            out,
+            "A car's laps are those of all its drivers (listed under it with their laps and best lap)."
+        )?;
+    }
+    if classes {
+        writeln!(out, "PIC: position in class.")?;
+    }
     match analysis.rule {
         Rule::Race => writeln!(
             out,

@@ -7,6 +7,7 @@ mod backup;
 mod bench;
 mod check;
 mod cli;
+mod entries;
 mod export;
 mod import;
 mod import_ergast;

@@ -3,9 +3,14 @@
 //!
 //! Every front end shows these figures as computed here, so they mean the same everywhere:
 //!
-//! - **Competitor**: who is classified. Today each driver id the laps carry is a competitor (in a
-//!   single-driver series such as the GR Cup, a car); [`Competitor::of`] is the one place that
+//! - **Competitor**: who is classified. Where the session's entries ([`Options::entries`]) say
+//!   which car a driver id drove, the car: its laps are those of all its drivers together (WEC:
+//!   `007-1`, `007-2` and `007-3` make car `007`), listed under it in [`Standing::drivers`].
+//!   Otherwise the driver id alone (without entries, every driver id; in a single-driver series
+//!   such as the GR Cup that is the car anyway). [`Lineup::competitor`] is the one place that
 //!   says which competitor a lap belongs to.
+//! - **Class position**: the position among the competitors of the same class (the car's class
+//!   in its entries), in the order of the overall classification; none without a class.
 //! - **Race**: a session whose `race_type` starts with `race` or `sprint`, case ignored
 //!   (`race`, `Race 1`, `sprint`): see [`is_race`].
 //! - **Classification** ([`Rule`]): in a race, the most laps completed first, then the shortest
@@ -60,13 +65,13 @@
 //! ```
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::{lap_type, Lap, Session};
+use crate::model::{lap_type, Entry, Lap, Session};
 
 /// Lap types at racing speed under the green flag: counted in the average green lap.
 pub const GREEN_LAP_TYPES: [&str; 3] = [lap_type::RACE_LAP, "normal", "qualifying"];
@@ -94,28 +99,79 @@ pub fn is_pit_stop(lap: &Lap) -> bool {
     PIT_LAP_TYPES.contains(&lap.lap_type.as_str())
 }
 
-/// Who is classified.
+/// Who is classified: a car, or a driver id no entry places in a car.
 ///
-/// Today each driver id is a competitor of its own (a car, in a single-driver series). Every
-/// grouping of laps in this module goes through [`Competitor::of`], so that classifying a car
-/// shared by several drivers changes this type and that function, not the analysis.
+/// In JSON (flattened into a [`Standing`]): `{"car": "007"}` or `{"driver_id": "13"}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Competitor {
-    /// The driver id the competitor's laps carry.
-    pub driver_id: String,
+#[serde(untagged)]
+pub enum Competitor {
+    /// A car, by its number as written (`007`): the laps of every driver the entries place in it.
+    Car {
+        /// The car number.
+        car: String,
+    },
+    /// A driver id with no entry naming its car: its laps alone.
+    Driver {
+        /// The driver id the laps carry.
+        driver_id: String,
+    },
 }
 
 impl Competitor {
-    /// The competitor `lap` was driven by.
+    /// The competitor `lap` was driven by when no entry names a car: its driver id.
     pub fn of(lap: &Lap) -> Competitor {
-        Competitor {
+        Competitor::Driver {
             driver_id: lap.driver_id.clone(),
         }
     }
 
-    /// The competitor's id, as [`Options::time_penalties`] and the front ends name it.
+    /// The competitor's id, as [`Options::time_penalties`] and the front ends name it: the car
+    /// number, or the driver id.
     pub fn id(&self) -> &str {
-        &self.driver_id
+        match self {
+            Competitor::Car { car } => car,
+            Competitor::Driver { driver_id } => driver_id,
+        }
+    }
+
+    /// Whether the competitor is a car.
+    pub fn is_car(&self) -> bool {
+        matches!(self, Competitor::Car { .. })
+    }
+}
+
+/// Which competitor each lap belongs to, from a session's entries: the driver ids an entry
+/// places in a car (an entry with a car number) are that car; any other driver id is its own
+/// competitor.
+#[derive(Debug, Clone, Default)]
+pub struct Lineup<'a> {
+    /// By driver id, the first entry of the session naming it.
+    entries: HashMap<&'a str, &'a Entry>,
+}
+
+impl<'a> Lineup<'a> {
+    /// The lineup `entries` give (entries of other sessions than the laps' have no effect on
+    /// them, as long as driver ids differ; pass one session's entries).
+    pub fn new(entries: &'a [Entry]) -> Self {
+        let mut by_driver = HashMap::new();
+        for entry in entries {
+            by_driver.entry(entry.driver_id.as_str()).or_insert(entry);
+        }
+        Lineup { entries: by_driver }
+    }
+
+    /// The entry of a driver id, if there is one.
+    pub fn entry(&self, driver_id: &str) -> Option<&'a Entry> {
+        self.entries.get(driver_id).copied()
+    }
+
+    /// The competitor `lap` belongs to: its car when its driver's entry names one, else its
+    /// driver id.
+    pub fn competitor(&self, lap: &Lap) -> Competitor {
+        match self.entry(&lap.driver_id).and_then(|e| e.car_number.as_ref()) {
+            Some(car) => Competitor::Car { car: car.clone() },
+            None => Competitor::of(lap),
+        }
     }
 }
 
@@ -193,6 +249,21 @@ impl BestSectors {
     }
 }
 
+/// One driver of a competitor: who, and what they did in its laps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriverLaps {
+    /// The driver id their laps carry (`007-2`).
+    pub driver_id: String,
+    /// The driver's name from their entry, if it gives one.
+    pub driver_name: Option<String>,
+    /// Laps driven.
+    pub laps: usize,
+    /// The number of the first lap they drove.
+    pub first_lap: i64,
+    /// Their fastest lap, in seconds.
+    pub best_lap: f64,
+}
+
 /// One competitor's place in the classification and their figures, from their laps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Standing {
@@ -201,6 +272,22 @@ pub struct Standing {
     /// Who.
     #[serde(flatten)]
     pub competitor: Competitor,
+    /// The class, from the entries (of a car: the first of its drivers' entries that gives one).
+    pub class: Option<String>,
+    /// Position among the competitors of the same [`class`](Self::class), from 1; `None`
+    /// without a class.
+    pub class_position: Option<usize>,
+    /// The group within the class or series, from the entries.
+    pub group: Option<String>,
+    /// The team, from the entries.
+    pub team: Option<String>,
+    /// The manufacturer, from the entries.
+    pub manufacturer: Option<String>,
+    /// The vehicle, from the entries.
+    pub vehicle: Option<String>,
+    /// Who drove: each driver id of the competitor's laps, by the first lap they drove (then
+    /// by id); a driver competitor: that driver alone.
+    pub drivers: Vec<DriverLaps>,
     /// Laps recorded: in a race, laps completed.
     pub laps: usize,
     /// The sum of the lap times plus the time penalty, in seconds.
@@ -237,6 +324,8 @@ pub struct Standing {
 pub struct SessionCounts {
     /// Competitors with at least one lap.
     pub competitors: usize,
+    /// Distinct driver ids of the laps.
+    pub drivers: usize,
     /// Laps recorded.
     pub laps: usize,
     /// The fastest lap of the session, in seconds.
@@ -253,6 +342,9 @@ pub struct Options {
     /// Seconds added to a competitor's total time (a stewards' time penalty; negative for time
     /// given back), by [`Competitor::id`].
     pub time_penalties: BTreeMap<String, f64>,
+    /// The session's entries: they classify cars (every driver an entry places in a car
+    /// together) and give classes, teams and drivers' names. Empty: every driver id on its own.
+    pub entries: Vec<Entry>,
 }
 
 /// A session's laps, analysed.
@@ -266,27 +358,44 @@ pub struct SessionAnalysis {
     pub classification: Vec<Standing>,
 }
 
-/// The counts of `laps` (of any sessions; normally one session's).
+/// The counts of `laps` (of any sessions; normally one session's), each driver id a competitor.
 pub fn counts(laps: &[Lap]) -> SessionCounts {
-    counts_of(&laps.iter().collect::<Vec<_>>())
+    counts_of(&laps.iter().collect::<Vec<_>>(), &Lineup::default())
 }
 
-fn counts_of(laps: &[&Lap]) -> SessionCounts {
+fn counts_of(laps: &[&Lap], lineup: &Lineup<'_>) -> SessionCounts {
     let mut lap_types: BTreeMap<String, usize> = BTreeMap::new();
     for lap in laps {
         *lap_types.entry(lap.lap_type.clone()).or_default() += 1;
     }
+    let drivers: std::collections::BTreeSet<&str> = laps.iter().map(|l| l.driver_id.as_str()).collect();
     SessionCounts {
-        competitors: group(laps).len(),
+        competitors: group(laps, lineup).len(),
+        drivers: drivers.len(),
         laps: laps.len(),
         best_lap: laps.iter().map(|l| l.lap_time).reduce(f64::min),
         lap_types,
     }
 }
 
-/// Analyses `session` from its laps (laps of other sessions in `laps` are left out).
+/// Analyses `session` from its laps (laps of other sessions in `laps` are left out), each
+/// driver id a competitor.
 pub fn analyse(session: &Session, laps: &[Lap]) -> SessionAnalysis {
     analysis(session, laps, &Options::default())
+}
+
+/// Analyses `session` from its laps and entries: per car where the entries name cars, with
+/// classes, class positions, teams and drivers' names (entries of other sessions are left out).
+pub fn analyse_entries(session: &Session, laps: &[Lap], entries: &[Entry]) -> SessionAnalysis {
+    let options = Options {
+        entries: entries
+            .iter()
+            .filter(|e| e.session_id == session.id)
+            .cloned()
+            .collect(),
+        ..Options::default()
+    };
+    analysis(session, laps, &options)
 }
 
 /// [`analyse`] with [`Options`]: a rule of the caller's choice, time penalties.
@@ -295,6 +404,7 @@ pub fn analyse(session: &Session, laps: &[Lap]) -> SessionAnalysis {
 /// number or names a competitor without a lap in the session.
 pub fn analyse_with(session: &Session, laps: &[Lap], options: &Options) -> Result<SessionAnalysis> {
     let own: Vec<&Lap> = laps.iter().filter(|l| l.session_id == session.id).collect();
+    let lineup = Lineup::new(&options.entries);
     for (id, seconds) in &options.time_penalties {
         if !seconds.is_finite() {
             return Err(Error::Invalid {
@@ -302,7 +412,7 @@ pub fn analyse_with(session: &Session, laps: &[Lap], options: &Options) -> Resul
                 message: format!("the penalty of {id} is {seconds}, not a number of seconds"),
             });
         }
-        if !own.iter().any(|l| Competitor::of(l).id() == id) {
+        if !own.iter().any(|l| lineup.competitor(l).id() == id) {
             return Err(Error::Invalid {
                 field: "time_penalties".into(),
                 message: format!("{id} has no lap in session {} to penalise", session.id),
@@ -314,9 +424,10 @@ pub fn analyse_with(session: &Session, laps: &[Lap], options: &Options) -> Resul
 
 fn analysis(session: &Session, laps: &[Lap], options: &Options) -> SessionAnalysis {
     let own: Vec<&Lap> = laps.iter().filter(|l| l.session_id == session.id).collect();
+    let lineup = Lineup::new(&options.entries);
     let rule = options.rule.unwrap_or_else(|| Rule::of(session));
     let race = is_race(session);
-    let mut classification: Vec<Standing> = group(&own)
+    let mut classification: Vec<Standing> = group(&own, &lineup)
         .into_iter()
         .map(|(competitor, laps)| {
             let penalty = options
@@ -324,7 +435,7 @@ fn analysis(session: &Session, laps: &[Lap], options: &Options) -> SessionAnalys
                 .get(competitor.id())
                 .copied()
                 .unwrap_or(0.0);
-            standing(competitor, &laps, race, penalty)
+            standing(competitor, &laps, race, penalty, &lineup)
         })
         .collect();
     match rule {
@@ -357,29 +468,77 @@ fn analysis(session: &Session, laps: &[Lap], options: &Options) -> SessionAnalys
             ),
         })
         .collect();
+    let mut in_class: HashMap<String, usize> = HashMap::new();
     for (i, (standing, (to_leader, to_previous))) in classification.iter_mut().zip(gaps).enumerate() {
         standing.position = i + 1;
         standing.gap_to_leader = to_leader;
         standing.gap_to_previous = to_previous;
+        standing.class_position = standing.class.as_ref().map(|class| {
+            let n = in_class.entry(class.clone()).or_default();
+            *n += 1;
+            *n
+        });
     }
     SessionAnalysis {
         rule,
-        counts: counts_of(&own),
+        counts: counts_of(&own, &lineup),
         classification,
     }
 }
 
 /// The laps of each competitor, in the order given, competitors by id.
-fn group<'a>(laps: &[&'a Lap]) -> BTreeMap<Competitor, Vec<&'a Lap>> {
+fn group<'a>(laps: &[&'a Lap], lineup: &Lineup<'_>) -> BTreeMap<Competitor, Vec<&'a Lap>> {
     let mut by_competitor: BTreeMap<Competitor, Vec<&'a Lap>> = BTreeMap::new();
     for lap in laps {
-        by_competitor.entry(Competitor::of(lap)).or_default().push(*lap);
+        by_competitor
+            .entry(lineup.competitor(lap))
+            .or_default()
+            .push(*lap);
     }
     by_competitor
 }
 
+/// The drivers of a competitor's laps, by the first lap they drove, then by id.
+fn drivers(laps: &[&Lap], lineup: &Lineup<'_>) -> Vec<DriverLaps> {
+    let mut drivers: Vec<DriverLaps> = Vec::new();
+    for lap in laps {
+        match drivers.iter_mut().find(|d| d.driver_id == lap.driver_id) {
+            Some(d) => {
+                d.laps += 1;
+                d.first_lap = d.first_lap.min(lap.lap_number);
+                d.best_lap = d.best_lap.min(lap.lap_time);
+            }
+            None => drivers.push(DriverLaps {
+                driver_id: lap.driver_id.clone(),
+                driver_name: lineup.entry(&lap.driver_id).and_then(|e| e.driver_name.clone()),
+                laps: 1,
+                first_lap: lap.lap_number,
+                best_lap: lap.lap_time,
+            }),
+        }
+    }
+    drivers.sort_by(|a, b| {
+        a.first_lap
+            .cmp(&b.first_lap)
+            .then_with(|| a.driver_id.cmp(&b.driver_id))
+    });
+    drivers
+}
+
 /// One competitor's figures (position and gaps are set once everyone is classified).
-fn standing(competitor: Competitor, laps: &[&Lap], race: bool, penalty: f64) -> Standing {
+fn standing(
+    competitor: Competitor,
+    laps: &[&Lap],
+    race: bool,
+    penalty: f64,
+    lineup: &Lineup<'_>,
+) -> Standing {
+    let drivers = drivers(laps, lineup);
+    let entries: Vec<&Entry> = drivers
+        .iter()
+        .filter_map(|d| lineup.entry(&d.driver_id))
+        .collect();
+    let first = |value: fn(&Entry) -> &Option<String>| entries.iter().find_map(|e| value(e).clone());
     // Every competitor has at least one lap: `group` makes them from laps.
     let fastest = laps
         .iter()
@@ -395,6 +554,13 @@ fn standing(competitor: Competitor, laps: &[&Lap], race: bool, penalty: f64) -> 
     Standing {
         position: 0,
         competitor,
+        class: first(|e| &e.class),
+        class_position: None,
+        group: first(|e| &e.group),
+        team: first(|e| &e.team),
+        manufacturer: first(|e| &e.manufacturer),
+        vehicle: first(|e| &e.vehicle),
+        drivers,
         laps: laps.len(),
         total_time: millis(total + penalty),
         time_penalty: penalty,
@@ -602,6 +768,7 @@ mod tests {
             analysis.counts,
             SessionCounts {
                 competitors: 2,
+                drivers: 2,
                 laps: 3,
                 best_lap: Some(89.0),
                 lap_types: BTreeMap::from([("IN_LAP".into(), 1), ("RACE_LAP".into(), 2)]),
@@ -609,6 +776,100 @@ mod tests {
         );
         assert_eq!(counts(&laps).competitors, 3);
         assert!(analyse(&session("race"), &[]).classification.is_empty());
+    }
+
+    fn entry(id: i64, car: Option<&str>, driver: &str, name: &str, class: Option<&str>) -> Entry {
+        Entry {
+            id,
+            session_id: 1,
+            car_number: car.map(str::to_owned),
+            driver_id: driver.into(),
+            driver_name: Some(name.into()),
+            class: class.map(str::to_owned),
+            group: None,
+            team: Some(format!("Team {}", car.unwrap_or(driver))),
+            manufacturer: None,
+            vehicle: None,
+            created_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn entries_classify_cars_with_their_drivers_and_positions_in_class() {
+        // Car 007 shared by two drivers, car 8 by one, and a driver id no entry places in a car.
+        let laps = [
+            lap(1, "007-1", 1, 100.0, NONE, "RACE_LAP"),
+            lap(2, "8-1", 1, 99.0, NONE, "RACE_LAP"),
+            lap(3, "X", 1, 101.0, NONE, "RACE_LAP"),
+            lap(4, "007-2", 2, 95.0, NONE, "IN_LAP"),
+            lap(5, "8-1", 2, 99.0, NONE, "RACE_LAP"),
+            lap(6, "X", 2, 101.0, NONE, "RACE_LAP"),
+            lap(7, "007-1", 3, 96.0, NONE, "RACE_LAP"),
+            lap(8, "8-1", 3, 99.0, NONE, "IN_LAP"),
+        ];
+        let entries = [
+            entry(1, Some("007"), "007-1", "Ann A", Some("HYPERCAR")),
+            entry(2, Some("007"), "007-2", "Bo B", Some("HYPERCAR")),
+            entry(3, Some("8"), "8-1", "Cy C", Some("LMGT3")),
+            entry(4, None, "X", "Di D", Some("LMGT3")),
+        ];
+        let analysis = analyse_entries(&session("race"), &laps, &entries);
+        assert_eq!((analysis.counts.competitors, analysis.counts.drivers), (3, 4));
+        /// Id, is a car, position, class position, laps, total time, pit stops.
+        type Row<'a> = (&'a str, bool, usize, Option<usize>, usize, f64, usize);
+        let rows: Vec<Row> = analysis
+            .classification
+            .iter()
+            .map(|s| {
+                (
+                    s.competitor.id(),
+                    s.competitor.is_car(),
+                    s.position,
+                    s.class_position,
+                    s.laps,
+                    s.total_time,
+                    s.pit_stops,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("007", true, 1, Some(1), 3, 291.0, 1),
+                ("8", true, 2, Some(1), 3, 297.0, 1),
+                ("X", false, 3, Some(2), 2, 202.0, 0),
+            ]
+        );
+        let car = &analysis.classification[0];
+        assert_eq!((car.best_lap, car.best_lap_number), (95.0, 2));
+        assert_eq!(car.team.as_deref(), Some("Team 007"));
+        let drivers: Vec<(&str, Option<&str>, usize, f64)> = car
+            .drivers
+            .iter()
+            .map(|d| (d.driver_id.as_str(), d.driver_name.as_deref(), d.laps, d.best_lap))
+            .collect();
+        assert_eq!(
+            drivers,
+            [
+                ("007-1", Some("Ann A"), 2, 96.0),
+                ("007-2", Some("Bo B"), 1, 95.0)
+            ]
+        );
+        let value = serde_json::to_value(&analysis).unwrap();
+        assert_eq!(value["classification"][0]["car"], "007");
+        assert_eq!(value["classification"][2]["driver_id"], "X");
+        let back: SessionAnalysis = serde_json::from_value(value).unwrap();
+        assert_eq!(back, analysis);
+
+        // Penalties name the car; without entries every driver id is classified alone.
+        let options = Options {
+            time_penalties: BTreeMap::from([("007".to_owned(), 10.0)]),
+            entries: entries.to_vec(),
+            ..Options::default()
+        };
+        let penalised = analyse_with(&session("race"), &laps, &options).unwrap();
+        assert_eq!(penalised.classification[0].competitor.id(), "8");
+        assert_eq!(analyse(&session("race"), &laps).classification.len(), 4);
     }
 
     #[test]

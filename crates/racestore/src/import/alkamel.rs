@@ -51,6 +51,13 @@
 //!   Every row whose car, lap and `ELAPSED` can be read takes part in the ranking, skipped
 //!   rows too: the cars were on track.
 //!
+//! And one entry ([`NewEntry`]) per driver id of those laps, saved in the same batch: the car
+//! number as written (`007`), and, where the file has the column, `DRIVER_NAME`, `CLASS`,
+//! `GROUP`, `TEAM`, `MANUFACTURER` and `VEHICLE`, each the first filled cell of that driver's
+//! rows (a blank or absent column gives `None`). WEC exports have all but `VEHICLE`; GR Cup's
+//! `23_AnalysisEnduranceWithSections` has `CLASS`, `GROUP` and `MANUFACTURER` only. These cells
+//! never make a row untrusted: one that is not UTF-8 is read as Latin-1.
+//!
 //! # Rows that cannot be trusted
 //!
 //! Each is reported as a [`Problem`] with the file and the row's line; [`BadRows`] chooses
@@ -79,7 +86,7 @@ use serde::Serialize;
 
 use super::time::parse_seconds;
 use crate::error::{Error, Result};
-use crate::model::{lap_type, now_timestamp, NewLap, NewRecords, NewSession, Sectors, Session};
+use crate::model::{lap_type, now_timestamp, NewEntry, NewLap, NewRecords, NewSession, Sectors, Session};
 use crate::store::{Batch, RaceStore, RaceStoreExt};
 
 /// What an import does with rows that cannot be trusted.
@@ -200,6 +207,9 @@ pub struct Parsed {
     pub rows: usize,
     /// The trusted rows, in file order (each checked with [`NewLap::validate`]).
     pub laps: Vec<ParsedLap>,
+    /// One entry per driver id of [`laps`](Parsed::laps), in the order the file first names
+    /// them (each checked with [`NewEntry::validate`]; `session_id` 0 until [`save`] sets it).
+    pub entries: Vec<NewEntry>,
     /// The rows that cannot be trusted, in file order.
     pub problems: Vec<Problem>,
     /// What [`save`] does with [`problems`](Parsed::problems).
@@ -251,6 +261,8 @@ pub struct Summary {
     pub rows: usize,
     /// Laps stored: one per trusted row.
     pub laps_imported: usize,
+    /// Entries stored: one per driver id of the laps.
+    pub entries_imported: usize,
     /// The rows skipped, and why (empty unless [`BadRows::Skip`]).
     pub skipped: Vec<Problem>,
 }
@@ -295,7 +307,9 @@ pub fn save(store: &dyn RaceStore, parsed: &Parsed) -> Result<Summary> {
         });
     }
     let laps: Vec<NewLap> = parsed.laps.iter().map(|p| p.lap.clone()).collect();
-    let batch = Batch::session(parsed.session.clone()).with(NewRecords::Laps(laps));
+    let batch = Batch::session(parsed.session.clone())
+        .with(NewRecords::Laps(laps))
+        .with(NewRecords::Entries(parsed.entries.clone()));
     let ids = store.save(&batch)?;
     let session_id = ids
         .session
@@ -309,6 +323,7 @@ pub fn save(store: &dyn RaceStore, parsed: &Parsed) -> Result<Summary> {
         date_source: parsed.date_source,
         rows: parsed.rows,
         laps_imported: parsed.laps.len(),
+        entries_imported: parsed.entries.len(),
         skipped: parsed.problems.clone(),
     })
 }
@@ -454,6 +469,12 @@ struct Columns {
     elapsed: usize,
     driver_number: Option<usize>,
     group: Option<usize>,
+    /// `DRIVER_NAME`, `CLASS`, `TEAM`, `MANUFACTURER`, `VEHICLE`: what the entries hold.
+    driver_name: Option<usize>,
+    class: Option<usize>,
+    team: Option<usize>,
+    manufacturer: Option<usize>,
+    vehicle: Option<usize>,
     in_pit: Option<usize>,
     pit_time: Option<usize>,
     flag: Option<usize>,
@@ -494,6 +515,11 @@ impl Columns {
             elapsed: required("ELAPSED")?,
             driver_number: at("DRIVER_NUMBER"),
             group: at("GROUP"),
+            driver_name: at("DRIVER_NAME"),
+            class: at("CLASS"),
+            team: at("TEAM"),
+            manufacturer: at("MANUFACTURER"),
+            vehicle: at("VEHICLE"),
             in_pit: at("CROSSING_FINISH_LINE_IN_PIT"),
             pit_time: at("PIT_TIME"),
             flag: at("FLAG_AT_FL"),
@@ -511,6 +537,17 @@ impl Columns {
     }
 }
 
+/// The cells of a row that describe its car and driver, each trimmed, `None` when blank or the
+/// column is absent.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct EntryCells {
+    driver_name: Option<String>,
+    class: Option<String>,
+    team: Option<String>,
+    manufacturer: Option<String>,
+    vehicle: Option<String>,
+}
+
 /// One data row, as far as it could be read.
 #[derive(Debug, Default)]
 struct Row {
@@ -521,6 +558,9 @@ struct Row {
     group: String,
     /// `DRIVER_NUMBER`, trimmed; `None` when blank or absent.
     driver_number: Option<String>,
+    /// `DRIVER_NAME`, `CLASS`, `TEAM`, `MANUFACTURER`, `VEHICLE`, trimmed; `None` when blank
+    /// or absent.
+    entry: EntryCells,
     lap_number: Option<i64>,
     lap_time: Option<f64>,
     elapsed: Option<f64>,
@@ -601,6 +641,14 @@ impl Row {
         }
         row.group = text(&mut row, columns.group, "GROUP").to_owned();
         let driver_number = text(&mut row, columns.driver_number, "DRIVER_NUMBER");
+        let described = |column: Option<usize>| described_cell(record, column);
+        row.entry = EntryCells {
+            driver_name: described(columns.driver_name),
+            class: described(columns.class),
+            team: described(columns.team),
+            manufacturer: described(columns.manufacturer),
+            vehicle: described(columns.vehicle),
+        };
         row.driver_number = (!driver_number.is_empty()).then(|| driver_number.to_owned());
         let in_pit = text(&mut row, columns.in_pit, "CROSSING_FINISH_LINE_IN_PIT") == "B";
         let out_lap = time(&mut row, columns.pit_time, "PIT_TIME").is_some();
@@ -637,6 +685,20 @@ fn cell<'r>(record: &'r csv::ByteRecord, row: &mut Row, column: Option<usize>, n
         );
         ""
     }
+}
+
+/// The trimmed text of a cell that describes the car or driver (`DRIVER_NAME`, `TEAM`, ...),
+/// `None` when blank or absent. Never a reason to distrust the row: a cell that is not UTF-8 is
+/// read as Latin-1 (ISO 8859-1), the encoding older exports name drivers in (`K\xE9vin` is
+/// `Kévin`).
+fn described_cell(record: &csv::ByteRecord, column: Option<usize>) -> Option<String> {
+    let bytes = column.and_then(|i| record.get(i)).unwrap_or_default();
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+    };
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// The time in a row's cell, `None` when blank; a time that cannot be read flags the row.
@@ -792,15 +854,54 @@ fn parse_named(file: &Path, named: &Path, bytes: &[u8], options: &Options) -> Re
             });
         }
     }
+    let entries = entries(&rows, &laps, driver_id);
     Ok(Parsed {
         file: file.to_owned(),
         session,
         date_source,
         rows: rows.len(),
         laps,
+        entries,
         problems,
         bad_rows: options.bad_rows,
     })
+}
+
+/// One entry per driver id of `laps`, in the order the rows first name them: the car number as
+/// written, and each other value from the first row of that driver id where it is filled (rows
+/// that cannot be trusted included: they still say who drove).
+fn entries(rows: &[Row], laps: &[ParsedLap], driver_id: impl Fn(&Row) -> Option<String>) -> Vec<NewEntry> {
+    let driving: BTreeSet<&str> = laps.iter().map(|l| l.lap.driver_id.as_str()).collect();
+    let mut entries: Vec<NewEntry> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
+    for row in rows {
+        let (Some(number), Some(driver)) = (&row.number, driver_id(row)) else {
+            continue;
+        };
+        if !driving.contains(driver.as_str()) {
+            continue;
+        }
+        let i = *at.entry(driver.clone()).or_insert_with(|| {
+            entries.push(NewEntry::new(0, driver.clone()).car(number.clone()));
+            entries.len() - 1
+        });
+        let entry = &mut entries[i];
+        let cells = &row.entry;
+        let group = (!row.group.is_empty()).then(|| row.group.clone());
+        for (value, cell) in [
+            (&mut entry.driver_name, &cells.driver_name),
+            (&mut entry.class, &cells.class),
+            (&mut entry.group, &group),
+            (&mut entry.team, &cells.team),
+            (&mut entry.manufacturer, &cells.manufacturer),
+            (&mut entry.vehicle, &cells.vehicle),
+        ] {
+            if value.is_none() {
+                value.clone_from(cell);
+            }
+        }
+    }
+    entries
 }
 
 /// The lap a row without a problem stores (session 0 until saved).

@@ -824,6 +824,39 @@ pub mod lap_type {
     pub const FULL_COURSE_YELLOW: &str = "FULL_COURSE_YELLOW";
     /// A lap ended under the red flag (the session stopped).
     pub const RED_FLAG: &str = "RED_FLAG";
+
+    /// Every lap type racestore knows: those above, then the original GR Race Guardian's
+    /// (`normal`, `pit`, `qualifying`, and `ERROR_LAP`, `PIT_LAP` that its metrics leave out).
+    pub const KNOWN: [&str; 11] = [
+        RACE_LAP,
+        IN_LAP,
+        OUT_LAP,
+        SAFETY_CAR,
+        FULL_COURSE_YELLOW,
+        RED_FLAG,
+        "normal",
+        "pit",
+        "qualifying",
+        "ERROR_LAP",
+        "PIT_LAP",
+    ];
+
+    /// The known lap type ([`KNOWN`]) `text` names, case and surrounding spaces ignored
+    /// (`race_lap` is `RACE_LAP`); an [`Error::Invalid`](crate::Error::Invalid) on `lap_type`
+    /// listing the known ones otherwise (a filter by a mistyped type would match nothing).
+    pub fn known(text: &str) -> crate::error::Result<&'static str> {
+        let text = text.trim();
+        KNOWN
+            .iter()
+            .find(|known| known.eq_ignore_ascii_case(text))
+            .copied()
+            .ok_or_else(|| {
+                crate::error::Error::invalid(
+                    "lap_type",
+                    format!("{text:?} is not a lap type racestore knows: {}", KNOWN.join(", ")),
+                )
+            })
+    }
 }
 
 /// The input that saves a stored record again: what validating a stored record checks.

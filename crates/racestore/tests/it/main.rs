@@ -16,4 +16,5 @@ mod model_check;
 mod original_fixtures;
 mod postgres;
 mod python_compat;
+mod race_entries;
 mod race_results;
