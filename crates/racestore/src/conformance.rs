@@ -1422,7 +1422,8 @@ pub fn backup_while_saving_is_a_consistent_snapshot(h: &dyn Harness) {
     let store: Arc<dyn RaceStore> = Arc::from(h.open());
     populate(&*store);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let rounds = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Rounds saved, per writer.
+    let rounds: Arc<[std::sync::atomic::AtomicUsize; 2]> = Arc::new(Default::default());
     let writers: Vec<_> = (0..2)
         .map(|w| {
             let (store, stop, rounds) = (Arc::clone(&store), Arc::clone(&stop), Arc::clone(&rounds));
@@ -1435,14 +1436,17 @@ pub fn backup_while_saving_is_a_consistent_snapshot(h: &dyn Harness) {
                         .unwrap();
                     store.save_simulation(&simulation(s)).unwrap();
                     saved += 1;
-                    rounds.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    rounds[w].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 }
                 saved
             })
         })
         .collect();
     // The writers are under way (each has saved a round) when the backup starts.
-    while rounds.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+    while rounds
+        .iter()
+        .any(|r| r.load(std::sync::atomic::Ordering::SeqCst) == 0)
+    {
         std::thread::yield_now();
     }
     let destination = h.backup_destination();
