@@ -171,8 +171,8 @@ frame = pd.DataFrame({
     "lap_time": [90.0 + (i % 1000) / 100 for i in range(n)],
     "position": [i % 20 + 1 for i in range(n)],
 })
-print("saving", flush=True)
 try:
+    print("saving", flush=True)
     ids = db.save_laps(frame, session_id=session)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     print("saved", len(ids), flush=True)
