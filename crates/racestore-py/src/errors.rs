@@ -102,7 +102,7 @@ pub(crate) fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
         Error::Io {
             action: _,
             path: file,
-            source,
+            os_error: source,
         } => (
             "StoreIOError",
             vec![

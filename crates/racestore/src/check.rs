@@ -255,7 +255,7 @@ impl RecordsVisitor for InvalidValues {
             .iter()
             .filter_map(|r| {
                 r.to_new()
-                    .validate(r.id(), "")
+                    .validate_record(r.id(), "")
                     .err()
                     .map(|error| (r.id(), error.to_string()))
             })

@@ -79,6 +79,7 @@ macro_rules! conformance_tests {
             entries_are_selected_by_any_column_even_one_named_by_an_sql_keyword,
             a_laps_entry_is_found_by_session_and_driver,
             invalid_entry_input_names_the_field,
+            a_nul_character_in_any_text_or_json_value_is_invalid,
         );
     };
     (@each $harness:expr; $($name:ident),* $(,)?) => {
@@ -1677,4 +1678,23 @@ pub fn invalid_entry_input_names_the_field(h: &dyn Harness) {
     assert_not_found(store.save_entries(&[entry(s + 1, "1", 1, "x")]), s + 1);
     assert_eq!(store.counts().unwrap().entries(), 0);
     assert_eq!(store.save_entries(&[entry(s, "1", 1, "ok")]).unwrap(), [1]);
+}
+
+/// A NUL character (`\u{0}`) in any text or JSON value (a key included) is invalid, naming the
+/// field, on every backend alike (PostgreSQL cannot store one); nothing is stored.
+pub fn a_nul_character_in_any_text_or_json_value_is_invalid(h: &dyn Harness) {
+    let store = h.open();
+    assert_invalid(store.create_session(&NewSession::new("Bar\0ber")), "circuit");
+    let id = session(&*store);
+    let mut bad_lap = lap(id, D1, 1);
+    bad_lap.driver_id = "GR86\0-002".into();
+    assert_invalid(store.save_laps(&[lap(id, D1, 2), bad_lap]), "driver_id");
+    let mut bad_simulation = simulation(id);
+    bad_simulation.results = json!({"win_probability": {"GR86\0": 1.0}});
+    assert_invalid(store.save_simulation(&bad_simulation), "results");
+    let mut bad_prediction = prediction(id);
+    bad_prediction.model_path = "models/\0.pkl".into();
+    assert_invalid(store.save_prediction(&bad_prediction), "model_path");
+    let counts = store.counts().unwrap();
+    assert_eq!(counts.total(), 1, "only the valid session: {counts:?}");
 }

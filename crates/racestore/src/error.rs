@@ -98,15 +98,15 @@ pub enum Error {
     Poisoned(String),
 
     /// Reading or writing a file failed.
-    #[error("{action} {}: {source}", path.display())]
+    #[error("{action} {}: {os_error}", path.display())]
     Io {
         /// What racestore was doing (`"writing"`, `"opening"`).
         action: &'static str,
         /// The file or directory.
         path: PathBuf,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
+        /// The operating system's error. Not chained as the error's source (hence its name): its
+        /// text is in the message already, and a chain would print it twice.
+        os_error: std::io::Error,
     },
 
     /// The database engine reported an error racestore has no better variant for.
@@ -177,7 +177,7 @@ impl Error {
         Error::Io {
             action,
             path: path.into(),
-            source,
+            os_error: source,
         }
     }
 }

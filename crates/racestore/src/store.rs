@@ -35,7 +35,8 @@ use crate::model::{
 ///   paces, results) read back equal to what was saved: nested objects, unicode, and integers
 ///   to the full range of `i64`/`u64` included.
 /// - **Validation.** Bad input is rejected with [`Error::Invalid`](crate::Error::Invalid) naming
-///   the field (see the `validate` methods in [`crate::model`]), and nothing is stored.
+///   the field (see the `validate` methods in [`crate::model`]), and nothing is stored. A NUL
+///   character in any text or JSON value is invalid on every backend alike.
 /// - **Unknown session.** Saving anything into a session that does not exist is
 ///   [`Error::NotFound`](crate::Error::NotFound), and nothing is stored. Reading an unknown
 ///   session gives no records.
@@ -182,7 +183,7 @@ impl Batch {
             Some(session) => {
                 let id = next_id.get(Collection::Sessions);
                 next_id.set(Collection::Sessions, id + 1);
-                Some(session.validate(id, now)?)
+                Some(session.validate_record(id, now)?)
             }
             None => None,
         };
@@ -210,7 +211,7 @@ impl Batch {
                     let records = inputs
                         .iter()
                         .zip(first..)
-                        .map(|(input, id)| input.validate(id, self.now))
+                        .map(|(input, id)| input.validate_record(id, self.now))
                         .collect::<Result<Vec<_>>>()?;
                     self.next_id.set(collection, first + records.len() as Id);
                     Ok(Records::of(records))

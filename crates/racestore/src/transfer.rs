@@ -112,6 +112,9 @@ pub fn copy_all(
     to: &dyn RaceStore,
     mut progress: impl FnMut(Collection, u64, u64),
 ) -> Result<Counts> {
+    // Every record is checked before anything is written, so a source holding what the target
+    // cannot take (a NUL character, which PostgreSQL refuses) stops the copy before it starts.
+    for_each_page(from, Records::check_storable)?;
     let totals = from.counts()?;
     let mut copied = Counts::default();
     let marks = from.read_snapshot(&mut |page| {

@@ -32,11 +32,14 @@ fn main() {
             "writer" => writer(&dir),
             "sqlite-writer" => sqlite_writer(&dir),
             "postgres-writer" => postgres_writer(&arg),
+            "import" => crash_child_import(&dir),
+            "backup" => crash_child_backup(&dir),
+            "repair" => crash_child_repair(&dir),
             other => panic!("unknown role {other}"),
         }
         return;
     }
-    let scenarios: [(&str, fn()); 4] = [
+    let scenarios: [(&str, fn()); 6] = [
         (
             "a_second_process_is_refused_the_json_directory_with_the_holder_named",
             second_process_is_refused,
@@ -52,6 +55,14 @@ fn main() {
         (
             "four_processes_writing_one_postgres_schema_lose_nothing",
             four_processes_share_postgres,
+        ),
+        (
+            "a_crash_at_every_file_operation_of_an_import_a_backup_and_a_repair_leaves_all_or_nothing",
+            crash_at_every_file_operation,
+        ),
+        (
+            "random_kill_9_of_imports_backups_and_repairs_leaves_all_or_nothing",
+            random_kill_9_of_imports_backups_and_repairs,
         ),
     ];
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
@@ -456,4 +467,304 @@ fn four_processes_share_postgres() {
         shipped,
         "each migration recorded once"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crashes of an import, a backup and a repair: at every file operation (the `crash-hook`
+// feature aborts the child at the K-th), and at random moments (kill -9).
+
+/// The variable the `crash-hook` feature reads.
+const CRASH_AT: &str = "RACESTORE_CRASH_AT_FILE_OP";
+
+/// Laps in the made-up export the import scenario imports.
+const IMPORTED_LAPS: usize = 60;
+
+/// What one crash scenario runs in its child and checks afterwards.
+#[derive(Clone, Copy, Debug)]
+enum Scenario {
+    Import,
+    Backup,
+    Repair,
+}
+
+impl Scenario {
+    const ALL: [Scenario; 3] = [Scenario::Import, Scenario::Backup, Scenario::Repair];
+
+    fn role(self) -> &'static str {
+        match self {
+            Scenario::Import => "import",
+            Scenario::Backup => "backup",
+            Scenario::Repair => "repair",
+        }
+    }
+}
+
+/// A made-up Al Kamel export of three cars, 20 laps each, beside the store.
+fn export_file(dir: &Path) -> PathBuf {
+    let path = dir
+        .join("barber")
+        .join("23_AnalysisEnduranceWithSections_Race 1.CSV");
+    if path.exists() {
+        return path;
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut text = String::from("NUMBER; DRIVER_NUMBER; LAP_NUMBER; LAP_TIME; ELAPSED;FLAG_AT_FL\n");
+    for lap in 1..=(IMPORTED_LAPS / 3) {
+        for (car, pace) in [("13", 100.0), ("22", 100.5), ("7", 101.0)] {
+            let elapsed = pace * lap as f64;
+            text.push_str(&format!(
+                "{car};1;{lap};1:{:06.3};{}:{:06.3};GF\n",
+                pace - 60.0,
+                (elapsed / 60.0).floor(),
+                elapsed % 60.0
+            ));
+        }
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The store a scenario starts from, in `dir/storage`: a session with laps and a prediction;
+/// for the repair, also a torn tail and a lap of a session that does not exist.
+fn crash_base(scenario: Scenario, dir: &Path) -> PathBuf {
+    let store_dir = dir.join("storage");
+    std::fs::create_dir_all(dir).unwrap();
+    let store = JsonStore::open(&store_dir, Durability::Process).unwrap();
+    let s = store.create_session(&NewSession::new("Barber")).unwrap();
+    store
+        .save_laps(&(1..=30).map(|n| lap(s, n)).collect::<Vec<_>>())
+        .unwrap();
+    store
+        .save_prediction(&racestore::NewPrediction::new(
+            s, DRIVER, "lap_time", 91.0, "m.pkl",
+        ))
+        .unwrap();
+    store.close().unwrap();
+    if let Scenario::Repair = scenario {
+        let laps = store_dir.join("lap_data.json");
+        let text = std::fs::read_to_string(&laps).unwrap().replacen(
+            "\"id\": 5,\n    \"session_id\": 1,",
+            "\"id\": 5,\n    \"session_id\": 9,",
+            1,
+        );
+        std::fs::write(&laps, &text.as_bytes()[..text.len() - 25]).unwrap();
+    }
+    export_file(dir);
+    store_dir
+}
+
+/// Child: imports the export into the store, one batch.
+fn crash_child_import(store_dir: &Path) {
+    let store = JsonStore::open(store_dir, Durability::Process).unwrap();
+    let file = export_file(store_dir.parent().unwrap());
+    let summary =
+        racestore::import::alkamel::import(&store, &file, &racestore::import::alkamel::Options::default())
+            .unwrap();
+    assert_eq!(summary.laps_imported, IMPORTED_LAPS);
+    store.close().unwrap();
+    println!("done");
+}
+
+/// Child: backs the store up to `backup` beside it.
+fn crash_child_backup(store_dir: &Path) {
+    let store = JsonStore::open(store_dir, Durability::Process).unwrap();
+    racestore::transfer::backup(&store, &store_dir.with_file_name("backup")).unwrap();
+    store.close().unwrap();
+    println!("done");
+}
+
+/// Child: repairs the store, dropping the lap of a missing session.
+fn crash_child_repair(store_dir: &Path) {
+    let options = racestore::check::CheckOptions {
+        repair: true,
+        drop_orphans: true,
+        recreate_missing: false,
+    };
+    let report = racestore::check::check(&format!("json:{}", store_dir.display()), &options).unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    println!("done");
+}
+
+/// Every record of a store, as JSON text per collection.
+fn records_of(store: &dyn RaceStore) -> Vec<Vec<String>> {
+    racestore::Collection::ALL
+        .iter()
+        .map(|c| {
+            store
+                .export_page(*c, 0, 1_000_000)
+                .unwrap()
+                .to_json()
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        })
+        .collect()
+}
+
+/// Checks what a crashed (or finished) child left: all or nothing, nothing acknowledged lost.
+fn check_after_crash(
+    scenario: Scenario,
+    store_dir: &Path,
+    before: &[Vec<String>],
+    finished: bool,
+    what: &str,
+) {
+    let url = format!("json:{}", store_dir.display());
+    match scenario {
+        Scenario::Import => {
+            let store =
+                JsonStore::open(store_dir, Durability::Process).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let after = records_of(&store);
+            let sessions = store.get_all_sessions().unwrap();
+            match sessions.len() {
+                1 => assert!(!finished, "{what}: the import finished but stored nothing"),
+                2 => {
+                    assert_eq!(
+                        store.get_session_laps(2).unwrap().len(),
+                        IMPORTED_LAPS,
+                        "{what}: a partial session"
+                    );
+                }
+                n => panic!("{what}: {n} sessions"),
+            }
+            for (had, has) in before.iter().zip(&after) {
+                assert_eq!(
+                    &has[..had.len()],
+                    &had[..],
+                    "{what}: a record that was there changed"
+                );
+            }
+            store.close().unwrap();
+            let report = racestore::check::check(&url, &racestore::check::CheckOptions::default()).unwrap();
+            assert!(report.is_ok(), "{what}: {report:?}");
+        }
+        Scenario::Backup => {
+            let backup = store_dir.with_file_name("backup");
+            if backup.exists() {
+                let copy = JsonStore::open(&backup, Durability::Process)
+                    .unwrap_or_else(|e| panic!("{what}: the backup does not open: {e}"));
+                assert_eq!(records_of(&copy), before, "{what}: a backup that is not whole");
+                assert!(copy.repairs().is_empty(), "{what}: the backup needed repairs");
+                copy.close().unwrap();
+            } else {
+                assert!(!finished, "{what}: the backup finished but is not there");
+            }
+            let store = JsonStore::open(store_dir, Durability::Process).unwrap();
+            assert_eq!(records_of(&store), before, "{what}: backing up changed the store");
+            store.close().unwrap();
+        }
+        Scenario::Repair => {
+            // Opening repairs what a repair does on its own; the records of session 1 that
+            // were whole are all there, with the orphan lap gone or still there.
+            let store =
+                JsonStore::open(store_dir, Durability::Process).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let laps: Vec<Id> = store.get_session_laps(1).unwrap().iter().map(|l| l.id).collect();
+            let whole: Vec<Id> = (1..=29).filter(|id| *id != 5).collect();
+            assert_eq!(laps, whole, "{what}: a lap of session 1 was lost");
+            let orphans = store.counts().unwrap().laps() - laps.len() as u64;
+            assert!(orphans <= 1, "{what}");
+            if finished {
+                assert_eq!(orphans, 0, "{what}: the repair finished but the orphan is there");
+            }
+            store.close().unwrap();
+            // Repairing again finishes the job.
+            let options = racestore::check::CheckOptions {
+                repair: true,
+                drop_orphans: true,
+                recreate_missing: false,
+            };
+            let report = racestore::check::check(&url, &options).unwrap();
+            assert!(report.is_ok(), "{what}: {report:?}");
+        }
+    }
+}
+
+/// What the scenario's base store holds, as the checks compare.
+fn base_records(scenario: Scenario, store_dir: &Path) -> Vec<Vec<String>> {
+    // For the repair, `before` is not compared; read without changing anything.
+    let store = racestore::open(&format!("json:{}?mode=ro", store_dir.display())).unwrap();
+    let records = records_of(store.as_ref());
+    let _ = scenario;
+    records
+}
+
+fn crash_at_every_file_operation() {
+    for scenario in Scenario::ALL {
+        let temp = tempfile::tempdir().unwrap();
+        let base = crash_base(scenario, &temp.path().join("base"));
+        let before = base_records(scenario, &base);
+        let mut k = 1;
+        loop {
+            let run = temp.path().join(format!("k{k}"));
+            common::copy_writable(&temp.path().join("base"), &run);
+            let store_dir = run.join("storage");
+            let output = Command::new(std::env::current_exe().unwrap())
+                .arg(&store_dir)
+                .env(ROLE, scenario.role())
+                .env(CRASH_AT, k.to_string())
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+                .unwrap();
+            let finished = output.status.success();
+            assert!(
+                finished || output.status.code().is_none(),
+                "{scenario:?} at file operation {k}: the child failed instead of crashing: {output:?}"
+            );
+            check_after_crash(
+                scenario,
+                &store_dir,
+                &before,
+                finished,
+                &format!("{scenario:?} crashed at file operation {k}"),
+            );
+            std::fs::remove_dir_all(&run).unwrap();
+            if finished {
+                println!("{scenario:?}: crashed at each of its {} file operations", k - 1);
+                assert!(k > 3, "{scenario:?} made only {} file operations", k - 1);
+                break;
+            }
+            k += 1;
+            assert!(k < 400, "{scenario:?} never finished");
+        }
+    }
+}
+
+fn random_kill_9_of_imports_backups_and_repairs() {
+    let mut seed = std::time::SystemTime::UNIX_EPOCH.elapsed().unwrap().as_nanos() as u64;
+    if let Ok(given) = std::env::var("RACESTORE_KILL_SEED") {
+        seed = given.parse().unwrap();
+    }
+    println!("random kill -9 seed {seed} (RACESTORE_KILL_SEED={seed} repeats it)");
+    let mut finished_runs = 0;
+    for round in 0..60 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let scenario = Scenario::ALL[round % 3];
+        let temp = tempfile::tempdir().unwrap();
+        let base = crash_base(scenario, &temp.path().join("base"));
+        let before = base_records(scenario, &base);
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .arg(&base)
+            .env(ROLE, scenario.role())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros((seed >> 33) % 30_000));
+        let _ = child.kill();
+        let output = child.wait_with_output().unwrap();
+        let finished = output.status.success() && String::from_utf8_lossy(&output.stdout).contains("done");
+        finished_runs += usize::from(finished);
+        check_after_crash(
+            scenario,
+            &base,
+            &before,
+            finished,
+            &format!("{scenario:?}, round {round}, seed {seed}"),
+        );
+    }
+    println!("random kill -9: 60 runs, {finished_runs} finished before the kill");
 }

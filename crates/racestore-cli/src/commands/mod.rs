@@ -81,9 +81,15 @@ pub(crate) fn records_of(collection: Collection, n: u64) -> String {
 
 /// Whether an error is stdout's reader having gone away.
 pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain()
-        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
-        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    err.chain().any(|cause| {
+        let io = cause.downcast_ref::<std::io::Error>().or_else(|| {
+            match cause.downcast_ref::<racestore::Error>() {
+                Some(racestore::Error::Io { os_error, .. }) => Some(os_error),
+                _ => None,
+            }
+        });
+        io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Quotes `text` for a POSIX shell when it holds anything but plainly safe characters.

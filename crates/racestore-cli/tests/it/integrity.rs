@@ -39,7 +39,12 @@ fn reading_commands_on_a_missing_store_fail_naming_it_and_create_nothing() {
             let output = run_fails(racestore().args(&args).args(["--store", &url]));
             let err = stderr(&output);
             assert!(err.contains(&path.display().to_string()), "{args:?} {url}: {err}");
-            assert!(err.contains("there is no store here"), "{args:?} {url}: {err}");
+            // Once: the operating system's words are not repeated.
+            assert_eq!(
+                err.matches("there is no store here").count(),
+                1,
+                "{args:?} {url}: {err}"
+            );
         }
     }
     assert!(names(temp.path()).is_empty(), "{:?}", names(temp.path()));
@@ -132,4 +137,28 @@ fn check_repair_changes_nothing_until_every_problem_can_be_repaired_and_names_th
     );
     assert!(out.contains("torn tail"), "{out}");
     assert!(out.contains("no problems: the store is sound"), "{out}");
+}
+
+#[test]
+fn migrate_checks_the_whole_source_for_nul_characters_before_writing_anything() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("storage");
+    let url = json_url(&dir);
+    fill(&url);
+    // A NUL character in the last lap's driver, as another program could have written it.
+    let laps = dir.join("lap_data.json");
+    let text = std::fs::read_to_string(&laps).unwrap();
+    let at = text.rfind("\"driver_id\": \"").unwrap() + "\"driver_id\": \"".len();
+    std::fs::write(&laps, format!("{}\\u0000{}", &text[..at], &text[at..])).unwrap();
+    let db = temp.path().join("copy.db");
+    let target = sqlite_url(&db);
+    let output = run_fails(racestore().args(["migrate", "--from", &url, "--to", &target]));
+    let err = stderr(&output);
+    assert!(err.contains("driver_id") && err.contains("NUL"), "{err}");
+    assert!(err.contains("lap_data id"), "{err}");
+    let copy = racestore::open(&format!("{target}?mode=ro")).map(|s| s.counts().unwrap().total());
+    assert!(matches!(copy, Ok(0) | Err(_)), "nothing was written: {copy:?}");
+    // check flags the value.
+    let output = run_fails(racestore().args(["check", "--store", &url]));
+    assert!(stdout(&output).contains("NUL character"), "{}", stdout(&output));
 }

@@ -274,6 +274,29 @@ pub trait NewRecord: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static
     /// Checks the input and fills the defaults, giving the record to store under `id`, written
     /// at `now`; [`Error::Invalid`] naming the field otherwise.
     fn validate(&self, id: Id, now: &str) -> Result<Self::Record>;
+
+    /// [`validate`](Self::validate), then the rules every field of every collection follows
+    /// (no NUL character in any text or JSON value): what every save checks, on every backend.
+    fn validate_record(&self, id: Id, now: &str) -> Result<Self::Record> {
+        let record = self.validate(id, now)?;
+        require_storable(&record)?;
+        Ok(record)
+    }
+}
+
+/// The rules every field of every collection follows, whatever the backend: no NUL character
+/// in a text or JSON value; [`Error::Invalid`] naming the field otherwise.
+pub(crate) fn require_storable<R: Record>(record: &R) -> Result<()> {
+    for (column, cell) in R::COLUMNS.iter().zip(record.cells()) {
+        match cell {
+            CellRef::Text(text) if text.contains('\0') => {
+                super::records::require_no_nul(column.name, &Value::String(text.to_owned()))?;
+            }
+            CellRef::Json(value) => super::records::require_no_nul(column.name, value)?,
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Generic code run for one collection's record type: see [`Collection::visit`].
@@ -641,7 +664,31 @@ impl Records {
                 Ok(())
             }
         }
-        self.visit(Depths)
+        self.visit(Depths)?;
+        self.check_storable()
+    }
+
+    /// Checks that every record follows the rules every backend stores by (no NUL character in
+    /// a text or JSON value): [`Error::Invalid`] naming the field, the collection and the id of
+    /// the first that does not.
+    pub fn check_storable(&self) -> Result<()> {
+        struct Storable;
+        impl RecordsVisitor for Storable {
+            type Output = Result<()>;
+            fn visit<R: Record>(self, records: &[R]) -> Result<()> {
+                for record in records {
+                    require_storable(record).map_err(|e| match e {
+                        Error::Invalid { field, message } => Error::Invalid {
+                            field,
+                            message: format!("{} id {}: {message}", R::COLLECTION, record.id()),
+                        },
+                        other => other,
+                    })?;
+                }
+                Ok(())
+            }
+        }
+        self.visit(Storable)
     }
 }
 

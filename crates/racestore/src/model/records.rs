@@ -253,7 +253,8 @@ impl Sectors {
                 return Err(Error::invalid(
                     "sectors",
                     format!(
-                        "expected an object like {{\"S1\": 29.3, \"S2\": 32.0, \"S3\": 30.1}}, got {other}"
+                        "expected an object like {{\"S1\": 29.3, \"S2\": 32.0, \"S3\": 30.1}}, got {}",
+                        excerpt(other)
                     ),
                 ))
             }
@@ -284,7 +285,7 @@ impl Sectors {
                 other => {
                     return Err(Error::invalid(
                         format!("sectors.{key}"),
-                        format!("expected a number of seconds, got {other}"),
+                        format!("expected a number of seconds, got {}", excerpt(other)),
                     ))
                 }
             };
@@ -430,9 +431,12 @@ impl NewDriverMetrics {
     /// only the number is kept, as the original did. Unknown keys are rejected so a typo is not
     /// silently dropped.
     pub fn from_json(session_id: Id, driver_id: impl Into<String>, metrics: &Value) -> Result<Self> {
-        let map = metrics
-            .as_object()
-            .ok_or_else(|| Error::invalid("metrics", format!("expected a JSON object, got {metrics}")))?;
+        let map = metrics.as_object().ok_or_else(|| {
+            Error::invalid(
+                "metrics",
+                format!("expected a JSON object, got {}", excerpt(metrics)),
+            )
+        })?;
         let mut out = NewDriverMetrics::new(session_id, driver_id);
         for (key, value) in map {
             match key.as_str() {
@@ -586,7 +590,7 @@ impl NewSimulation {
                 "driver_paces",
                 format!(
                     "expected a JSON object of driver to pace, got {}",
-                    self.driver_paces
+                    excerpt(&self.driver_paces)
                 ),
             ));
         }
@@ -733,6 +737,37 @@ impl NewEntry {
     }
 }
 
+/// Refuses a NUL character (`\u{0}`) in a text or anywhere in a JSON value (keys included):
+/// PostgreSQL cannot store one, so no backend takes one, and a store can always move to any
+/// other backend.
+pub(crate) fn require_no_nul(field: &str, value: &Value) -> Result<()> {
+    fn has_nul(value: &Value) -> bool {
+        match value {
+            Value::String(text) => text.contains('\0'),
+            Value::Array(items) => items.iter().any(has_nul),
+            Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+    if has_nul(value) {
+        return Err(Error::invalid(
+            field,
+            "contains a NUL character (\\u0000), which PostgreSQL cannot store; no backend accepts one",
+        ));
+    }
+    Ok(())
+}
+
+/// A value as an error message shows it: its first 80 characters, so that a huge input is
+/// never echoed back whole.
+fn excerpt(value: &impl std::fmt::Display) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(80) {
+        Some((cut, _)) => format!("{}… ({} bytes in all)", &text[..cut], text.len()),
+        None => text,
+    }
+}
+
 fn require_text(field: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         Err(Error::invalid(field, "must not be empty"))
@@ -768,7 +803,10 @@ fn json_number(field: &str, value: &Value) -> Result<Option<f64>> {
     match value {
         Value::Null => Ok(None),
         Value::Number(n) => Ok(n.as_f64()),
-        other => Err(Error::invalid(field, format!("expected a number, got {other}"))),
+        other => Err(Error::invalid(
+            field,
+            format!("expected a number, got {}", excerpt(other)),
+        )),
     }
 }
 
@@ -800,7 +838,7 @@ fn object_or_empty(field: &str, value: &Value) -> Result<Value> {
         Value::Object(_) => Ok(value.clone()),
         other => Err(Error::invalid(
             field,
-            format!("expected a JSON object, got {other}"),
+            format!("expected a JSON object, got {}", excerpt(other)),
         )),
     }
 }

@@ -218,7 +218,7 @@ fn any_failed_file_operation_gives_the_caller_an_error_and_keeps_acknowledged_re
                 continue;
             };
             assert!(
-                matches!(&error, Error::Io { source, .. } if source.to_string().contains("injected")),
+                matches!(&error, Error::Io { os_error, .. } if os_error.to_string().contains("injected")),
                 "{kind:?} #{target}: {error:?}"
             );
             // A failed fsync poisons the store: nothing is reported as saved afterwards.

@@ -405,3 +405,63 @@ fn check_repair_is_all_or_nothing_and_names_the_flag_for_what_drops_records() {
     assert!(report.repaired[1].contains("dropped 1 record"), "{report:?}");
     assert_eq!(report.counts.laps(), 1);
 }
+
+#[test]
+fn files_pythons_json_dump_wrote_with_nan_infinity_and_deep_nesting_open_and_stay_as_written() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("storage");
+    store_of(&dir, &[("Barber", 2)]);
+    // As the original's json.dump(..., indent=2) wrote them: a NaN lap time, an infinite and an
+    // integer sector, and metrics nested 200 levels deep with Infinity inside.
+    let laps = dir.join("lap_data.json");
+    let text = std::fs::read_to_string(&laps).unwrap();
+    let lap3 = "  {\n    \"id\": 3,\n    \"session_id\": 1,\n    \"driver_id\": \"GR86-002-7\",\n    \"lap_number\": 3,\n    \"lap_time\": NaN,\n    \"sector_1\": -Infinity,\n    \"sector_2\": 30,\n    \"sector_3\": null,\n    \"lap_type\": \"RACE_LAP\",\n    \"position\": 1,\n    \"created_at\": \"2025-09-06T14:00:00\"\n  }";
+    std::fs::write(&laps, format!("{},\n{lap3}\n]", &text[..text.len() - 2])).unwrap();
+    let deep = format!("{}{{\"x\": Infinity}}{}", "{\"a\": ".repeat(200), "}".repeat(200));
+    let metrics = dir.join("driver_metrics.json");
+    std::fs::write(
+        &metrics,
+        format!("[\n  {{\n    \"id\": 1,\n    \"session_id\": 1,\n    \"driver_id\": \"GR86-002-7\",\n    \"consistency_index\": NaN,\n    \"aggression_score\": Infinity,\n    \"sector_strength\": {deep},\n    \"pace_stability\": {{}},\n    \"fatigue_dropoff\": {{}},\n    \"created_at\": \"2025-09-06T14:00:00\"\n  }}\n]"),
+    )
+    .unwrap();
+    let (laps_before, metrics_before) = (std::fs::read(&laps).unwrap(), std::fs::read(&metrics).unwrap());
+
+    let store = open(&dir).unwrap();
+    let lap = &store.get_session_laps(1).unwrap()[2];
+    assert!(lap.lap_time.is_nan(), "{lap:?}");
+    assert_eq!(
+        (lap.sector_1, lap.sector_2),
+        (Some(f64::NEG_INFINITY), Some(30.0))
+    );
+    let m = &store.get_session_metrics(1).unwrap()[0];
+    assert!(m.consistency_index.unwrap().is_nan());
+    assert_eq!(m.aggression_score, Some(f64::INFINITY));
+    let mut inner = &m.sector_strength;
+    for _ in 0..200 {
+        inner = &inner["a"];
+    }
+    assert_eq!(
+        inner,
+        &serde_json::json!({"x": null}),
+        "inside a JSON value, Infinity reads as null"
+    );
+    // Saving more appends; what Python wrote stays byte for byte.
+    store
+        .save_lap_data(&NewLap::new(1, "GR86-002-7", 4, 91.0))
+        .unwrap();
+    store.close().unwrap();
+    assert!(std::fs::read(&laps)
+        .unwrap()
+        .starts_with(&laps_before[..laps_before.len() - 2]));
+    assert_eq!(std::fs::read(&metrics).unwrap(), metrics_before);
+
+    // check flags both files and the lap time a save would refuse.
+    let report = check(&url(&dir), &CheckOptions::default()).unwrap();
+    let at: Vec<&str> = report.problems.iter().map(|p| p.location.as_str()).collect();
+    assert!(
+        at.contains(&"lap_data.json") && at.contains(&"driver_metrics.json"),
+        "{report:?}"
+    );
+    assert!(at.contains(&"lap_data id 3"), "{report:?}");
+    assert_eq!(report.counts.laps(), 4);
+}

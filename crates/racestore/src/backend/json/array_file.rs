@@ -33,6 +33,9 @@ pub(super) struct Scanned<T> {
     pub tail: u64,
     /// Set when the file ends in a torn tail: cut it at `tail` and close the array.
     pub torn: Option<Repair>,
+    /// How many records were read as Python's `json.dump` writes them but strict JSON refuses
+    /// (`NaN`, `Infinity`, nesting past the parser's limit); see [`python_record`].
+    pub lenient: u64,
 }
 
 /// Parses a whole data file, record by record.
@@ -63,6 +66,7 @@ pub(super) fn scan<T: Record>(path: &Path, bytes: &[u8]) -> Result<Scanned<T>> {
         spans: Vec::new(),
         tail: start as u64 + 1,
         torn: None,
+        lenient: 0,
     };
     scan_records(path, bytes, scanned, false)
 }
@@ -147,6 +151,30 @@ fn scan_records<T: Record>(
                     scanned.torn = Some(torn(&scanned, "a partly written record"));
                     return Ok(scanned);
                 }
+                // What Python's json.dump writes but strict JSON refuses: NaN, Infinity, nesting
+                // deeper than the parser's limit.
+                let deep = error.to_string().contains("recursion limit");
+                if let Some(Ok((record, len))) = python_record::<T>(&data[record_at..], deep) {
+                    let id = record.id();
+                    if previous_id.is_some_and(|p| id <= p) {
+                        return Err(corrupt(
+                            record_at,
+                            format!(
+                                "record id {id} does not follow id {} (ids must ascend)",
+                                previous_id.unwrap_or(0)
+                            ),
+                        ));
+                    }
+                    previous_id = Some(id);
+                    scanned.records.push(record);
+                    scanned.spans.push(Span {
+                        offset: record_at as u64,
+                        len: len as u64,
+                    });
+                    scanned.tail = (record_at + len) as u64;
+                    scanned.lenient += 1;
+                    continue;
+                }
                 return Err(corrupt(
                     error_at.saturating_sub(1),
                     format!("{} record: {error}", T::COLLECTION.file_name()),
@@ -200,6 +228,7 @@ fn scan_in_parts<T: Record>(path: &Path, bytes: &[u8], parts: usize) -> Result<S
                             spans: Vec::new(),
                             tail: start as u64,
                             torn: None,
+                            lenient: 0,
                         };
                         scan_records(path, &bytes[..end], part, true)
                     }
@@ -237,11 +266,166 @@ fn scan_in_parts<T: Record>(path: &Path, bytes: &[u8], parts: usize) -> Result<S
                 whole.spans.extend(part.spans);
                 whole.tail = part.tail;
                 whole.torn = part.torn;
+                whole.lenient += part.lenient;
                 whole
             }
         });
     }
     Ok(merged.expect("at least one part"))
+}
+
+/// The text a bare `NaN`, `Infinity` or `-Infinity` is read as inside a record, before its
+/// cells are read: a string no stored text can hold (a NUL character is refused on every save).
+const NON_FINITE: [(&[u8], f64); 3] = [
+    (b"-Infinity", f64::NEG_INFINITY),
+    (b"Infinity", f64::INFINITY),
+    (b"NaN", f64::NAN),
+];
+
+/// Where the JSON object starting at `bytes[0]` ends (just past its `}`), by a structural scan
+/// that knows strings; `None` when it runs to the end.
+fn object_end(bytes: &[u8]) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Reads one record as Python's `json.dump` may have written it, beyond strict JSON: bare
+/// `NaN`, `Infinity` and `-Infinity`, and nesting deeper than `serde_json`'s limit of 128.
+///
+/// Numbers come back as the `f64` written (`NaN`, `inf`, `-inf`); inside a JSON value (metric
+/// objects, paces, results), which cannot hold them, as `null`. The bytes on disk are never
+/// rewritten: appends leave them, deletes and backups copy them as they are. `None` when the
+/// object does not end in `bytes`, or holds none of these and is not `deep` (strict JSON's
+/// error stands then); an error when it is not the record even so (every column's key, no other).
+fn python_record<T: Record>(bytes: &[u8], deep: bool) -> Option<Result<(T, usize)>> {
+    let len = object_end(bytes)?;
+    let mut text = Vec::with_capacity(len + 16);
+    let (mut i, mut in_string, mut escaped) = (0, false, false);
+    while i < len {
+        let b = bytes[i];
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            text.push(b);
+            i += 1;
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+        }
+        if let Some((token, _)) = NON_FINITE.iter().find(|(t, _)| bytes[i..len].starts_with(t)) {
+            text.extend_from_slice(b"\"\\u0000");
+            text.extend_from_slice(token);
+            text.push(b'"');
+            i += token.len();
+            continue;
+        }
+        text.push(b);
+        i += 1;
+    }
+    if !deep && text == bytes[..len] {
+        return None;
+    }
+    // Deep values are parsed on a thread with room for the recursion.
+    let parsed = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn_scoped(scope, || {
+                let mut de = serde_json::Deserializer::from_slice(&text);
+                de.disable_recursion_limit();
+                let value = serde::Deserialize::deserialize(&mut de).map_err(|e| e.to_string());
+                // A deep value is dropped here too, with the same room.
+                value.map(|v: serde_json::Value| record_from_python::<T>(v))
+            })
+            .map_err(|e| e.to_string())
+            .and_then(|h| h.join().map_err(|_| "the parser panicked".to_owned()))
+    });
+    Some(match parsed {
+        Ok(Ok(Ok(record))) => Ok((record, len)),
+        Ok(Ok(Err(error))) => Err(error),
+        Ok(Err(message)) | Err(message) => Err(Error::invalid("record", message)),
+    })
+}
+
+/// The record from a parsed object, its non-finite numbers read back from their stand-in text.
+fn record_from_python<T: Record>(value: serde_json::Value) -> Result<T> {
+    use crate::model::{Cell, CellReader, ColumnKind};
+    let serde_json::Value::Object(mut map) = value else {
+        return Err(Error::invalid("record", "not a JSON object"));
+    };
+    let keys_are_columns =
+        map.len() == T::COLUMNS.len() && T::COLUMNS.iter().all(|column| map.contains_key(column.name));
+    if !keys_are_columns {
+        return Err(Error::invalid("record", "its keys are not the record's fields"));
+    }
+    let non_finite = |v: &serde_json::Value| {
+        v.as_str()
+            .and_then(|s| s.strip_prefix('\0'))
+            .and_then(|s| NON_FINITE.iter().find(|(t, _)| t == &s.as_bytes()))
+            .map(|(_, n)| *n)
+    };
+    let cells = T::COLUMNS
+        .iter()
+        .map(|column| {
+            let value = map.remove(column.name).unwrap_or(serde_json::Value::Null);
+            match (column.kind, &value) {
+                (_, serde_json::Value::Null) => Cell::Null,
+                (ColumnKind::Real, v) if non_finite(v).is_some() => {
+                    Cell::Real(non_finite(v).unwrap_or(f64::NAN))
+                }
+                (ColumnKind::Real, v) => v.as_f64().map_or(Cell::Json(value.clone()), Cell::Real),
+                (ColumnKind::Integer, v) => v.as_i64().map_or(Cell::Json(value.clone()), Cell::Integer),
+                (ColumnKind::Text, serde_json::Value::String(s)) => Cell::Text(s.clone()),
+                (ColumnKind::Text, _) => Cell::Json(value),
+                (ColumnKind::Json, _) => Cell::Json(without_non_finite(value, &non_finite)),
+            }
+        })
+        .collect();
+    T::from_cells(CellReader::new(T::COLLECTION, cells))
+}
+
+/// `value` with every stand-in for a non-finite number replaced by `null`.
+fn without_non_finite(
+    value: serde_json::Value,
+    is: &dyn Fn(&serde_json::Value) -> Option<f64>,
+) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        v if is(&v).is_some() => Value::Null,
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| without_non_finite(v, is)).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, without_non_finite(v, is)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// The highest number that follows `key` (then any spaces) anywhere in `bytes`: what a torn

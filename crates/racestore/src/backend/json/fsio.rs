@@ -105,6 +105,13 @@ impl Io {
     }
 
     fn fault(&self, op: FileOp<'_>) -> Option<Fault> {
+        #[cfg(feature = "crash-hook")]
+        if crash_hook::now() {
+            if let FileOp::Write { .. } = op {
+                return Some(Fault::ShortWrite(usize::MAX, io::Error::other("crash")));
+            }
+            std::process::abort();
+        }
         self.injector.as_ref().and_then(|i| i.inject(&op))
     }
 
@@ -129,6 +136,12 @@ impl Io {
         };
         match self.fault(op) {
             Some(Fault::Fail(e)) => Err(Error::io("writing", path, e)),
+            #[cfg(feature = "crash-hook")]
+            Some(Fault::ShortWrite(usize::MAX, _)) => {
+                // The crash hook: half the bytes reach the file, then the process dies.
+                let _ = file.write_all_at(&bytes[..bytes.len() / 2], offset);
+                std::process::abort();
+            }
             Some(Fault::ShortWrite(n, e)) => {
                 let _ = file.write_all_at(&bytes[..n.min(bytes.len())], offset);
                 Err(Error::io("writing", path, e))
@@ -205,6 +218,26 @@ impl Io {
             self.sync_parent_dir(path)?;
         }
         Ok(())
+    }
+}
+
+/// Test only (cargo feature `crash-hook`): dying at the K-th file change, K from the
+/// environment variable `RACESTORE_CRASH_AT_FILE_OP`.
+#[cfg(feature = "crash-hook")]
+mod crash_hook {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+
+    /// The variable naming K.
+    const VARIABLE: &str = "RACESTORE_CRASH_AT_FILE_OP";
+
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    static AT: OnceLock<Option<u64>> = OnceLock::new();
+
+    /// Counts one file change; whether it is the one to die at.
+    pub(super) fn now() -> bool {
+        let at = *AT.get_or_init(|| std::env::var(VARIABLE).ok().and_then(|v| v.parse().ok()));
+        at.is_some_and(|at| SEEN.fetch_add(1, Ordering::SeqCst) + 1 == at)
     }
 }
 

@@ -155,6 +155,17 @@ impl CollectionVisitor for ReadFile<'_> {
         };
         match scan::<R>(&path, &bytes) {
             Ok(scanned) => {
+                if scanned.lenient > 0 {
+                    self.problems.push(Problem {
+                        location: file.clone(),
+                        message: format!(
+                            "{} held NaN, Infinity or nesting deeper than 127 levels, as Python's json.dump writes but JSON does not allow: read back as written (a number as NaN or ±inf, inside a JSON value as null) and never rewritten",
+                            R::COLLECTION.count_text(scanned.lenient)
+                        ),
+                        repairable: false,
+                        repair_flag: None,
+                    });
+                }
                 if let Some(torn) = scanned.torn {
                     self.problems.push(Problem {
                         location: format!("{file} at byte {}", torn.offset),

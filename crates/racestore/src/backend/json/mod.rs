@@ -102,7 +102,8 @@ trait AnyTable: std::fmt::Debug + Send + Sync {
     fn last_id(&self) -> Id;
     /// The highest session id a record (or a torn tail) names; 0 for sessions.
     fn highest_session_named(&self) -> Id;
-    /// The session ids above `above` that records name, with how many records name each.
+    /// The session ids above `above` that whole records name, with how many records name each
+    /// (not a torn tail: a record being written with its session proves nothing was saved).
     fn sessions_named_above(&self, above: Id) -> Vec<(Id, u64)>;
     /// The torn tail found on opening, not cut yet.
     fn torn(&self) -> Option<&Repair>;
@@ -166,9 +167,6 @@ impl<T: Record> AnyTable for Table<T> {
             .filter(|(id, _)| **id > above)
             .map(|(id, records)| (*id, records.len() as u64))
             .collect();
-        if self.torn_session > above && !self.by_session.contains_key(&self.torn_session) {
-            named.push((self.torn_session, 0));
-        }
         named.sort_unstable();
         named
     }
