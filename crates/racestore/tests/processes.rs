@@ -35,6 +35,7 @@ fn main() {
             "import" => crash_child_import(&dir),
             "backup" => crash_child_backup(&dir),
             "repair" => crash_child_repair(&dir),
+            "sqlite-backup" => crash_child_sqlite_backup(&dir),
             other => panic!("unknown role {other}"),
         }
         return;
@@ -767,4 +768,57 @@ fn random_kill_9_of_imports_backups_and_repairs() {
         );
     }
     println!("random kill -9: 60 runs, {finished_runs} finished before the kill");
+    random_kill_9_of_sqlite_backups(&mut seed);
+}
+
+/// Child: backs the SQLite database up beside it.
+fn crash_child_sqlite_backup(db: &Path) {
+    let store = SqliteStore::open(db, Durability::Process).unwrap();
+    store.backup(&db.with_file_name("backup.db")).unwrap();
+    store.close().unwrap();
+    println!("done");
+}
+
+/// Kills SQLite backups at random moments: the backup is complete, or there is none.
+fn random_kill_9_of_sqlite_backups(seed: &mut u64) {
+    let temp = tempfile::tempdir().unwrap();
+    let db = temp.path().join("race.db");
+    let store = SqliteStore::open(&db, Durability::Process).unwrap();
+    let s = store.create_session(&NewSession::new("Barber")).unwrap();
+    store
+        .save_laps(&(1..=50_000).map(|n| lap(s, n)).collect::<Vec<_>>())
+        .unwrap();
+    let counts = store.counts().unwrap();
+    store.close().unwrap();
+    let backup = temp.path().join("backup.db");
+    let mut complete = 0;
+    for round in 0..12 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let _ = std::fs::remove_file(&backup);
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .arg(&db)
+            .env(ROLE, "sqlite-backup")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros((*seed >> 33) % 150_000));
+        let _ = child.kill();
+        let _ = child.wait_with_output().unwrap();
+        if backup.exists() {
+            let copy = SqliteStore::open(&backup, Durability::Process)
+                .unwrap_or_else(|e| panic!("SQLite backup, round {round}: the backup does not open: {e}"));
+            assert_eq!(
+                copy.counts().unwrap(),
+                counts,
+                "SQLite backup, round {round}: not whole"
+            );
+            copy.close().unwrap();
+            complete += 1;
+        }
+    }
+    println!("random kill -9 of SQLite backups: 12 runs, {complete} complete, none partial");
 }

@@ -162,3 +162,34 @@ fn migrate_checks_the_whole_source_for_nul_characters_before_writing_anything() 
     let output = run_fails(racestore().args(["check", "--store", &url]));
     assert!(stdout(&output).contains("NUL character"), "{}", stdout(&output));
 }
+
+#[test]
+fn an_unrelated_sqlite_database_is_refused_by_every_command_and_left_unchanged() {
+    let test = "an_unrelated_sqlite_database_is_refused_by_every_command_and_left_unchanged";
+    let temp = tempfile::tempdir().unwrap();
+    let db = temp.path().join("notes.db");
+    let made = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('create table notes (id integer primary key, text text)'); c.execute(\"insert into notes (text) values ('keep me')\"); c.commit()",
+        ])
+        .arg(&db)
+        .status();
+    let Ok(made) = made else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: python3 is not on PATH (used to make a SQLite database of something else); CI must not skip this test"
+        );
+        eprintln!("SKIP {test}: python3 is not on PATH");
+        return;
+    };
+    assert!(made.success());
+    let before = std::fs::read(&db).unwrap();
+    let url = sqlite_url(&db);
+    for args in [vec!["sessions"], vec!["export"], vec!["demo"]] {
+        let output = run_fails(racestore().args(&args).args(["--store", &url]));
+        let err = stderr(&output);
+        assert!(err.contains("holds other tables (notes)"), "{args:?}: {err}");
+    }
+    assert_eq!(std::fs::read(&db).unwrap(), before, "no table was added");
+}

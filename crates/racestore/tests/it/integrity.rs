@@ -465,3 +465,27 @@ fn files_pythons_json_dump_wrote_with_nan_infinity_and_deep_nesting_open_and_sta
     assert!(at.contains(&"lap_data id 3"), "{report:?}");
     assert_eq!(report.counts.laps(), 4);
 }
+
+#[test]
+fn an_invalid_value_of_ten_megabytes_is_never_echoed_back_whole() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = open(&temp.path().join("storage")).unwrap();
+    let s = store.create_session(&NewSession::new("Barber")).unwrap();
+    let huge = serde_json::Value::String("x".repeat(10 << 20));
+    for err in [
+        store
+            .save_driver_metrics_json(s, "GR86-002-7", &huge)
+            .unwrap_err(),
+        store
+            .create_session(&NewSession::new("Barber").date("9".repeat(10 << 20)))
+            .unwrap_err(),
+    ] {
+        let text = err.to_string();
+        assert!(
+            matches!(err, Error::Invalid { .. }),
+            "{}",
+            &text[..200.min(text.len())]
+        );
+        assert!(text.len() < 1_000, "an error of {} bytes", text.len());
+    }
+}

@@ -636,6 +636,29 @@ fn applied_migrations(conn: &Connection) -> SqlResult<BTreeSet<i64>> {
 /// other tables of the same names fails at open with a clear message, not at the first read.
 /// Tables that do not exist yet are left to the migrations.
 fn check_schema(conn: &Connection, path: &Path) -> SqlResult<()> {
+    // A database of something else: tables, and none of them racestore's or the original's.
+    let tables: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let ours = tables
+        .iter()
+        .any(|t| t == "racestore_migrations" || Collection::ALL.iter().any(|c| c.name() == t));
+    if !tables.is_empty() && !ours {
+        return Err(Error::backend(
+            "sqlite",
+            format!(
+                "{}: this SQLite database holds other tables ({}) and none of a race_data.db, so \
+                 racestore does not read it as a store nor add its own tables to it; nothing was \
+                 changed. Name a new file, or a racestore or GR Race Guardian database",
+                path.display(),
+                tables.join(", ")
+            ),
+        )
+        .into());
+    }
     for collection in Collection::ALL {
         let mut stmt = conn.prepare(&format!("PRAGMA table_info({})", collection.name()))?;
         let present: BTreeSet<String> = stmt
