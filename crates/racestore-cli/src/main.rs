@@ -85,7 +85,8 @@ enum Command {
     Demo(commands::demo::DemoArgs),
     /// List the sessions in the store with their laps, drivers and best lap
     ///
-    /// Prints "no sessions in URL" for an empty store.
+    /// Prints "no sessions in URL" for an empty store. --circuit picks the sessions at a circuit
+    /// whose name contains the text given, case ignored; when none does, a note on stderr says so.
     Sessions(commands::sessions::SessionsArgs),
     /// Measure every backend side by side: saves, batch ingest, growth, reads, open, size
     ///
@@ -122,6 +123,12 @@ enum Command {
     /// table: the session, its laps by type, and how many driver metrics, predictions and
     /// simulations it has. --json adds the session's entries.
     Show(commands::show::ShowArgs),
+    /// Delete a session and everything recorded under it
+    ///
+    /// Removes the session with its laps, entries, driver metrics, predictions and simulations,
+    /// all or nothing, and prints how many of each went. On a terminal it asks first, unless
+    /// --yes; elsewhere (a script, a pipe) it does not ask. Ids are never given again.
+    Delete(commands::delete::DeleteArgs),
     /// Compute the driver metrics of a session, as the original GR Race Guardian did
     ///
     /// Per driver, from the session's stored laps, the original's five metrics with its numbers:
@@ -200,6 +207,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => commands::bench::run(args),
         Command::Import(args) => commands::import::run(&cli.store, args),
         Command::Show(args) => commands::show::run(&cli.store, args),
+        Command::Delete(args) => commands::delete::run(&cli.store, args),
         Command::Analyze(args) => commands::analyze::run(&cli.store, args),
         Command::Simulate(args) => commands::simulate::run(&cli.store, args),
         Command::Export(args) => commands::export::run(&cli.store, args),

@@ -8,11 +8,14 @@ use std::time::Duration;
 use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use racestore::import::alkamel::{self, BadRows, DateSource, Options, Parsed, Problem, ProblemKind, Summary};
+use racestore::import::alkamel::{
+    self, BadRows, DateSource, Options, Outcome, Parsed, Problem, ProblemKind, Summary,
+};
 use racestore::import::ergast;
+use racestore::import::Existing;
 use serde_json::{json, Value};
 
-use super::{close_store, open_store, shell_quote, shown_url};
+use super::{close_store, interrupt, open_store, shell_quote, shown_url};
 
 /// Inputs of at least this many bytes in all get a progress bar (on a terminal only).
 const PROGRESS_FROM_BYTES: u64 = 512 * 1024;
@@ -40,11 +43,25 @@ enum Format {
     /// stored, and each file's laps are saved in one batch: an import that stops leaves the
     /// store as it was, except for the files it reports as imported.
     ///
+    /// Files (any name; Al Kamel writes .CSV or .csv) are recognised by their header: NUMBER,
+    /// LAP_NUMBER, LAP_TIME and ELAPSED are required.
+    ///
     /// Circuit: from the file's name or folders (barber, COTA, le_mans, spa, sebring, ...)
     /// unless --circuit. Race type: "race 1" for a file or folder named "Race 1", else "race",
-    /// unless --race-type. Date: --date, else a YYYY-MM-DD in the path, else the time of the
-    /// import (the exports hold only times of day); a date without a time gets the race's start
-    /// time from the file.
+    /// unless --race-type. Date: --date (one for all files, or one per file), else a YYYY-MM-DD
+    /// in the path, else the time of the import (the exports hold only times of day). Stored as
+    /// YYYY-MM-DDTHH:MM:SS, followed by the offset when one was given (+02:00; Z is +00:00): a
+    /// date without a time gets the race's start time from the file.
+    ///
+    /// Entries: one per driver, with the car number as written (007), and DRIVER_NAME, CLASS,
+    /// GROUP, TEAM, MANUFACTURER, VEHICLE where the file has them (WEC files have names and
+    /// teams; GR Cup files class, group and manufacturer), saved with the laps.
+    ///
+    /// A file whose laps the store already holds (same drivers, lap numbers and lap times) is
+    /// refused, naming the session it went to, unless --replace (import it again, then delete
+    /// the old session) or --skip-existing (leave it as it is).
+    ///
+    /// Ctrl-C stops the import between two files: those saved stay, and are listed.
     ///
     /// Each lap: driver id = the car number as written (007); where cars share drivers (WEC)
     /// followed by the driver number: 007-2. Lap type: IN_LAP (pit flag B), OUT_LAP (PIT_TIME
@@ -111,13 +128,23 @@ pub(crate) struct AlkamelArgs {
     #[arg(long, value_name = "TYPE")]
     race_type: Option<String>,
 
-    /// Date of every session, ISO 8601: 2025-09-06 (start time taken from the file) or
-    /// 2025-09-06T14:00:00 (kept as given)
-    #[arg(long, value_name = "DATE")]
-    date: Option<String>,
+    /// Date of the sessions, ISO 8601: 2025-09-06 (start time taken from the file),
+    /// 2025-09-06T14:00:00, or with an offset 2025-09-06T14:00:00+02:00. Once for every file,
+    /// or once per file in the order of the files: --date 2025-09-06 --date 2025-09-07
+    #[arg(long, value_name = "DATE", action = clap::ArgAction::Append)]
+    date: Vec<String>,
 
-    /// What to do with rows that cannot be trusted: abort the import, or skip them
-    #[arg(long, value_enum, value_name = "WHAT", default_value_t = OnBadRow::Abort)]
+    /// Import a file the store already holds again, as a new session, then delete the session
+    /// it went to before
+    #[arg(long, conflicts_with = "skip_existing")]
+    replace: bool,
+
+    /// Leave a file the store already holds as it is, and import the others
+    #[arg(long)]
+    skip_existing: bool,
+
+    /// What to do with rows that cannot be trusted: abort the import, or skip them (case ignored)
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = OnBadRow::Abort, ignore_case = true)]
     on_bad_row: OnBadRow,
 
     /// Print the result as JSON (one object) instead of text
@@ -147,12 +174,29 @@ fn run_alkamel(url: &str, args: &AlkamelArgs) -> anyhow::Result<()> {
     let options = Options {
         circuit: args.circuit.clone(),
         race_type: args.race_type.clone(),
-        date: args.date.clone(),
+        date: None,
         bad_rows: match args.on_bad_row {
             OnBadRow::Abort => BadRows::Abort,
             OnBadRow::Skip => BadRows::Skip,
         },
+        existing: if args.replace {
+            Existing::Replace
+        } else if args.skip_existing {
+            Existing::Skip
+        } else {
+            Existing::Refuse
+        },
     };
+    let dates: Vec<Option<String>> = match args.date.len() {
+        0 => vec![None; args.files.len()],
+        1 => vec![args.date.first().cloned(); args.files.len()],
+        n if n == args.files.len() => args.date.iter().cloned().map(Some).collect(),
+        n => bail!(
+            "{} and {n} --date values: give one date for every file, or one per file in the order of the files; nothing was imported",
+            count(args.files.len(), "file")
+        ),
+    };
+    let interrupted = interrupt::Flag::install()?;
     let sizes: Vec<u64> = args
         .files
         .iter()
@@ -162,8 +206,19 @@ fn run_alkamel(url: &str, args: &AlkamelArgs) -> anyhow::Result<()> {
 
     // Read and check every file before the store is even opened.
     let mut parsed = Vec::with_capacity(args.files.len());
-    for (file, size) in args.files.iter().zip(&sizes) {
+    for ((file, size), date) in args.files.iter().zip(&sizes).zip(dates) {
+        if interrupted.is_set() {
+            progress.clear();
+            bail!(
+                "interrupted while reading the files (before {}): nothing was imported",
+                file.display()
+            );
+        }
         progress.phase(format!("reading {}", short_name(file)));
+        let options = Options {
+            date,
+            ..options.clone()
+        };
         match alkamel::parse(file, &options) {
             Ok(p) => parsed.push(p),
             Err(err) => {
@@ -208,9 +263,41 @@ fn run_alkamel(url: &str, args: &AlkamelArgs) -> anyhow::Result<()> {
     }
 
     let store = open_store(url)?;
+    if options.existing == Existing::Refuse {
+        let mut held = Vec::new();
+        for p in &parsed {
+            if let Some(session) = alkamel::existing(store.as_ref(), p)? {
+                held.push(format!(
+                    "{}: already imported as session {} ({}, {}, {})",
+                    p.file.display(),
+                    session.id,
+                    session.circuit,
+                    session.race_type,
+                    session.date
+                ));
+            }
+        }
+        if !held.is_empty() {
+            let _ = close_store(store.as_ref(), url);
+            for line in &held {
+                eprintln!("{line}");
+            }
+            bail!(
+                "{} of the {} already in {}, so nothing was imported; import again in place of the old session with --replace, or import only the others with --skip-existing",
+                held.len(),
+                count(parsed.len(), "file"),
+                shown_url(url)
+            );
+        }
+    }
     let progress = Progress::new(sizes.iter().sum());
     let mut summaries: Vec<Summary> = Vec::with_capacity(parsed.len());
     for (p, size) in parsed.iter().zip(&sizes) {
+        if interrupted.is_set() {
+            progress.clear();
+            let _ = close_store(store.as_ref(), url);
+            return Err(interrupted_report(&parsed, &summaries));
+        }
         progress.phase(format!(
             "saving {} of {}",
             count(p.laps.len(), "lap"),
@@ -238,9 +325,13 @@ fn run_alkamel(url: &str, args: &AlkamelArgs) -> anyhow::Result<()> {
             }
         }
         progress.advance(*size);
+        interrupt::after_file(summaries.len());
     }
     progress.clear();
     close_store(store.as_ref(), url)?;
+    if interrupted.is_set() && summaries.len() < parsed.len() {
+        return Err(interrupted_report(&parsed, &summaries));
+    }
 
     if args.json {
         print_json(&shown, &parsed, &summaries, true)
@@ -350,6 +441,23 @@ fn run_ergast(url: &str, args: &ErgastArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What an import stopped by Ctrl-C leaves: the files saved before it, with their sessions, and
+/// those not imported.
+fn interrupted_report(parsed: &[Parsed], summaries: &[Summary]) -> anyhow::Error {
+    let mut err = std::io::stderr().lock();
+    for s in summaries {
+        let _ = writeln!(err, "imported: {} as session {}", s.file.display(), s.session.id);
+    }
+    for p in &parsed[summaries.len()..] {
+        let _ = writeln!(err, "not imported: {}", p.file.display());
+    }
+    anyhow!(
+        "interrupted: {} of the {} imported before it stopped (listed above); import the others with --skip-existing",
+        count(summaries.len(), "file"),
+        count(parsed.len(), "file")
+    )
+}
+
 /// A parse error, saying nothing was imported, and naming the file when the error does not.
 fn nothing_imported(err: racestore::Error, file: &Path) -> anyhow::Error {
     match err {
@@ -416,6 +524,20 @@ fn print_text(url: &str, parsed: &[Parsed], summaries: &[Summary]) -> anyhow::Re
             DateSource::ImportTime => " (dated now: the file holds no date; give one with --date)",
         };
         writeln!(out, "{}", s.file.display())?;
+        match &s.outcome {
+            Outcome::Skipped => {
+                writeln!(
+                    out,
+                    "  already imported as session {}: {}, {}, {}; left as it is (--skip-existing)",
+                    session.id, session.circuit, session.race_type, session.date
+                )?;
+                continue;
+            }
+            Outcome::Replaced { session: old } => {
+                writeln!(out, "  replaces session {old}, deleted (--replace)")?;
+            }
+            Outcome::Imported => {}
+        }
         writeln!(
             out,
             "  session {}: {}, {}, {}{date_note}",
@@ -480,6 +602,7 @@ fn print_json(url: &str, parsed: &[Parsed], summaries: &[Summary], imported: boo
                 "rows": p.rows,
                 "laps_imported": summary.map_or(0, |s| s.laps_imported),
                 "entries_imported": summary.map_or(0, |s| s.entries_imported),
+                "outcome": summary.map(|s| &s.outcome),
                 "drivers": p.drivers(),
                 "skipped": if imported { p.problems.len() } else { 0 },
                 "problems_by_reason": reasons,

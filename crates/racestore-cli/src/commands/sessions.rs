@@ -13,7 +13,7 @@ use crate::table::{self, Align, Table};
 /// Options of `racestore sessions`.
 #[derive(Debug, Args)]
 pub(crate) struct SessionsArgs {
-    /// Only sessions at this circuit (the exact name, as stored)
+    /// Only sessions at a circuit whose name contains this, case ignored (barber, "le mans")
     #[arg(long, value_name = "NAME")]
     circuit: Option<String>,
 
@@ -28,14 +28,20 @@ pub(crate) struct SessionsArgs {
 /// backend), so listing reads no lap.
 pub(crate) fn run(url: &str, args: &SessionsArgs) -> anyhow::Result<()> {
     let store = open_store_for_reading(url)?;
-    let mut query = SessionQuery::all();
-    if let Some(circuit) = &args.circuit {
-        query = query.circuit(circuit);
-    }
-    let rows = store
-        .session_summaries(&query)
+    let mut rows = store
+        .session_summaries(&SessionQuery::all())
         .with_context(|| format!("listing the sessions in {}", shown_url(url)))?;
     close_store(store.as_ref(), url)?;
+    let all = rows.len();
+    if let Some(circuit) = &args.circuit {
+        rows.retain(|r| SessionQuery::names_circuit(circuit, &r.session.circuit));
+        if rows.is_empty() && all > 0 {
+            eprintln!(
+                "note: no session's circuit contains {circuit:?} (case ignored) among the {all} in {}; racestore sessions lists them all",
+                shown_url(url)
+            );
+        }
+    }
 
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -51,9 +57,8 @@ pub(crate) fn run(url: &str, args: &SessionsArgs) -> anyhow::Result<()> {
             .collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
     } else if rows.is_empty() {
-        match &args.circuit {
-            Some(circuit) => writeln!(out, "no sessions at {circuit:?} in {}", shown_url(url))?,
-            None => writeln!(out, "no sessions in {}", shown_url(url))?,
+        if all == 0 {
+            writeln!(out, "no sessions in {}", shown_url(url))?;
         }
     } else {
         let mut t = Table::new(&[

@@ -288,7 +288,7 @@ fn files_that_cannot_be_imported_at_all_say_why_and_import_nothing() {
         (
             vec!["--date".into(), "06/09/2025".into()],
             good.clone(),
-            format!("{}: invalid date: expected an existing ISO 8601 date", good.display()),
+            format!("{}: invalid date: expected a date like 2025-09-06, a date and time like 2025-09-06T14:00:00", good.display()),
         ),
         (
             vec![],

@@ -12,6 +12,7 @@ mod export;
 mod import;
 mod import_ergast;
 mod integrity;
+mod manage;
 mod migrate;
 mod progress;
 mod secrets;

@@ -58,6 +58,13 @@
 //! `23_AnalysisEnduranceWithSections` has `CLASS`, `GROUP` and `MANUFACTURER` only. These cells
 //! never make a row untrusted: one that is not UTF-8 is read as Latin-1.
 //!
+//! # A file imported twice
+//!
+//! A file whose laps the store already holds (a session with the same driver ids, lap numbers
+//! and lap times: [`super::already_imported`]) is refused by default, naming that session;
+//! [`Options::existing`] can skip it or import it again in place of that session
+//! ([`super::Existing`]).
+//!
 //! # Rows that cannot be trusted
 //!
 //! Each is reported as a [`Problem`] with the file and the row's line; [`BadRows`] chooses
@@ -85,6 +92,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::time::parse_seconds;
+use super::Existing;
 use crate::error::{Error, Result};
 use crate::model::{lap_type, now_timestamp, NewEntry, NewLap, NewRecords, NewSession, Sectors, Session};
 use crate::store::{Batch, RaceStore, RaceStoreExt};
@@ -111,12 +119,15 @@ pub struct Options {
     pub race_type: Option<String>,
     /// The session's date, ISO 8601; `None` takes a `YYYY-MM-DD` found in the file's name or
     /// folders, or else leaves the store to date the session at import time (the exports hold
-    /// only times of day). A date without a time gets the race's start time from the file (the
-    /// first crossing's `HOUR` less its `ELAPSED`, local time): `2025-09-06` becomes
-    /// `2025-09-06T13:40:41`. A date-time is kept as given.
+    /// only times of day). Stored as [`super::session_date`] writes it: a date without a time
+    /// gets the race's start time from the file (the first crossing's `HOUR` less its
+    /// `ELAPSED`, local time): `2025-09-06` becomes `2025-09-06T13:40:41`; a date-time becomes
+    /// `YYYY-MM-DDTHH:MM:SS`, its offset kept (`+02:00`).
     pub date: Option<String>,
     /// What to do with rows that cannot be trusted; aborting by default.
     pub bad_rows: BadRows,
+    /// What to do when the store already holds the file's laps; refusing by default.
+    pub existing: Existing,
 }
 
 /// Why a row cannot be trusted.
@@ -214,6 +225,8 @@ pub struct Parsed {
     pub problems: Vec<Problem>,
     /// What [`save`] does with [`problems`](Parsed::problems).
     pub bad_rows: BadRows,
+    /// What [`save`] does when the store already holds these laps ([`existing`]).
+    pub existing: Existing,
 }
 
 impl Parsed {
@@ -248,13 +261,31 @@ impl Parsed {
     }
 }
 
+/// What [`save`] did with a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Stored as a new session.
+    Imported,
+    /// Stored as a new session, and the session that held it before deleted ([`Existing::Replace`]).
+    Replaced {
+        /// The id of the session deleted.
+        session: crate::model::Id,
+    },
+    /// Left as it was: the store already held it ([`Existing::Skip`]); nothing was stored.
+    Skipped,
+}
+
 /// What an import stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     /// The file, as given.
     pub file: PathBuf,
-    /// The session created, as the store gives it back (its `id` included).
+    /// The session created, as the store gives it back (its `id` included); with
+    /// [`Outcome::Skipped`], the session that already held the file.
     pub session: Session,
+    /// Whether the file was imported, imported in place of a session, or skipped.
+    pub outcome: Outcome,
     /// Where the session's date came from.
     pub date_source: DateSource,
     /// Data rows in the file.
@@ -286,11 +317,22 @@ pub fn parse_bytes(file: &Path, bytes: &[u8], options: &Options) -> Result<Parse
     parse_named(file, file, bytes, options)
 }
 
-/// Stores a parsed file as one unit ([`RaceStore::save`] of one [`Batch`]): its session and
-/// every trusted lap, all or nothing, so a crash or a failure part-way leaves the store as it was.
+/// The session of `store` that already holds the laps of `parsed` ([`super::already_imported`]).
+pub fn existing(store: &dyn RaceStore, parsed: &Parsed) -> Result<Option<Session>> {
+    let laps: Vec<NewLap> = parsed.laps.iter().map(|p| p.lap.clone()).collect();
+    super::already_imported(store, &laps)
+}
+
+/// Stores a parsed file as one unit ([`RaceStore::save`] of one [`Batch`]): its session,
+/// every trusted lap and its entries, all or nothing, so a crash or a failure part-way leaves
+/// the store as it was.
 ///
 /// With [`BadRows::Abort`] and any problem, fails with [`Parsed::abort_error`] before touching
-/// the store. A file without a lap to store is an [`Error::Import`], and stores nothing.
+/// the store. A file without a lap to store is an [`Error::Import`], and stores nothing. When
+/// the store already holds the file's laps ([`existing`]), [`Parsed::existing`] decides:
+/// [`Existing::Refuse`] fails with an [`Error::Import`] naming the session and stores nothing;
+/// [`Existing::Skip`] stores nothing ([`Outcome::Skipped`]); [`Existing::Replace`] stores the
+/// file, then deletes that session ([`Outcome::Replaced`]) — a failure in between leaves both.
 pub fn save(store: &dyn RaceStore, parsed: &Parsed) -> Result<Summary> {
     if let Some(err) = parsed.abort_error() {
         return Err(err);
@@ -306,6 +348,31 @@ pub fn save(store: &dyn RaceStore, parsed: &Parsed) -> Result<Summary> {
             ),
         });
     }
+    let held = existing(store, parsed)?;
+    let summary = |session: Session, outcome: Outcome, laps: usize, entries: usize| Summary {
+        file: parsed.file.clone(),
+        session,
+        outcome,
+        date_source: parsed.date_source,
+        rows: parsed.rows,
+        laps_imported: laps,
+        entries_imported: entries,
+        skipped: parsed.problems.clone(),
+    };
+    match (&held, parsed.existing) {
+        (Some(session), Existing::Refuse) => {
+            return Err(Error::Import {
+                file: parsed.file.clone(),
+                line: None,
+                message: format!(
+                "was imported before: session {} ({}, {}, {}) holds the same laps, so nothing was imported",
+                session.id, session.circuit, session.race_type, session.date
+            ),
+            })
+        }
+        (Some(session), Existing::Skip) => return Ok(summary(session.clone(), Outcome::Skipped, 0, 0)),
+        _ => {}
+    }
     let laps: Vec<NewLap> = parsed.laps.iter().map(|p| p.lap.clone()).collect();
     let batch = Batch::session(parsed.session.clone())
         .with(NewRecords::Laps(laps))
@@ -317,15 +384,21 @@ pub fn save(store: &dyn RaceStore, parsed: &Parsed) -> Result<Summary> {
     let session = store
         .get_session(session_id)?
         .ok_or_else(|| Error::session_not_found(session_id))?;
-    Ok(Summary {
-        file: parsed.file.clone(),
-        session,
-        date_source: parsed.date_source,
-        rows: parsed.rows,
-        laps_imported: parsed.laps.len(),
-        entries_imported: parsed.entries.len(),
-        skipped: parsed.problems.clone(),
-    })
+    let outcome = match held {
+        Some(old) => {
+            store.delete_session(old.id).map_err(|err| Error::Import {
+                file: parsed.file.clone(),
+                line: None,
+                message: format!(
+                    "was imported again as session {session_id}, but session {} that held it before could not be deleted ({err}); delete it to keep one copy",
+                    old.id
+                ),
+            })?;
+            Outcome::Replaced { session: old.id }
+        }
+        None => Outcome::Imported,
+    };
+    Ok(summary(session, outcome, parsed.laps.len(), parsed.entries.len()))
 }
 
 /// Imports the file at `path`: [`parse`], then [`save`].
@@ -864,6 +937,7 @@ fn parse_named(file: &Path, named: &Path, bytes: &[u8], options: &Options) -> Re
         entries,
         problems,
         bad_rows: options.bad_rows,
+        existing: options.existing,
     })
 }
 
@@ -945,20 +1019,16 @@ fn session_for(
         (None, Some(date)) => (Some(date), DateSource::Path),
         (None, None) => (None, DateSource::ImportTime),
     };
-    let mut session = NewSession {
+    let date = match date {
+        Some(date) => Some(super::session_date(&date, start_time(rows).as_deref())?),
+        None => None,
+    };
+    let session = NewSession {
         circuit,
         date,
         race_type: Some(race_type),
     };
     session.validate(0, &now_timestamp())?;
-    if let Some(date) = &mut session.date {
-        if date.len() == "YYYY-MM-DD".len() {
-            if let Some(start) = start_time(rows) {
-                date.push('T');
-                date.push_str(&start);
-            }
-        }
-    }
     Ok((session, source))
 }
 

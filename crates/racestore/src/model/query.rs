@@ -130,6 +130,14 @@ impl SessionQuery {
     pub fn matches(&self, session: &Session) -> bool {
         Query::from(self).matches(session)
     }
+
+    /// Whether what a user typed names `circuit`, as the front ends match it: a part of the
+    /// name, case ignored (`barber` and `MOTORSPORTS` name Barber Motorsports Park). A filter
+    /// of the store ([`circuit`](Self::circuit)) matches exactly; this one picks among the
+    /// sessions listed.
+    pub fn names_circuit(typed: &str, circuit: &str) -> bool {
+        circuit.to_lowercase().contains(&typed.trim().to_lowercase())
+    }
 }
 
 impl From<&SessionQuery> for Query {
