@@ -12,7 +12,7 @@
 //! Laps can carry their driver's entry ([`Export::with_entries`]): after the lap's own fields,
 //! the [`ENTRY_COLUMNS`] of the session's entry with the lap's driver id (null, an empty cell,
 //! when there is none), so one CSV answers "best lap per class" or "which driver is 007-2".
-//! Times are seconds throughout: `lap_time` and the sectors `S1`..`S3`.
+//! Times are seconds throughout: `lap_time` and the sectors (`sector_1`..`sector_3`).
 //!
 //! Records are read [`PAGE_SIZE`] at a time, so a store of any size exports in little memory.
 //! [`write_file`] replaces a file only once the export is complete.

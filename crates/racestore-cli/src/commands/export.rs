@@ -34,7 +34,7 @@ pub(crate) struct ExportArgs {
 
     /// Laps carry their driver's entry: columns car_number, driver_name, class, group, team,
     /// manufacturer, vehicle after the lap's own (empty when the driver has no entry), so one
-    /// CSV gives, say, the best lap per class. lap_time and the sectors S1..S3 are seconds
+    /// CSV gives, say, the best lap per class. lap_time and sector_1..sector_3 are seconds
     #[arg(long)]
     with_entries: bool,
 

@@ -282,10 +282,13 @@ fn run_alkamel(url: &str, args: &AlkamelArgs) -> anyhow::Result<()> {
             for line in &held {
                 eprintln!("{line}");
             }
+            let which = match (parsed.len(), held.len()) {
+                (1, _) => "the file is".to_owned(),
+                (n, 1) => format!("1 of the {n} files is"),
+                (n, h) => format!("{h} of the {n} files are"),
+            };
             bail!(
-                "{} of the {} already in {}, so nothing was imported; import again in place of the old session with --replace, or import only the others with --skip-existing",
-                held.len(),
-                count(parsed.len(), "file"),
+                "{which} already in {}, so nothing was imported; import again in place of the old session with --replace, or import only the others with --skip-existing",
                 shown_url(url)
             );
         }

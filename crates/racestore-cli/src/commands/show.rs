@@ -165,8 +165,9 @@ pub(crate) fn run(url: &str, args: &ShowArgs) -> anyhow::Result<()> {
             d.pit_stops.to_string(),
         ]);
         t.row(row);
-        // A car's drivers, each on a line of their own under it: id and name, laps, best lap.
-        if d.competitor.is_car() {
+        // A car's drivers, each on a line of their own under it: id and name, laps, best lap;
+        // not for a car driven by one unnamed driver under its own number (GR Cup).
+        if says_more(d) {
             for driver in &d.drivers {
                 let mut row = vec![String::new(); columns.len()];
                 let at = |name: &str| columns.iter().position(|(c, _)| *c == name).unwrap_or(0);
@@ -182,7 +183,7 @@ pub(crate) fn run(url: &str, args: &ShowArgs) -> anyhow::Result<()> {
     }
     t.write(&mut out)?;
     writeln!(out)?;
-    if cars > 0 {
+    if standings.iter().any(says_more) {
         writeln!(
             out,
             "A car's laps are those of all its drivers (listed under it with their laps and best lap)."
@@ -208,4 +209,15 @@ pub(crate) fn run(url: &str, args: &ShowArgs) -> anyhow::Result<()> {
          a race left out. PITS: IN_LAP (pit) laps."
     )?;
     Ok(())
+}
+
+/// Whether a car's drivers are worth listing under it: several, or one with a name or an id
+/// other than the car number.
+fn says_more(standing: &race::Standing) -> bool {
+    standing.competitor.is_car()
+        && (standing.drivers.len() > 1
+            || standing
+                .drivers
+                .iter()
+                .any(|d| d.driver_name.is_some() || d.driver_id != standing.competitor.id()))
 }

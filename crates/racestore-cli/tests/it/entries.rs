@@ -265,7 +265,7 @@ fn the_best_lap_per_class_comes_from_the_exported_csv_alone_and_matches_the_raw_
     // The help states the units.
     let help = run_ok(racestore().args(["export", "--help"]));
     assert!(
-        help.contains("lap_time and the sectors S1..S3 are seconds"),
+        help.contains("lap_time and sector_1..sector_3 are seconds"),
         "{help}"
     );
 }

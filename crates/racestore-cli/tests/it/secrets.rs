@@ -76,8 +76,9 @@ fn every_command(pg: &str, pg2: &str, dir: &Path, round: &str) -> Vec<Vec<String
         store(&["simulate", "1", "--iterations", "20", "--save", "--json"]),
         store(&["export"]),
         store(&["export", "--session", "1", "--format", "csv"]),
-        store(&["import", "alkamel", &file]),
-        store(&["import", "alkamel", "--json", &file]),
+        // The same file again and again: each time in place of the session it went to before.
+        store(&["import", "alkamel", "--replace", &file]),
+        store(&["import", "alkamel", "--replace", "--json", &file]),
         store(&["import", "ergast", &tables]),
         store(&["import", "ergast", "--json", &tables]),
         store(&["backup", "--to", &backup]),
