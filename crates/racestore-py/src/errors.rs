@@ -97,6 +97,8 @@ pub(crate) fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
             vec![("path", path(&dir)), ("holder", Attr::Str(holder))],
         ),
         Error::Unsupported { url, message: _ } => ("UnsupportedUrl", vec![("url", Attr::Str(url))]),
+        Error::Damaged { path: file, .. } => ("StoreDamaged", vec![("path", path(&file))]),
+        Error::ReadOnly { path: store } => ("StoreReadOnly", vec![("path", path(&store))]),
         Error::Closed => ("StoreClosed", vec![]),
         Error::Poisoned(_) => ("StorePoisoned", vec![]),
         Error::Io {

@@ -538,3 +538,22 @@ def test_the_environment_url_is_the_default_of_open(tmp, monkeypatch):
     monkeypatch.delenv("RACESTORE_URL")
     with racestore.open() as db:
         assert db.url == "json:storage"
+
+
+def test_a_read_only_store_refuses_writes_and_a_damaged_one_is_refused_naming_the_file(tmp_path):
+    storage = tmp_path / "storage"
+    db = racestore.open(f"json:{storage}")
+    session = db.create_session("Barber Motorsports Park")
+    db.close()
+    ro = racestore.open(f"json:{storage}?mode=ro")
+    assert [s["id"] for s in ro.get_sessions()] == [session]
+    with pytest.raises(racestore.StoreReadOnly) as raised:
+        ro.create_session("Sonoma Raceway")
+    assert raised.value.path == str(storage)
+    ro.close()
+    (storage / "lap_data.json").unlink()
+    with pytest.raises(racestore.StoreDamaged) as raised:
+        racestore.open(f"json:{storage}")
+    assert raised.value.path == str(storage / "lap_data.json")
+    assert "--recreate-missing" in str(raised.value)
+    assert not (storage / "lap_data.json").exists()

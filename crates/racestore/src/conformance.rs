@@ -80,6 +80,7 @@ macro_rules! conformance_tests {
             a_laps_entry_is_found_by_session_and_driver,
             invalid_entry_input_names_the_field,
             a_nul_character_in_any_text_or_json_value_is_invalid,
+            deleting_orphans_keeps_every_record_whose_session_exists,
         );
     };
     (@each $harness:expr; $($name:ident),* $(,)?) => {
@@ -1697,4 +1698,17 @@ pub fn a_nul_character_in_any_text_or_json_value_is_invalid(h: &dyn Harness) {
     assert_invalid(store.save_prediction(&bad_prediction), "model_path");
     let counts = store.counts().unwrap();
     assert_eq!(counts.total(), 1, "only the valid session: {counts:?}");
+}
+
+/// `delete_orphans` deletes only records whose session does not exist: in a store where every
+/// record has its session, nothing goes, and ids keep counting as before.
+pub fn deleting_orphans_keeps_every_record_whose_session_exists(h: &dyn Harness) {
+    let store = h.open();
+    populate(&*store);
+    let before = store.counts().unwrap();
+    let marks = store.highest_ids().unwrap();
+    let removed = store.delete_orphans().unwrap();
+    assert_eq!(removed.total(), 0, "{removed:?}");
+    assert_eq!(store.counts().unwrap(), before);
+    assert_eq!(store.highest_ids().unwrap(), marks);
 }

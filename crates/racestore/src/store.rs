@@ -69,6 +69,8 @@ use crate::model::{
 ///   [`read_snapshot`](RaceStore::read_snapshot) gives every record as of one moment instead.
 ///   A backup that fails part-way leaves nothing at its destination: it is written under a
 ///   temporary name and renamed when complete.
+/// - **Orphans.** [`delete_orphans`](RaceStore::delete_orphans) deletes only records whose
+///   session does not exist: where every record has its session, nothing goes.
 /// - **Close.** [`close`](RaceStore::close) flushes and releases the store; any later call is
 ///   [`Error::Closed`](crate::Error::Closed). Dropping the store closes it too.
 pub trait RaceStore: std::fmt::Debug + Send + Sync + 'static {

@@ -12,6 +12,8 @@ __all__ = [
     "NotFound",
     "StoreLocked",
     "CorruptStore",
+    "StoreDamaged",
+    "StoreReadOnly",
     "StoreClosed",
     "StorePoisoned",
     "UnsupportedUrl",
@@ -70,6 +72,26 @@ class CorruptStore(Error):
     column: Optional[int] = None
     table: Optional[str] = None
     id: Optional[int] = None
+
+
+class StoreDamaged(Error):
+    """The store is damaged in a way opening will not repair on its own, as repairing would lose
+    records: a data file missing, or a torn session record other files prove was saved.
+
+    ``path`` is the damaged file; the message names the repair (``racestore check --repair`` with
+    ``--recreate-missing`` or ``--drop-orphans``). Nothing was changed.
+    """
+
+    path: Optional[str] = None
+
+
+class StoreReadOnly(Error):
+    """The store was opened read-only (``?mode=ro``): nothing can be saved or deleted through it.
+
+    ``path`` is the store's directory or file.
+    """
+
+    path: Optional[str] = None
 
 
 class StoreClosed(Error):

@@ -508,6 +508,24 @@ impl RaceStore for PostgresStore {
         })
     }
 
+    fn delete_orphans(&self) -> Result<Counts> {
+        self.in_transaction(|tx, statements| {
+            let mut counts = Counts::default();
+            for collection in Collection::ALL.into_iter().skip(1) {
+                let sql = format!(
+                    "DELETE FROM {table} WHERE {column} IS NULL OR NOT EXISTS \
+                     (SELECT 1 FROM {sessions} s WHERE s.id = {table}.{column})",
+                    table = collection.name(),
+                    column = collection.session_column(),
+                    sessions = Collection::Sessions.name(),
+                );
+                let statement = statements.get(tx, &sql)?;
+                counts.set(collection, tx.execute(&statement, &[])?);
+            }
+            Ok(counts)
+        })
+    }
+
     fn counts(&self) -> Result<Counts> {
         // One statement, so the counts are of the same moment.
         let sql = format!(
