@@ -187,6 +187,19 @@ enum Command {
     /// without losing a valid record, the records checked, and notes. Exit status 0 when the
     /// store is sound, 1 when problems remain. Without --repair nothing is written.
     Check(commands::check::CheckArgs),
+    /// Serve the store over HTTP: a JSON API under /api/v1 and a live race dashboard at /
+    ///
+    /// Listens on 127.0.0.1:8080 unless --listen says otherwise (port 0 picks a free port; the
+    /// address bound is printed). The API: sessions, laps (JSON pages, or streamed as NDJSON and
+    /// CSV), driver metrics, predictions, simulations, writes of each (all or nothing, validated
+    /// as the library validates), server-sent events of new laps; described at
+    /// /api/v1/openapi.json. Safe by default: loopback only; writes need Content-Type:
+    /// application/json; requests whose Host is not this server's address are refused; CORS is
+    /// off. With --token (or RACESTORE_TOKEN) every write, and every read unless --public-read,
+    /// needs Authorization: Bearer TOKEN; a non-loopback --listen requires a token. SIGINT or
+    /// SIGTERM stops it after the requests in flight.
+    #[cfg(feature = "server")]
+    Serve(commands::serve::ServeArgs),
     /// Open the store and print, as JSON, the time and peak memory it took (used by bench)
     #[command(hide = true)]
     BenchOpen,
@@ -214,6 +227,8 @@ fn main() -> ExitCode {
         Command::Migrate(args) => commands::migrate::run(args),
         Command::Backup(args) => commands::backup::run(&cli.store, args),
         Command::Check(args) => commands::check::run(&cli.store, args),
+        #[cfg(feature = "server")]
+        Command::Serve(args) => commands::serve::run(&cli.store, args),
         Command::BenchOpen => commands::bench::run_open_probe(&cli.store),
     };
     match result {

@@ -11,6 +11,8 @@ pub(crate) mod import;
 pub(crate) mod interrupt;
 pub(crate) mod migrate;
 pub(crate) mod progress;
+#[cfg(feature = "server")]
+pub(crate) mod serve;
 pub(crate) mod sessions;
 pub(crate) mod show;
 pub(crate) mod simulate;

@@ -102,6 +102,7 @@ pub fn is_pit_stop(lap: &Lap) -> bool {
 /// Who is classified: a car, or a driver id no entry places in a car.
 ///
 /// In JSON (flattened into a [`Standing`]): `{"car": "007"}` or `{"driver_id": "13"}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Competitor {
@@ -182,6 +183,7 @@ impl fmt::Display for Competitor {
 }
 
 /// How a session is classified (see the [module documentation](self)).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
@@ -203,6 +205,7 @@ impl Rule {
 }
 
 /// How far one competitor is behind another.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Gap {
@@ -213,6 +216,7 @@ pub enum Gap {
 }
 
 /// The best time in each sector, each from any lap; `None` for a sector never timed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct BestSectors {
     /// Best sector 1, in seconds.
@@ -250,6 +254,7 @@ impl BestSectors {
 }
 
 /// One driver of a competitor: who, and what they did in its laps.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DriverLaps {
     /// The driver id their laps carry (`007-2`).
@@ -265,6 +270,7 @@ pub struct DriverLaps {
 }
 
 /// One competitor's place in the classification and their figures, from their laps.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Standing {
     /// Classified position, from 1.
@@ -320,6 +326,7 @@ pub struct Standing {
 }
 
 /// What a session's laps add up to, without any per-competitor figure.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionCounts {
     /// Competitors with at least one lap.
@@ -348,6 +355,7 @@ pub struct Options {
 }
 
 /// A session's laps, analysed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionAnalysis {
     /// The rule the classification follows.

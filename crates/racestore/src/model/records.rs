@@ -19,6 +19,7 @@ pub const DEFAULT_RACE_TYPE: &str = "race";
 
 /// A race session (a race, a qualifying, a practice) at one circuit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     /// The session's id.
     pub id: Id,
@@ -36,6 +37,7 @@ pub struct Session {
 
 /// One driver's derived metrics for a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DriverMetrics {
     /// The record's id.
     pub id: Id,
@@ -59,6 +61,7 @@ pub struct DriverMetrics {
 
 /// One lap of one driver in a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Lap {
     /// The record's id.
     pub id: Id,
@@ -86,6 +89,7 @@ pub struct Lap {
 
 /// A model's prediction for a driver in a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Prediction {
     /// The record's id.
     pub id: Id,
@@ -107,6 +111,7 @@ pub struct Prediction {
 
 /// A Monte Carlo race simulation run for a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Simulation {
     /// The record's id.
     pub id: Id,
@@ -132,6 +137,7 @@ pub struct Simulation {
 /// number are the drivers sharing that car (WEC: `007-1`, `007-2`, `007-3`). A value the source
 /// did not give is `None` (JSON `null`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Entry {
     /// The record's id.
     pub id: Id,
