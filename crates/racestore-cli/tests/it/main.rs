@@ -16,3 +16,5 @@ mod manage;
 mod migrate;
 mod progress;
 mod secrets;
+#[cfg(feature = "server")]
+mod serve;

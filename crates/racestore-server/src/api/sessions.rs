@@ -106,6 +106,17 @@ pub(crate) struct SessionDetail {
     /// The classification (in classified order, per car where the session's entries name cars)
     /// with gaps, best laps and sectors, pit stops.
     analysis: SessionAnalysis,
+    /// Which lap types the analysis counts as green laps and as pit stops.
+    lap_rules: LapRules,
+}
+
+/// The lap types behind the analysis's figures, so that a client draws what it counts.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LapRules {
+    /// Lap types at racing speed under the green flag.
+    green: Vec<&'static str>,
+    /// Lap types that end in the pit lane.
+    pit: Vec<&'static str>,
 }
 
 /// One session with its classification, computed by `racestore::analysis::race` from its laps.
@@ -136,6 +147,10 @@ pub(crate) async fn one(
     Ok(Json(SessionDetail {
         summary: summary.into(),
         analysis,
+        lap_rules: LapRules {
+            green: race::GREEN_LAP_TYPES.to_vec(),
+            pit: race::PIT_LAP_TYPES.to_vec(),
+        },
     }))
 }
 

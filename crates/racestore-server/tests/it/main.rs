@@ -2,4 +2,5 @@
 //! a real headless Chromium.
 
 mod api;
+mod browser;
 mod common;
