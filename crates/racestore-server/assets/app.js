@@ -54,7 +54,22 @@ function gap(g) {
   if (g.laps !== undefined) return `+${g.laps} lap${g.laps === 1 ? "" : "s"}`;
   return "+" + time(g.seconds);
 }
-const color = (driver) => state.colors.get(driver) || "#888";
+const color = (id) => state.colors.get(id) || "#888";
+// A standing's competitor: a car (`car`) when the session's entries name cars, else a driver id.
+const competitor = (s) => s.car ?? s.driver_id;
+// Which competitor a lap belongs to: the car whose drivers include the lap's driver id.
+function competitorOfLaps() {
+  const map = new Map();
+  for (const s of state.detail.analysis.classification) {
+    for (const d of s.drivers || []) map.set(d.driver_id, competitor(s));
+  }
+  return (lap) => map.get(lap.driver_id) ?? lap.driver_id;
+}
+function label(s) {
+  const names = (s.drivers || []).map((d) => d.driver_name).filter(Boolean);
+  const who = s.car !== undefined ? `#${s.car}` : s.driver_id;
+  return names.length ? `${who} ${names.join(" / ")}` : who;
+}
 
 // ---- sessions -------------------------------------------------------------------------------
 
@@ -202,8 +217,8 @@ function scheduleRefresh(records) {
 function render() {
   const d = state.detail;
   const standings = d.analysis.classification;
-  standings.forEach((s, i) => {
-    if (!state.colors.has(s.driver_id)) state.colors.set(s.driver_id, `hsl(${Math.round((state.colors.size * 137.508) % 360)}, 68%, 42%)`);
+  standings.forEach((s) => {
+    if (!state.colors.has(competitor(s))) state.colors.set(competitor(s), `hsl(${Math.round((state.colors.size * 137.508) % 360)}, 68%, 42%)`);
   });
   $("#title").textContent = `${d.circuit} · ${d.race_type}`;
   const head = $("#session-head");
@@ -220,6 +235,14 @@ function render() {
   applySelection();
 }
 
+// A simulation's win chance of a standing: keyed by the driver ids its paces came from.
+function winOf(wins, s) {
+  if (!wins) return undefined;
+  if (wins[competitor(s)] !== undefined) return wins[competitor(s)];
+  const found = (s.drivers || []).map((d) => wins[d.driver_id]).filter((p) => p !== undefined);
+  return found.length ? found.reduce((a, b) => a + b, 0) : undefined;
+}
+
 function winChances() {
   const sim = state.simulations[state.simulations.length - 1];
   const p = sim && sim.results && (sim.results.win_probability || sim.results.win_probabilities);
@@ -232,19 +255,21 @@ function renderClassification(standings) {
   const body = $("#classification tbody");
   body.replaceChildren();
   for (const s of standings) {
-    const tr = el("tr", { "data-driver": s.driver_id });
+    const id = competitor(s);
+    const tr = el("tr", { "data-competitor": id });
     const name = el("td", { class: "driver" });
-    name.append(el("span", { class: "swatch", style: `background:${color(s.driver_id)}` }), document.createTextNode(s.driver_id));
+    name.append(el("span", { class: "swatch", style: `background:${color(id)}` }), document.createTextNode(label(s)));
+    if (s.class) name.append(el("small", { class: "class" }, ` ${s.class}`));
     const cells = [
       el("td", { class: "position" }, String(s.position)), name, el("td", { class: "laps" }, String(s.laps)),
       el("td", {}, s.position === 1 ? time(s.total_time) : gap(s.gap_to_leader)),
       el("td", { class: s.best_lap === best ? "fastest" : "" }, time(s.best_lap)), el("td", {}, String(s.best_lap_number)),
       el("td", {}, time(s.best_sectors.S1)), el("td", {}, time(s.best_sectors.S2)), el("td", {}, time(s.best_sectors.S3)),
       el("td", {}, time(s.theoretical_best)), el("td", {}, time(s.average_green_lap)), el("td", { class: "pits" }, String(s.pit_stops)),
-      el("td", {}, wins && wins[s.driver_id] !== undefined ? `${(wins[s.driver_id] * 100).toFixed(1)}%` : ""),
+      el("td", {}, winOf(wins, s) === undefined ? "" : `${(winOf(wins, s) * 100).toFixed(1)}%`),
     ];
     tr.append(...cells);
-    tr.addEventListener("click", () => { state.selected = state.selected === s.driver_id ? null : s.driver_id; applySelection(); });
+    tr.addEventListener("click", () => { state.selected = state.selected === id ? null : id; applySelection(); });
     body.append(tr);
   }
   $("#classification-rule").textContent = state.detail.analysis.rule === "race"
@@ -254,8 +279,8 @@ function renderClassification(standings) {
 
 function applySelection() {
   for (const svg of document.querySelectorAll("svg")) svg.classList.toggle("has-selection", state.selected !== null);
-  for (const line of document.querySelectorAll("svg .series")) line.classList.toggle("selected", line.dataset.driver === state.selected);
-  for (const tr of document.querySelectorAll("#classification tbody tr")) tr.classList.toggle("selected", tr.dataset.driver === state.selected);
+  for (const line of document.querySelectorAll("svg .series")) line.classList.toggle("selected", line.dataset.competitor === state.selected);
+  for (const tr of document.querySelectorAll("#classification tbody tr")) tr.classList.toggle("selected", tr.dataset.competitor === state.selected);
 }
 
 // A chart frame: scales from data ranges to the SVG's pixels, axes and grid drawn.
@@ -283,21 +308,23 @@ function frame(svg, x0, x1, y0, y1, { yLabel = (v) => v, xLabel = (v) => v, yTic
   return { sx, sy, width, height, m };
 }
 
-function byDriver(laps) {
+function byCompetitor(laps) {
+  const of = competitorOfLaps();
   const out = new Map();
   for (const lap of laps) {
-    if (!out.has(lap.driver_id)) out.set(lap.driver_id, []);
-    out.get(lap.driver_id).push(lap);
+    const id = of(lap);
+    if (!out.has(id)) out.set(id, []);
+    out.get(id).push(lap);
   }
   for (const list of out.values()) list.sort((a, b) => a.lap_number - b.lap_number);
   return out;
 }
 
-function drawSeries(svg, driver, points) {
+function drawSeries(svg, id, points) {
   if (points.length === 0) return;
-  const line = svgEl("polyline", { class: "series", points: points.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(" "), stroke: color(driver) });
-  line.dataset.driver = driver;
-  line.append(svgEl("title", {}, driver));
+  const line = svgEl("polyline", { class: "series", points: points.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(" "), stroke: color(id) });
+  line.dataset.competitor = id;
+  line.append(svgEl("title", {}, id));
   svg.append(line);
 }
 
@@ -311,7 +338,7 @@ function renderLapChart() {
   const hi = Math.min(times[times.length - 1], times[Math.floor(times.length * 0.5)] * 1.06);
   const xs = laps.map((l) => l.lap_number);
   const f = frame(svg, Math.min(...xs), Math.max(...xs), lo - 0.2, hi + 0.2, { yLabel: (v) => time(v) });
-  for (const [driver, list] of byDriver(laps)) {
+  for (const [driver, list] of byCompetitor(laps)) {
     drawSeries(svg, driver, list.map((l) => [f.sx(l.lap_number), f.sy(Math.min(l.lap_time, hi + 0.2))]));
   }
 }
@@ -323,7 +350,7 @@ function renderPositionChart() {
   const xs = laps.map((l) => l.lap_number);
   const maxPos = Math.max(...laps.map((l) => l.position));
   const f = frame(svg, Math.min(...xs), Math.max(...xs), 1, maxPos, { invert: true, yTicks: Math.min(maxPos - 1, 8) || 1, yLabel: (v) => Math.round(v) });
-  for (const [driver, list] of byDriver(laps)) {
+  for (const [driver, list] of byCompetitor(laps)) {
     drawSeries(svg, driver, list.map((l) => [f.sx(l.lap_number), f.sy(l.position)]));
   }
 }
@@ -344,28 +371,30 @@ function renderSectorChart(standings) {
       if (d === null) return;
       const x = f.sx(i) + slot * (0.12 + j * 0.26);
       const rect = svgEl("rect", { class: "bar", x, width: Math.max(1, slot * 0.24), y: f.sy(d), height: Math.max(1, f.sy(0) - f.sy(d)), fill: shades[j] });
-      rect.append(svgEl("title", {}, `${s.driver_id} ${k} ${time(s.best_sectors[k])} (+${d.toFixed(3)})`));
+      rect.append(svgEl("title", {}, `${label(s)} ${k} ${time(s.best_sectors[k])} (+${d.toFixed(3)})`));
       svg.append(rect);
     });
-    if (slot > 14) svg.append(svgEl("text", { x: f.sx(i) + slot / 2, y: f.height - 8, "text-anchor": "middle" }, s.driver_id));
+    if (slot > 14) svg.append(svgEl("text", { x: f.sx(i) + slot / 2, y: f.height - 8, "text-anchor": "middle" }, competitor(s)));
   });
   keys.forEach((k, j) => svg.append(svgEl("text", { x: f.width - 120 + j * 38, y: 14, fill: shades[j] }, `■ ${k}`)));
 }
 
 function renderPits(standings) {
   const pit = new Set(state.detail.lap_rules.pit);
+  const of = competitorOfLaps();
   const inLaps = new Map();
   for (const lap of state.laps) if (pit.has(lap.lap_type)) {
-    if (!inLaps.has(lap.driver_id)) inLaps.set(lap.driver_id, []);
-    inLaps.get(lap.driver_id).push(lap.lap_number);
+    const id = of(lap);
+    if (!inLaps.has(id)) inLaps.set(id, []);
+    inLaps.get(id).push(lap.lap_number);
   }
   const body = $("#pit-stops tbody");
   body.replaceChildren();
   for (const s of standings.filter((s) => s.pit_stops > 0)) {
     const tr = el("tr");
     const name = el("td");
-    name.append(el("span", { class: "swatch", style: `background:${color(s.driver_id)}` }), document.createTextNode(s.driver_id));
-    tr.append(name, el("td", {}, String(s.pit_stops)), el("td", {}, (inLaps.get(s.driver_id) || []).sort((a, b) => a - b).join(", ")));
+    name.append(el("span", { class: "swatch", style: `background:${color(competitor(s))}` }), document.createTextNode(label(s)));
+    tr.append(name, el("td", {}, String(s.pit_stops)), el("td", {}, (inLaps.get(competitor(s)) || []).sort((a, b) => a - b).join(", ")));
     body.append(tr);
   }
   if (!body.children.length) body.appendChild(el("tr")).append(el("td", { colspan: 3 }, "No pit stops."));
@@ -376,16 +405,14 @@ function renderWinChart(standings) {
   const wins = winChances();
   const note = $("#simulation-note");
   if (!wins) { svg.replaceChildren(svgEl("text", { x: 10, y: 20 }, "No simulation stored for this session (racestore simulate --save).")); note.textContent = ""; return; }
-  const order = standings.map((s) => s.driver_id).filter((d) => wins[d] !== undefined);
-  for (const d of Object.keys(wins)) if (!order.includes(d)) order.push(d);
+  const order = standings.filter((s) => winOf(wins, s) !== undefined).map((s) => [competitor(s), winOf(wins, s)]);
   const f = frame(svg, 0, order.length, 0, 1, { yLabel: (v) => `${Math.round(v * 100)}%`, xLabel: () => "" });
   const slot = f.sx(1) - f.sx(0);
-  order.forEach((d, i) => {
-    const p = wins[d];
-    const rect = svgEl("rect", { class: "bar", x: f.sx(i) + slot * 0.15, width: Math.max(1, slot * 0.7), y: f.sy(p), height: Math.max(0, f.sy(0) - f.sy(p)), fill: color(d) });
-    rect.append(svgEl("title", {}, `${d}: ${(p * 100).toFixed(1)}%`));
+  order.forEach(([id, p], i) => {
+    const rect = svgEl("rect", { class: "bar", x: f.sx(i) + slot * 0.15, width: Math.max(1, slot * 0.7), y: f.sy(p), height: Math.max(0, f.sy(0) - f.sy(p)), fill: color(id) });
+    rect.append(svgEl("title", {}, `${id}: ${(p * 100).toFixed(1)}%`));
     svg.append(rect);
-    if (slot > 14) svg.append(svgEl("text", { x: f.sx(i) + slot / 2, y: f.height - 8, "text-anchor": "middle" }, d));
+    if (slot > 14) svg.append(svgEl("text", { x: f.sx(i) + slot / 2, y: f.height - 8, "text-anchor": "middle" }, id));
   });
   const sim = state.simulations[state.simulations.length - 1];
   note.textContent = `${sim.iterations} simulated races of ${sim.n_laps} laps (simulation ${sim.id}).`;

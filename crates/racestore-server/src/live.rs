@@ -40,7 +40,7 @@ impl Feed {
     ) -> Feed {
         let (tx, marks) = watch::channel(IdMarks::default());
         let poke = Arc::new(Notify::new());
-        tokio::spawn(poll(store, tx, Arc::clone(&poke), interval));
+        tokio::spawn(poll(store, tx, Arc::clone(&poke), interval, shutdown.clone()));
         Feed {
             marks,
             poke,
@@ -54,7 +54,13 @@ impl Feed {
     }
 }
 
-async fn poll(store: Arc<dyn RaceStore>, tx: watch::Sender<IdMarks>, poke: Arc<Notify>, interval: Duration) {
+async fn poll(
+    store: Arc<dyn RaceStore>,
+    tx: watch::Sender<IdMarks>,
+    poke: Arc<Notify>,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let probe = Arc::clone(&store);
         match tokio::task::spawn_blocking(move || probe.highest_ids()).await {
@@ -70,6 +76,8 @@ async fn poll(store: Arc<dyn RaceStore>, tx: watch::Sender<IdMarks>, poke: Arc<N
         }
         tokio::select! {
             () = tx.closed() => return,
+            // The store's last handle must go with the server, so that closing it reports.
+            () = stopped(&mut shutdown) => return,
             () = poke.notified() => {},
             () = tokio::time::sleep(interval) => {},
         }

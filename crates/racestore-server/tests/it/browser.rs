@@ -219,7 +219,7 @@ async fn the_dashboard_shows_a_real_race_in_the_official_order_draws_its_charts_
         &client,
         "the 22 rows of the classification",
         "const rows = [...document.querySelectorAll('#classification tbody tr')]; \
-         return rows.length === 22 ? rows.map(r => [r.querySelector('.position').textContent, r.dataset.driver]) : null;",
+         return rows.length === 22 ? rows.map(r => [r.querySelector('.position').textContent, r.dataset.competitor]) : null;",
     )
     .await;
     let shown: Vec<String> = rows
@@ -265,14 +265,25 @@ async fn the_dashboard_shows_a_real_race_in_the_official_order_draws_its_charts_
     )
     .await;
     let last = official.last().unwrap().clone();
+    // The car's driver, as its laps name them.
+    let (status, detail) = http(addr, "GET", &format!("/api/v1/sessions/{session}"), "");
+    assert_eq!(status, 200, "{detail}");
+    let detail: Value = serde_json::from_str(&detail).unwrap();
+    let standing = detail["analysis"]["classification"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["car"] == last.as_str())
+        .unwrap_or_else(|| panic!("car {last} is not classified: {detail}"));
+    let driver = standing["drivers"][0]["driver_id"].as_str().unwrap().to_owned();
     let laps_before = wait_for(
         &client,
         "the last car's laps",
-        &format!("const r = document.querySelector('#classification tr[data-driver=\"{last}\"] .laps'); return r ? r.textContent : null;"),
+        &format!("const r = document.querySelector('#classification tr[data-competitor=\"{last}\"] .laps'); return r ? r.textContent : null;"),
     )
     .await;
     assert_eq!(laps_before, "13");
-    let lap = json!({"driver_id": last, "lap_number": 14, "lap_time": 99.5, "sector_1": 27.1, "sector_2": 43.3, "sector_3": 29.1, "lap_type": "RACE_LAP", "position": 22});
+    let lap = json!({"driver_id": driver, "lap_number": 14, "lap_time": 99.5, "sector_1": 27.1, "sector_2": 43.3, "sector_3": 29.1, "lap_type": "RACE_LAP", "position": 22});
     let posted = Instant::now();
     let (status, body) = http(
         addr,
@@ -284,7 +295,7 @@ async fn the_dashboard_shows_a_real_race_in_the_official_order_draws_its_charts_
     wait_for(
         &client,
         "the new lap in the classification",
-        &format!("const r = document.querySelector('#classification tr[data-driver=\"{last}\"] .laps'); return r && r.textContent === '14' ? true : null;"),
+        &format!("const r = document.querySelector('#classification tr[data-competitor=\"{last}\"] .laps'); return r && r.textContent === '14' ? true : null;"),
     )
     .await;
     eprintln!(
