@@ -5,8 +5,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use racestore::{
-    Counts, Id, LapQuery, NewDriverMetrics, NewLap, NewPrediction, NewSession, NewSimulation, RaceStore,
-    RaceStoreExt, SessionQuery, StoreUrl,
+    Counts, Id, LapQuery, NewDriverMetrics, NewEntry, NewLap, NewPrediction, NewSession, NewSimulation,
+    RaceStore, RaceStoreExt, SessionQuery, StoreUrl,
 };
 
 use crate::convert::{self, JsonOut};
@@ -324,6 +324,83 @@ impl NativeStore {
         let session_id = convert::session_id(session_id)?;
         let records = self.with_store(py, |s| s.get_session_predictions(session_id))?;
         convert::dict_list(py, &records, convert::prediction_dict)
+    }
+
+    /// Saves entries (who drove which car: dicts with driver_id and any of car_number,
+    /// driver_name, class, group, team, manufacturer, vehicle) all together or not at all;
+    /// returns their ids.
+    fn save_entries(
+        &self,
+        py: Python<'_>,
+        session_id: &Bound<'_, PyAny>,
+        rows: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<Id>> {
+        let session_id = convert::session_id(session_id)?;
+        let mut entries = Vec::new();
+        for row in rows.try_iter()? {
+            let row = row?;
+            let cell = |name: &str| -> PyResult<Option<String>> {
+                match row.get_item(name) {
+                    Ok(value) => convert::opt_text(name, &value),
+                    Err(_) => Ok(None),
+                }
+            };
+            let mut entry = NewEntry::new(
+                session_id,
+                convert::text("driver_id", &row.get_item("driver_id")?)?,
+            );
+            entry.car_number = cell("car_number")?;
+            entry.driver_name = cell("driver_name")?;
+            entry.class = cell("class")?;
+            entry.group = cell("group")?;
+            entry.team = cell("team")?;
+            entry.manufacturer = cell("manufacturer")?;
+            entry.vehicle = cell("vehicle")?;
+            entries.push(entry);
+        }
+        self.with_store(py, |s| s.save_entries(&entries))
+    }
+
+    /// The entries of a session (who drove which car, in which class, for which team), as dicts
+    /// in id order.
+    fn get_session_entries<'py>(
+        &self,
+        py: Python<'py>,
+        session_id: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let session_id = convert::session_id(session_id)?;
+        let records = self.with_store(py, |s| s.get_session_entries(session_id))?;
+        let value = serde_json::to_value(&records)
+            .map_err(|e| to_py_err(py, racestore::Error::backend("entries", e.to_string())))?;
+        convert::py_json(py, &value)
+    }
+
+    /// The session's classification as `racestore show --json` gives it (the library's
+    /// `analysis::race`): per car where the session's entries name cars, with class positions,
+    /// teams and drivers, else per driver; `None` for a session that does not exist.
+    fn session_classification<'py>(
+        &self,
+        py: Python<'py>,
+        session_id: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let session_id = convert::session_id(session_id)?;
+        let read = self.with_store(py, |s| {
+            let Some(session) = s.get_session(session_id)? else {
+                return Ok(None);
+            };
+            Ok(Some((
+                session,
+                s.get_session_laps(session_id)?,
+                s.get_session_entries(session_id)?,
+            )))
+        })?;
+        let Some((session, laps, entries)) = read else {
+            return Ok(py.None().into_bound(py));
+        };
+        let analysis = racestore::analysis::race::analyse_entries(&session, &laps, &entries);
+        let value = serde_json::to_value(&analysis)
+            .map_err(|e| to_py_err(py, racestore::Error::backend("classification", e.to_string())))?;
+        convert::py_json(py, &value)
     }
 
     /// The simulations of a session, as dicts in id order.

@@ -557,3 +557,36 @@ def test_a_read_only_store_refuses_writes_and_a_damaged_one_is_refused_naming_th
     assert raised.value.path == str(storage / "lap_data.json")
     assert "--recreate-missing" in str(raised.value)
     assert not (storage / "lap_data.json").exists()
+
+
+def test_entries_classify_a_shared_car_with_its_drivers_and_class_position(store):
+    # Car 007 shared by two drivers, car 8 by one: the library's classification, per car.
+    s = store.create_session("Circuit de la Sarthe", "2024-06-15T16:00:00", "race")
+    store.save_laps([
+        {"driver_id": "007-1", "lap_number": 1, "lap_time": 100.0},
+        {"driver_id": "8-1", "lap_number": 1, "lap_time": 99.0},
+        {"driver_id": "007-2", "lap_number": 2, "lap_time": 95.0},
+        {"driver_id": "8-1", "lap_number": 2, "lap_time": 99.0},
+        {"driver_id": "007-1", "lap_number": 3, "lap_time": 96.0},
+    ], session_id=s)
+    ids = store.save_entries(s, [
+        {"driver_id": "007-1", "car_number": "007", "driver_name": "Ann A", "class": "HYPERCAR", "team": "T1"},
+        {"driver_id": "007-2", "car_number": "007", "driver_name": "Bo B", "class": "HYPERCAR", "team": "T1"},
+        {"driver_id": "8-1", "car_number": "8", "class": "LMGT3", "group": None},
+    ])
+    assert ids == [1, 2, 3]
+    entries = store.get_session_entries(s)
+    assert [e["car_number"] for e in entries] == ["007", "007", "8"]
+    assert entries[2]["driver_name"] is None
+    shown = store.session_classification(s)
+    rows = [(c["car"], c["position"], c["class"], c["class_position"], c["laps"]) for c in shown["classification"]]
+    assert rows == [("007", 1, "HYPERCAR", 1, 3), ("8", 2, "LMGT3", 1, 2)]
+    assert [(d["driver_id"], d["driver_name"], d["laps"]) for d in shown["classification"][0]["drivers"]] == [
+        ("007-1", "Ann A", 2),
+        ("007-2", "Bo B", 1),
+    ]
+    assert store.session_classification(999) is None
+    # A blank value is refused naming the field, and nothing is stored.
+    with pytest.raises(racestore.InvalidInput, match="team"):
+        store.save_entries(s, [{"driver_id": "8-2", "team": " "}])
+    assert len(store.get_session_entries(s)) == 3

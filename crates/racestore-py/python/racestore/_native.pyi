@@ -80,6 +80,15 @@ class NativeStore:
         """The predictions of a session, as dicts in id order."""
     def get_session_simulations(self, session_id: int) -> List[_Record]:
         """The simulations of a session, as dicts in id order."""
+    def save_entries(self, session_id: int, rows: Iterable[Mapping[str, Any]]) -> List[int]:
+        """Saves entries (who drove which car: driver_id and any of car_number, driver_name, class,
+        group, team, manufacturer, vehicle) all together or not at all; returns their ids."""
+    def get_session_entries(self, session_id: int) -> List[_Record]:
+        """The entries of a session, as dicts in id order."""
+    def session_classification(self, session_id: int) -> Optional[Dict[str, Any]]:
+        """The session's classification as ``racestore show --json`` gives it: per car where the
+        entries name cars (class positions, teams, drivers), else per driver; ``None`` for an
+        unknown session."""
     def get_sessions(self, circuit: Optional[str] = None) -> List[_Record]:
         """Every session, or those at ``circuit``."""
     def get_session(self, session_id: int) -> Optional[_Record]:
