@@ -64,13 +64,15 @@ enum Format {
     /// Ctrl-C stops the import between two files: those saved stay, and are listed.
     ///
     /// Each lap: driver id = the car number as written (007); where cars share drivers (WEC)
-    /// followed by the driver number: 007-2. Lap type: IN_LAP (pit flag B), OUT_LAP (PIT_TIME
+    /// followed by the driver number: 007-2. Two cars under one number are kept apart: by group
+    /// (3 and 3-Legends) or class where those differ, else by the continuity of each car's laps
+    /// (3-car1, 3-car2, in the order they first crossed the line). Lap type: IN_LAP (pit flag B), OUT_LAP (PIT_TIME
     /// filled), else from the flag at the line: RED_FLAG, SAFETY_CAR, FULL_COURSE_YELLOW,
     /// RACE_LAP. Position: the car's overall running order when it crossed the line, from
     /// ELAPSED.
     ///
-    /// Rows that cannot be trusted (a lap number repeated for one car, two cars sharing a
-    /// number, a time that cannot be read, ...) are listed with file and line. By default they
+    /// Rows that cannot be trusted (a lap number repeated for one car, a lap of a shared number
+    /// that follows on from none of its cars, a time that cannot be read, ...) are listed with file and line. By default they
     /// abort the whole import; --on-bad-row skip imports the other rows.
     Alkamel(AlkamelArgs),
 

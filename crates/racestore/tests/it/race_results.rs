@@ -12,9 +12,8 @@
 //! minus its elapsed time at the line on its last lap in the lap analysis export, and the
 //! analysis is given those penalties.
 //!
-//! At COTA two cars run as #3; the importer cannot tell their laps apart and leaves both out
-//! (`SharedCarNumber`), so there they are left out of the expected classification too: the cars
-//! behind move up, and a gap to a car that was left out is the difference of the file's totals.
+//! At COTA two cars run as #3, one in group `Legends`, one with a blank group: the importer keeps
+//! them apart as `3-Legends` and `3`, and both are classified as in the results.
 
 use crate::common;
 
@@ -22,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use racestore::analysis::race::{self, Gap, Options, SessionAnalysis};
-use racestore::import::alkamel::{self, BadRows, ProblemKind};
+use racestore::import::alkamel;
 use racestore::RaceStoreExt;
 
 /// Seconds in `m:ss.fff`, `h:mm:ss.fff` or `ss.fff`, summed part by part.
@@ -104,15 +103,6 @@ fn results(path: &Path) -> Vec<Result> {
             gap_previous: gap(&r["GAP_PREVIOUS"]),
         })
         .collect()
-}
-
-/// The gap of `behind` to `ahead` from a results file's own laps and totals.
-fn gap_between(ahead: &Result, behind: &Result) -> Gap {
-    if behind.laps < ahead.laps {
-        Gap::Laps((ahead.laps - behind.laps) as u64)
-    } else {
-        Gap::Seconds(millis(behind.total - ahead.total))
-    }
 }
 
 fn same_gap(a: Option<Gap>, b: Option<Gap>) -> bool {
@@ -201,30 +191,29 @@ fn elapsed_at_last_lap(analysis: &Path) -> BTreeMap<Car, f64> {
         .collect()
 }
 
+/// The driver id the importer gives a car: its number, followed by its group where two cars
+/// of the results share the number and the car has a group (`3-Legends`).
+fn driver_id(car: &Car, all: &[Result]) -> String {
+    let shared = all.iter().filter(|r| r.car.0 == car.0).count() > 1;
+    if shared && !car.1.is_empty() {
+        format!("{}-{}", car.0, car.1)
+    } else {
+        car.0.clone()
+    }
+}
+
 /// Checks the analysis of the race's laps, given the penalties the results file implies, against
-/// that results file with the cars the import left out removed.
-fn check_against(
-    race: &Race,
-    file: &Path,
-    session: &racestore::Session,
-    laps: &[racestore::Lap],
-    left_out: &[String],
-) {
+/// that results file.
+fn check_against(race: &Race, file: &Path, session: &racestore::Session, laps: &[racestore::Lap]) {
     let what = format!("{}, {}", race.name, file.file_name().unwrap().to_string_lossy());
     let all = results(file);
     let elapsed = elapsed_at_last_lap(&race.analysis);
-    let kept: Vec<&Result> = all.iter().filter(|r| !left_out.contains(&r.car.0)).collect();
-    assert_eq!(
-        all.len() - kept.len(),
-        left_out.len() * 2,
-        "{what}: each number left out is shared by two cars"
-    );
 
     let mut options = Options::default();
-    for r in &kept {
+    for r in &all {
         let penalty = millis(r.total - elapsed[&r.car]);
         if penalty != 0.0 {
-            options.time_penalties.insert(r.car.0.clone(), penalty);
+            options.time_penalties.insert(driver_id(&r.car, &all), penalty);
         }
     }
     let analysis: SessionAnalysis = race::analyse_with(session, laps, &options).unwrap();
@@ -234,16 +223,16 @@ fn check_against(
         .iter()
         .map(|s| s.competitor.id())
         .collect();
-    let want: Vec<&str> = kept.iter().map(|r| r.car.0.as_str()).collect();
+    let want: Vec<String> = all.iter().map(|r| driver_id(&r.car, &all)).collect();
     assert_eq!(got, want, "{what}: order");
-    assert_eq!(analysis.counts.competitors, kept.len(), "{what}");
+    assert_eq!(analysis.counts.competitors, all.len(), "{what}");
     assert_eq!(
         analysis.counts.laps,
-        kept.iter().map(|r| r.laps).sum::<usize>(),
+        all.iter().map(|r| r.laps).sum::<usize>(),
         "{what}: laps in all"
     );
-    for (i, (standing, expected)) in analysis.classification.iter().zip(&kept).enumerate() {
-        let car = format!("{what}: #{} ", expected.car.0);
+    for (i, (standing, expected)) in analysis.classification.iter().zip(&all).enumerate() {
+        let car = format!("{what}: #{} ", want[i]);
         assert_eq!(standing.position, i + 1, "{car}position");
         assert_eq!(standing.laps, expected.laps, "{car}laps");
         assert!(
@@ -252,32 +241,17 @@ fn check_against(
             standing.total_time,
             expected.total
         );
-        // The file's gap where the car it is measured to was kept; else the difference to the
-        // car ahead among those kept, from the file's own laps and totals.
-        let index = all.iter().position(|r| r.car == expected.car).unwrap();
-        let to_leader = if i == 0 {
-            None
-        } else if left_out.contains(&all[0].car.0) {
-            Some(gap_between(kept[0], expected))
-        } else {
-            expected.gap_first
-        };
-        let to_previous = if i == 0 {
-            None
-        } else if all[index - 1].car != kept[i - 1].car {
-            Some(gap_between(kept[i - 1], expected))
-        } else {
-            expected.gap_previous
-        };
         assert!(
-            same_gap(standing.gap_to_leader, to_leader),
-            "{car}gap to the leader {:?} vs {to_leader:?}",
-            standing.gap_to_leader
+            same_gap(standing.gap_to_leader, expected.gap_first),
+            "{car}gap to the leader {:?} vs {:?}",
+            standing.gap_to_leader,
+            expected.gap_first
         );
         assert!(
-            same_gap(standing.gap_to_previous, to_previous),
-            "{car}gap to the car ahead {:?} vs {to_previous:?}",
-            standing.gap_to_previous
+            same_gap(standing.gap_to_previous, expected.gap_previous),
+            "{car}gap to the car ahead {:?} vs {:?}",
+            standing.gap_to_previous,
+            expected.gap_previous
         );
     }
 }
@@ -302,44 +276,14 @@ fn the_classification_of_every_gr_cup_race_is_the_timing_systems_results() {
     for race in &found {
         let dir = tempfile::tempdir().unwrap();
         let store = racestore::open(&format!("json:{}", dir.path().display())).unwrap();
-        let options = alkamel::Options {
-            bad_rows: BadRows::Skip,
-            ..alkamel::Options::default()
-        };
-        let summary = alkamel::import(store.as_ref(), &race.analysis, &options).unwrap();
+        let summary = alkamel::import(store.as_ref(), &race.analysis, &alkamel::Options::default()).unwrap();
+        assert_eq!(summary.skipped, [], "{}: every row is imported", race.name);
         let laps = store.get_session_laps(summary.session.id).unwrap();
         store.close().unwrap();
 
-        // The cars the importer leaves out: those whose number two cars share.
-        let provisional = results(&race.provisional);
-        let mut numbers: BTreeMap<&str, usize> = BTreeMap::new();
-        for r in &provisional {
-            *numbers.entry(&r.car.0).or_default() += 1;
-        }
-        let left_out: Vec<String> = numbers
-            .iter()
-            .filter(|(_, n)| **n > 1)
-            .map(|(number, _)| (*number).to_owned())
-            .collect();
-        assert!(
-            summary
-                .skipped
-                .iter()
-                .all(|p| p.kind == ProblemKind::SharedCarNumber),
-            "{}: {:?}",
-            race.name,
-            summary.skipped.first()
-        );
-        assert_eq!(
-            summary.skipped.is_empty(),
-            left_out.is_empty(),
-            "{}: rows are skipped exactly when two cars share a number",
-            race.name
-        );
-
-        check_against(race, &race.provisional, &summary.session, &laps, &left_out);
+        check_against(race, &race.provisional, &summary.session, &laps);
         if let Some(official) = &race.official {
-            check_against(race, official, &summary.session, &laps, &left_out);
+            check_against(race, official, &summary.session, &laps);
             official_files += 1;
         }
     }
