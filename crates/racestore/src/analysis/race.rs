@@ -7,8 +7,9 @@
 //!   which car a driver id drove, the car: its laps are those of all its drivers together (WEC:
 //!   `007-1`, `007-2` and `007-3` make car `007`), listed under it in [`Standing::drivers`].
 //!   Otherwise the driver id alone (without entries, every driver id; in a single-driver series
-//!   such as the GR Cup that is the car anyway). [`Lineup::competitor`] is the one place that
-//!   says which competitor a lap belongs to.
+//!   such as the GR Cup that is the car anyway), and also where two cars run under one number
+//!   (see [`Lineup`]). [`Lineup::competitor`] is the one place that says which competitor a
+//!   lap belongs to.
 //! - **Class position**: the position among the competitors of the same class (the car's class
 //!   in its entries), in the order of the overall classification; none without a class.
 //! - **Race**: a session whose `race_type` starts with `race` or `sprint`, case ignored
@@ -144,10 +145,18 @@ impl Competitor {
 /// Which competitor each lap belongs to, from a session's entries: the driver ids an entry
 /// places in a car (an entry with a car number) are that car; any other driver id is its own
 /// competitor.
+///
+/// Two cars can run under one number (a combined race: COTA's two GR Cup `#3`, imported as
+/// `3` and `3-Legends`). Drivers of one car never complete the same lap number, so where the
+/// laps given to [`Lineup::with_laps`] show two driver ids of one car number on the same lap,
+/// that number is not taken as one car: each of its driver ids is a competitor of its own, and
+/// two cars' laps are never added up.
 #[derive(Debug, Clone, Default)]
 pub struct Lineup<'a> {
     /// By driver id, the first entry of the session naming it.
     entries: HashMap<&'a str, &'a Entry>,
+    /// Car numbers more than one car runs under, from the laps.
+    shared: std::collections::HashSet<String>,
 }
 
 impl<'a> Lineup<'a> {
@@ -158,7 +167,30 @@ impl<'a> Lineup<'a> {
         for entry in entries {
             by_driver.entry(entry.driver_id.as_str()).or_insert(entry);
         }
-        Lineup { entries: by_driver }
+        Lineup {
+            entries: by_driver,
+            shared: std::collections::HashSet::new(),
+        }
+    }
+
+    /// The lineup `entries` give, with every car number that `laps` show more than one car
+    /// running under (two of its driver ids on one lap number) left out: its driver ids are
+    /// competitors of their own.
+    pub fn with_laps(entries: &'a [Entry], laps: &[&Lap]) -> Self {
+        let mut lineup = Lineup::new(entries);
+        let mut driven: HashMap<(&str, i64), &str> = HashMap::new();
+        for lap in laps {
+            let Some(car) = lineup.entry(&lap.driver_id).and_then(|e| e.car_number.as_deref()) else {
+                continue;
+            };
+            let first = *driven
+                .entry((car, lap.lap_number))
+                .or_insert(lap.driver_id.as_str());
+            if first != lap.driver_id {
+                lineup.shared.insert(car.to_owned());
+            }
+        }
+        lineup
     }
 
     /// The entry of a driver id, if there is one.
@@ -166,12 +198,12 @@ impl<'a> Lineup<'a> {
         self.entries.get(driver_id).copied()
     }
 
-    /// The competitor `lap` belongs to: its car when its driver's entry names one, else its
-    /// driver id.
+    /// The competitor `lap` belongs to: its car when its driver's entry names one (and one car
+    /// only runs under that number), else its driver id.
     pub fn competitor(&self, lap: &Lap) -> Competitor {
         match self.entry(&lap.driver_id).and_then(|e| e.car_number.as_ref()) {
-            Some(car) => Competitor::Car { car: car.clone() },
-            None => Competitor::of(lap),
+            Some(car) if !self.shared.contains(car) => Competitor::Car { car: car.clone() },
+            _ => Competitor::of(lap),
         }
     }
 }
@@ -412,7 +444,7 @@ pub fn analyse_entries(session: &Session, laps: &[Lap], entries: &[Entry]) -> Se
 /// number or names a competitor without a lap in the session.
 pub fn analyse_with(session: &Session, laps: &[Lap], options: &Options) -> Result<SessionAnalysis> {
     let own: Vec<&Lap> = laps.iter().filter(|l| l.session_id == session.id).collect();
-    let lineup = Lineup::new(&options.entries);
+    let lineup = Lineup::with_laps(&options.entries, &own);
     for (id, seconds) in &options.time_penalties {
         if !seconds.is_finite() {
             return Err(Error::Invalid {
@@ -432,7 +464,7 @@ pub fn analyse_with(session: &Session, laps: &[Lap], options: &Options) -> Resul
 
 fn analysis(session: &Session, laps: &[Lap], options: &Options) -> SessionAnalysis {
     let own: Vec<&Lap> = laps.iter().filter(|l| l.session_id == session.id).collect();
-    let lineup = Lineup::new(&options.entries);
+    let lineup = Lineup::with_laps(&options.entries, &own);
     let rule = options.rule.unwrap_or_else(|| Rule::of(session));
     let race = is_race(session);
     let mut classification: Vec<Standing> = group(&own, &lineup)
@@ -800,6 +832,43 @@ mod tests {
             vehicle: None,
             created_at: String::new(),
         }
+    }
+
+    #[test]
+    fn two_cars_under_one_number_are_never_added_up() {
+        // COTA: two GR Cup cars numbered 3 (imported as 3 and 3-Legends), both on laps 1 and 2;
+        // WEC: car 007's two drivers share its laps (1 and 2) without ever driving the same one.
+        let laps = vec![
+            lap(1, "3", 1, 100.0, NONE, "RACE_LAP"),
+            lap(2, "3-Legends", 1, 101.0, NONE, "RACE_LAP"),
+            lap(3, "007-1", 1, 99.0, NONE, "RACE_LAP"),
+            lap(4, "3", 2, 100.0, NONE, "RACE_LAP"),
+            lap(5, "3-Legends", 2, 101.0, NONE, "RACE_LAP"),
+            lap(6, "007-2", 2, 99.0, NONE, "RACE_LAP"),
+        ];
+        let options = Options {
+            entries: vec![
+                entry(1, Some("3"), "3", "A", Some("Am")),
+                entry(2, Some("3"), "3-Legends", "B", Some("Am")),
+                entry(3, Some("007"), "007-1", "C", Some("HYPERCAR")),
+                entry(4, Some("007"), "007-2", "D", Some("HYPERCAR")),
+            ],
+            ..Options::default()
+        };
+        let analysis = analyse_with(&session("race"), &laps, &options).unwrap();
+        let classified: Vec<(&str, bool, usize, f64)> = analysis
+            .classification
+            .iter()
+            .map(|s| (s.competitor.id(), s.competitor.is_car(), s.laps, s.total_time))
+            .collect();
+        assert_eq!(
+            classified,
+            [
+                ("007", true, 2, 198.0),
+                ("3", false, 2, 200.0),
+                ("3-Legends", false, 2, 202.0)
+            ]
+        );
     }
 
     #[test]
