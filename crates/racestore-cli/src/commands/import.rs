@@ -11,8 +11,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use racestore::import::alkamel::{
     self, BadRows, DateSource, Options, Outcome, Parsed, Problem, ProblemKind, Summary,
 };
-use racestore::import::ergast;
-use racestore::import::Existing;
+use racestore::import::{ergast, mapped, Existing};
+use racestore::NewSession;
 use serde_json::{json, Value};
 
 use super::{close_store, interrupt, open_store, shell_quote, shown_url};
@@ -93,6 +93,59 @@ enum Format {
     /// position; lap type IN_LAP on a pit stop's lap, OUT_LAP on the lap after, else RACE_LAP.
     /// Entries: car number, driver name, constructor as team.
     Ergast(ErgastArgs),
+
+    /// Import any table of laps (a spreadsheet, another tool's export) through a column mapping
+    ///
+    /// One session per file, given by --circuit, --date and --race-type; one lap per row. The
+    /// mapping names the column of each field: --map driver_id=Driver,lap_number=Lap,lap_time=Time
+    /// or --map-file FILE (one FIELD=COLUMN per line, # for comments). driver_id, lap_number and
+    /// lap_time are required; sector_1, sector_2, sector_3, lap_type and position are optional,
+    /// as are the entry fields car_number, driver_name, class, group, team, manufacturer and
+    /// vehicle (one entry per driver). Column names: as in the header, case ignored. Without a
+    /// mapping, every field is read from the column of its own name, as `racestore export
+    /// --format csv` writes laps.
+    ///
+    /// Times: seconds (91.482) or m:ss.fff (1:31.482), h:mm:ss.fff; lap and position: whole
+    /// numbers; lap type: as written, "normal" when blank. Separator: --delimiter, else the one
+    /// of , ; and tab the header has most of. A row that cannot be read stops the import,
+    /// naming the file, the line and the column; nothing is stored.
+    Csv(CsvArgs),
+}
+
+/// Options of `racestore import csv`.
+#[derive(Debug, Args)]
+pub(crate) struct CsvArgs {
+    /// The table of laps
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+
+    /// Which column holds each field: FIELD=COLUMN,FIELD=COLUMN,...
+    #[arg(long, value_name = "MAPPING")]
+    map: Option<String>,
+
+    /// The mapping in a file, one FIELD=COLUMN per line
+    #[arg(long, value_name = "FILE", conflicts_with = "map")]
+    map_file: Option<PathBuf>,
+
+    /// Circuit of the session
+    #[arg(long, value_name = "NAME")]
+    circuit: String,
+
+    /// Date of the session, ISO 8601: 2025-09-06 or 2025-09-06T14:00:00 (default: now)
+    #[arg(long, value_name = "DATE")]
+    date: Option<String>,
+
+    /// Race type of the session: race, qualifying, race 2, ... (default: race)
+    #[arg(long, value_name = "TYPE")]
+    race_type: Option<String>,
+
+    /// The field separator: , ; or a tab (default: the one the header line uses)
+    #[arg(long, value_name = "CHAR")]
+    delimiter: Option<char>,
+
+    /// Print the result as JSON (one object) instead of text
+    #[arg(long)]
+    json: bool,
 }
 
 /// Options of `racestore import ergast`.
@@ -168,6 +221,7 @@ pub(crate) fn run(url: &str, args: &ImportArgs) -> anyhow::Result<()> {
     match &args.format {
         Format::Alkamel(args) => run_alkamel(url, args),
         Format::Ergast(args) => run_ergast(url, args),
+        Format::Csv(args) => run_csv(url, args),
     }
 }
 
@@ -461,6 +515,107 @@ fn interrupted_report(parsed: &[Parsed], summaries: &[Summary]) -> anyhow::Error
         count(summaries.len(), "file"),
         count(parsed.len(), "file")
     )
+}
+
+fn run_csv(url: &str, args: &CsvArgs) -> anyhow::Result<()> {
+    let shown = shown_url(url);
+    let mapping = match (&args.map, &args.map_file) {
+        (Some(spec), None) => mapped::Mapping::parse(spec)?,
+        (None, Some(file)) => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|err| anyhow!("cannot read the mapping file {}: {err}", file.display()))?;
+            mapped::Mapping::from_text(&text).map_err(|err| anyhow!("{}: {err}", file.display()))?
+        }
+        (None, None) => mapped::Mapping::same_names(),
+        (Some(_), Some(_)) => bail!("give the mapping once: --map or --map-file"),
+    };
+    let mut session = NewSession::new(args.circuit.clone());
+    session.date.clone_from(&args.date);
+    session.race_type.clone_from(&args.race_type);
+    let options = mapped::Options {
+        mapping,
+        session,
+        delimiter: match args.delimiter {
+            None => None,
+            Some(c) => Some(u8::try_from(c).ok().filter(u8::is_ascii).ok_or_else(|| {
+                anyhow!("--delimiter {c:?}: the separator must be one ASCII character, such as , ; or a tab")
+            })?),
+        },
+    };
+    let parsed = mapped::parse(&args.file, &options).map_err(|err| nothing_imported(err, &args.file))?;
+    if let Some(err) = parsed.error() {
+        if args.json {
+            let value = json!({"store": shown, "imported": false, "file": parsed.file, "rows": parsed.rows, "problems": parsed.problems});
+            writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                serde_json::to_string_pretty(&value)?
+            )?;
+        } else {
+            let mut out = std::io::stderr().lock();
+            writeln!(
+                out,
+                "{}: {} of its {} rows cannot be read:",
+                parsed.file.display(),
+                parsed.problems.len(),
+                parsed.rows
+            )?;
+            for problem in parsed.problems.iter().take(LINES_SHOWN * 2) {
+                writeln!(out, "    {problem}")?;
+            }
+            if parsed.problems.len() > LINES_SHOWN * 2 {
+                writeln!(out, "    and {} more", parsed.problems.len() - LINES_SHOWN * 2)?;
+            }
+        }
+        return Err(err.into());
+    }
+    let store = open_store(url)?;
+    let summary = match mapped::save(store.as_ref(), &parsed) {
+        Ok(summary) => summary,
+        Err(err) => {
+            let _ = close_store(store.as_ref(), url);
+            return Err(anyhow!(err).context(format!(
+                "saving {} into {shown} failed and stored nothing of it",
+                parsed.file.display()
+            )));
+        }
+    };
+    close_store(store.as_ref(), url)?;
+    if args.json {
+        let value = json!({"store": shown, "imported": true, "summary": summary});
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::to_string_pretty(&value)?
+        )?;
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    let s = &summary.session;
+    let columns: Vec<String> = parsed.columns.iter().map(|(f, c)| format!("{f}={c}")).collect();
+    writeln!(out, "{}", summary.file.display())?;
+    writeln!(out, "  columns: {}", columns.join(", "))?;
+    writeln!(
+        out,
+        "  session {}: {}, {}, {}",
+        s.id, s.circuit, s.race_type, s.date
+    )?;
+    writeln!(
+        out,
+        "  {} imported ({}), {}",
+        count(summary.laps, "lap"),
+        count(summary.drivers, "driver"),
+        match summary.entries {
+            1 => "1 entry".to_owned(),
+            n => format!("{n} entries"),
+        }
+    )?;
+    writeln!(
+        out,
+        "list the sessions: racestore sessions --store {}",
+        shell_quote(&shown)
+    )?;
+    Ok(())
 }
 
 /// A parse error, saying nothing was imported, and naming the file when the error does not.

@@ -10,6 +10,7 @@ mod cli;
 mod entries;
 mod export;
 mod import;
+mod import_csv;
 mod import_ergast;
 mod integrity;
 mod manage;

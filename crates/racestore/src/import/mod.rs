@@ -7,6 +7,8 @@
 //! - [`alkamel`]: Al Kamel Systems' lap-by-lap analysis exports (`23_Analysis...`), used by the
 //!   Toyota GR Cup and the FIA WEC.
 //! - [`ergast`]: Formula 1's history from the Ergast database's CSV tables, one session per race.
+//! - [`mapped`]: any table of laps (a spreadsheet, another tool's export, racestore's own CSV
+//!   export) through a column mapping.
 
 //!
 //! What every importer shares lives here: whether the store already holds a file
@@ -23,6 +25,7 @@ use crate::store::{RaceStore, RaceStoreExt};
 
 pub mod alkamel;
 pub mod ergast;
+pub mod mapped;
 mod table;
 mod time;
 

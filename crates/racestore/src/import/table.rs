@@ -92,9 +92,26 @@ impl<'a> Table<'a> {
         })
     }
 
+    /// The header's column names, trimmed.
+    pub(crate) fn column_names(&self) -> &[String] {
+        &self.names
+    }
+
     /// The next row, or `None` at the end; a row with more or fewer fields than the header is
     /// an error naming its line.
     pub(crate) fn next_row(&mut self) -> Result<Option<Row<'_>>> {
+        let Some(row) = self.next_any_row()? else {
+            return Ok(None);
+        };
+        if let Some(message) = row.width_problem() {
+            return Err(import_error(row.file, Some(row.line), message));
+        }
+        Ok(Some(row))
+    }
+
+    /// The next row, or `None` at the end, whatever its number of fields (see
+    /// [`Row::width_problem`]).
+    pub(crate) fn next_any_row(&mut self) -> Result<Option<Row<'_>>> {
         let Some(record) = self.records.next() else {
             return Ok(None);
         };
@@ -102,17 +119,6 @@ impl<'a> Table<'a> {
         let line = self
             .lines
             .line_at(record.position().map_or(0, csv::Position::byte));
-        if record.len() != self.names.len() {
-            return Err(import_error(
-                &self.file,
-                Some(line),
-                format!(
-                    "has {} fields where the header has {}",
-                    record.len(),
-                    self.names.len()
-                ),
-            ));
-        }
         Ok(Some(Row {
             file: &self.file,
             names: &self.names,
@@ -144,6 +150,17 @@ impl Row<'_> {
             Some(self.line),
             format!("column {}: {message}", self.names[column]),
         )
+    }
+
+    /// What is wrong with the row's number of fields, when it is not the header's.
+    pub(crate) fn width_problem(&self) -> Option<String> {
+        (self.record.len() != self.names.len()).then(|| {
+            format!(
+                "has {} fields where the header has {}",
+                self.record.len(),
+                self.names.len()
+            )
+        })
     }
 
     /// The name of column `column`, as the header writes it.

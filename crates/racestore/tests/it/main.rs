@@ -10,6 +10,7 @@ mod entries;
 mod faults;
 mod import_alkamel;
 mod import_ergast;
+mod import_mapped;
 mod integrity;
 mod layers;
 mod model_check;
