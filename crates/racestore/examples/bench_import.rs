@@ -19,7 +19,6 @@
 //! ```
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -53,6 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
+    let data = data.canonicalize().unwrap_or(data);
     if !data.join("lap_times.csv").is_file() {
         return Err(format!(
             "{} has no lap_times.csv: give the Ergast 2020-2024 tables with --data DIR",
@@ -115,10 +115,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             one_batch(store.as_ref(), &all_laps)?;
             store.close()?;
             batch_times.push(started.elapsed());
-            print!(".");
-            std::io::stdout().flush()?;
         }
-        print!("\r");
         let (parse, import, batch) = (median(parse_times), median(import_times), median(batch_times));
         println!(
             "{backend:<8} {:>10.3} s {:>10.3} s {:>10.3} s {:>14} {:>7.2}x",
