@@ -92,6 +92,10 @@ enum Format {
     /// missing or not unique); lap time = milliseconds / 1000 (exact); position = the running
     /// position; lap type IN_LAP on a pit stop's lap, OUT_LAP on the lap after, else RACE_LAP.
     /// Entries: car number, driver name, constructor as team.
+    ///
+    /// A race is known again by its circuit, date and race type: one the store holds already
+    /// is refused, or left as it is with --skip-existing (which resumes a stopped import: each
+    /// race is saved whole or not at all).
     Ergast(ErgastArgs),
 
     /// Import any table of laps (a spreadsheet, another tool's export) through a column mapping
@@ -162,6 +166,12 @@ pub(crate) struct ErgastArgs {
     /// Import the race with this raceId (repeat for several; with --season, either chooses)
     #[arg(long = "race", value_name = "ID")]
     races: Vec<i64>,
+
+    /// Leave the races the store holds already (a session of the same circuit, date and race
+    /// type) as they are and import the others, as when resuming a stopped import; without
+    /// it, such a race stops the import before anything is stored
+    #[arg(long)]
+    skip_existing: bool,
 
     /// Print the result as JSON (one object) instead of text
     #[arg(long)]
@@ -403,14 +413,40 @@ fn run_ergast(url: &str, args: &ErgastArgs) -> anyhow::Result<()> {
     let options = ergast::Options {
         seasons: args.seasons.clone(),
         races: args.races.clone(),
+        existing: if args.skip_existing {
+            ergast::Existing::Skip
+        } else {
+            ergast::Existing::Refuse
+        },
     };
     let shown = shown_url(url);
     let parsed = ergast::parse(&args.dir, &options).map_err(|err| nothing_imported(err, &args.dir))?;
     let store = open_store(url)?;
-    let laps = parsed.laps();
+    let stored = match ergast::already_stored(store.as_ref(), &parsed) {
+        Ok(stored) => stored,
+        Err(err) => {
+            let _ = close_store(store.as_ref(), url);
+            return Err(anyhow!(err).context("reading the sessions the store holds; nothing was imported"));
+        }
+    };
+    if options.existing == ergast::Existing::Refuse {
+        if let Some(err) = ergast::already_stored_error(&args.dir, &stored) {
+            close_store(store.as_ref(), url)?;
+            return Err(err.into());
+        }
+    }
+    let skip: std::collections::HashSet<usize> = stored.iter().map(|(i, _)| *i).collect();
+    let to_save: Vec<&ergast::ParsedRace> = parsed
+        .races
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !skip.contains(i))
+        .map(|(_, race)| race)
+        .collect();
+    let laps: usize = to_save.iter().map(|r| r.laps.len()).sum();
     let progress = Progress::counting(laps as u64, laps >= PROGRESS_FROM_LAPS);
-    let mut imported: Vec<ergast::RaceSummary> = Vec::with_capacity(parsed.races.len());
-    for race in &parsed.races {
+    let mut imported: Vec<ergast::RaceSummary> = Vec::with_capacity(to_save.len());
+    for race in to_save {
         progress.phase(format!("{} {}", race.race.year, race.race.name));
         match ergast::save(store.as_ref(), race) {
             Ok(summary) => imported.push(summary),
@@ -439,6 +475,7 @@ fn run_ergast(url: &str, args: &ErgastArgs) -> anyhow::Result<()> {
     let report = ergast::Report {
         dir: parsed.dir,
         imported,
+        already_stored: stored.into_iter().map(|(_, s)| s).collect(),
         races_without_laps: parsed.races_without_laps,
         missing_tables: parsed.missing_tables,
     };
@@ -475,6 +512,25 @@ fn run_ergast(url: &str, args: &ErgastArgs) -> anyhow::Result<()> {
                 count(race.pit_stops_without_lap, "pit stop")
             )?;
         }
+    }
+    if let Some(first) = report.already_stored.first() {
+        writeln!(
+            out,
+            "{} in the store already, left as {}: race {} is session {}{}",
+            count(report.already_stored.len(), "race"),
+            if report.already_stored.len() == 1 {
+                "it was"
+            } else {
+                "they were"
+            },
+            first.race.race_id,
+            first.session_id,
+            if report.already_stored.len() > 1 {
+                ", ..."
+            } else {
+                ""
+            }
+        )?;
     }
     if !report.missing_tables.is_empty() {
         writeln!(

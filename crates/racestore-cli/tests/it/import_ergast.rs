@@ -46,6 +46,36 @@ fn a_season_imports_as_one_session_per_race_with_a_line_each() {
         )
     );
     assert_eq!(store.get_all_sessions().unwrap().len(), 23);
+    store.close().unwrap();
+
+    // Again: refused, naming the race stored already; with --skip-existing, nothing to do.
+    let again = || {
+        let mut command = racestore();
+        command
+            .args([
+                "import", "ergast", "--season", "2021", "--race", "1031", "--store", &url,
+            ])
+            .arg(&dir);
+        command
+    };
+    let output = run_fails(&mut again());
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: {}: race 1031 (2020 Austrian Grand Prix) is in the store already as session 1, and 22 more races; nothing was imported (skip the races stored already with --skip-existing, or choose others with --season and --race)\n",
+            dir.display()
+        )
+    );
+    let out = run_ok(again().arg("--skip-existing"));
+    assert_eq!(
+        out.lines().collect::<Vec<_>>()[..2],
+        [
+            "23 races in the store already, left as they were: race 1031 is session 1, ...",
+            &format!("not in {}: circuits.csv", dir.display()),
+        ]
+    );
+    let store = racestore::open(&url).unwrap();
+    assert_eq!(store.get_all_sessions().unwrap().len(), 23);
 }
 
 #[test]

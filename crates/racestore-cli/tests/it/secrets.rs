@@ -80,7 +80,7 @@ fn every_command(pg: &str, pg2: &str, dir: &Path, round: &str) -> Vec<Vec<String
         store(&["import", "alkamel", "--replace", &file]),
         store(&["import", "alkamel", "--replace", "--json", &file]),
         store(&["import", "ergast", &tables]),
-        store(&["import", "ergast", "--json", &tables]),
+        store(&["import", "ergast", "--json", "--skip-existing", &tables]),
         store(&["backup", "--to", &backup]),
         store(&["check"]),
         store(&["delete", "2", "--yes"]),

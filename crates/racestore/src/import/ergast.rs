@@ -54,6 +54,13 @@
 //!   (`forename surname`), team (the constructor's name, by `results.constructorId`); class,
 //!   group, manufacturer and vehicle are not in the tables.
 //!
+//! # Races stored already
+//!
+//! A race is known again by its session's circuit, date and race type. Importing a race the
+//! store holds already is refused ([`Existing::Refuse`], the default), or the race is left as
+//! it is and the others imported ([`Existing::Skip`]: an import that was stopped part-way
+//! resumes where it stopped, as each race is saved whole or not at all).
+//!
 //! # Errors
 //!
 //! The tables are read and checked whole before anything is stored, and any fault fails the
@@ -70,16 +77,42 @@ use serde::Serialize;
 
 use super::table::{import_error, read_file, Table};
 use crate::error::{Error, Result};
-use crate::model::{lap_type, now_timestamp, NewEntry, NewLap, NewRecords, NewSession, Session};
+use crate::model::{lap_type, now_timestamp, Id, NewEntry, NewLap, NewRecords, NewSession, Session};
 use crate::store::{Batch, RaceStore, RaceStoreExt};
 
-/// Which races to import. Both lists empty: every race of the tables.
+/// Which races to import, and what to do with those the store has already.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
-    /// Seasons (`races.year`) whose races are imported.
+    /// Seasons (`races.year`) whose races are imported. With `races`, both empty: every race.
     pub seasons: Vec<i64>,
     /// Races (`races.raceId`) imported, whatever their season.
     pub races: Vec<i64>,
+    /// What [`import`] does when a race chosen is in the store already.
+    pub existing: Existing,
+}
+
+/// What an import does with a race the store holds already: a session of the same circuit,
+/// date and race type as the race's (the original's records have no field naming a race, so
+/// that is how a race is known again).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Existing {
+    /// Imports nothing: [`Error::Import`] naming the races stored already.
+    #[default]
+    Refuse,
+    /// Leaves those races as they are and imports the others, so an import that was stopped
+    /// part-way resumes where it stopped.
+    Skip,
+}
+
+/// A race chosen that the store holds already, and its session there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlreadyStored {
+    /// Which race.
+    #[serde(flatten)]
+    pub race: RaceRef,
+    /// Its session in the store.
+    pub session_id: Id,
 }
 
 impl Options {
@@ -166,6 +199,8 @@ pub struct Report {
     pub dir: PathBuf,
     /// The races stored, one session each, in the order saved.
     pub imported: Vec<RaceSummary>,
+    /// The races chosen that the store held already, left as they were ([`Existing::Skip`]).
+    pub already_stored: Vec<AlreadyStored>,
     /// The races chosen that have no lap time: not stored.
     pub races_without_laps: Vec<RaceRef>,
     /// The optional tables the folder does not have.
@@ -286,19 +321,74 @@ pub fn save(store: &dyn RaceStore, race: &ParsedRace) -> Result<RaceSummary> {
     })
 }
 
-/// Imports the races `options` chooses from the tables in `dir`: [`parse`], then [`save`] of
-/// each race in turn. A failure while saving leaves the races saved before it stored, and
-/// nothing of the race it failed on.
+/// The races of `parsed` the store holds already (see [`Existing`]), in the order of
+/// `parsed.races`, as indexes into it with the session each is stored as.
+pub fn already_stored(store: &dyn RaceStore, parsed: &Parsed) -> Result<Vec<(usize, AlreadyStored)>> {
+    let now = now_timestamp();
+    let mut sessions: HashMap<(String, String, String), Id> = HashMap::new();
+    for session in store.get_all_sessions()? {
+        sessions
+            .entry((session.circuit, session.date, session.race_type))
+            .or_insert(session.id);
+    }
+    let mut found = Vec::new();
+    for (i, race) in parsed.races.iter().enumerate() {
+        // As the store would write it (its date in the stored form).
+        let stored = race.session.validate(0, &now)?;
+        if let Some(id) = sessions.get(&(stored.circuit, stored.date, stored.race_type)) {
+            found.push((
+                i,
+                AlreadyStored {
+                    race: race.race.clone(),
+                    session_id: *id,
+                },
+            ));
+        }
+    }
+    Ok(found)
+}
+
+/// The error an import refuses races stored already with ([`Existing::Refuse`]).
+pub fn already_stored_error(dir: &Path, stored: &[(usize, AlreadyStored)]) -> Option<Error> {
+    let (_, first) = stored.first()?;
+    let more = match stored.len() {
+        1 => String::new(),
+        2 => ", and 1 more race".to_owned(),
+        n => format!(", and {} more races", n - 1),
+    };
+    Some(import_error(
+        dir,
+        None,
+        format!(
+            "race {} ({} {}) is in the store already as session {}{more}; nothing was imported (skip the races stored already with --skip-existing, or choose others with --season and --race)",
+            first.race.race_id, first.race.year, first.race.name, first.session_id
+        ),
+    ))
+}
+
+/// Imports the races `options` chooses from the tables in `dir`: [`parse`], then, unless a race
+/// is in the store already ([`Options::existing`]), [`save`] of each race in turn. A failure
+/// while saving leaves the races saved before it stored, and nothing of the race it failed on.
 pub fn import(store: &dyn RaceStore, dir: &Path, options: &Options) -> Result<Report> {
     let parsed = parse(dir, options)?;
+    let stored = already_stored(store, &parsed)?;
+    if options.existing == Existing::Refuse {
+        if let Some(err) = already_stored_error(dir, &stored) {
+            return Err(err);
+        }
+    }
+    let skip: HashSet<usize> = stored.iter().map(|(i, _)| *i).collect();
     let imported = parsed
         .races
         .iter()
-        .map(|race| save(store, race))
+        .enumerate()
+        .filter(|(i, _)| !skip.contains(i))
+        .map(|(_, race)| save(store, race))
         .collect::<Result<Vec<_>>>()?;
     Ok(Report {
         dir: parsed.dir,
         imported,
+        already_stored: stored.into_iter().map(|(_, s)| s).collect(),
         races_without_laps: parsed.races_without_laps,
         missing_tables: parsed.missing_tables,
     })

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use racestore::analysis::race;
-use racestore::import::ergast::{self, Options};
+use racestore::import::ergast::{self, Existing, Options};
 use racestore::model::{lap_type, Entry};
 use racestore::{Counts, Error, Lap, RaceStore, RaceStoreExt};
 
@@ -469,28 +469,32 @@ fn seasons_and_races_choose_what_is_imported_and_unknown_ones_are_refused() {
     assert_eq!(
         chosen(Options {
             seasons: vec![2019],
-            races: vec![]
+            races: vec![],
+            ..Options::default()
         }),
         (vec![1], vec![2])
     );
     assert_eq!(
         chosen(Options {
             seasons: vec![2020],
-            races: vec![]
+            races: vec![],
+            ..Options::default()
         }),
         (vec![3], vec![])
     );
     assert_eq!(
         chosen(Options {
             seasons: vec![],
-            races: vec![3, 2]
+            races: vec![3, 2],
+            ..Options::default()
         }),
         (vec![3], vec![2])
     );
     assert_eq!(
         chosen(Options {
             seasons: vec![2020],
-            races: vec![1]
+            races: vec![1],
+            ..Options::default()
         }),
         (vec![1, 3], vec![])
     );
@@ -500,14 +504,16 @@ fn seasons_and_races_choose_what_is_imported_and_unknown_ones_are_refused() {
     assert_eq!(
         refused(Options {
             seasons: vec![],
-            races: vec![99]
+            races: vec![99],
+            ..Options::default()
         }),
         format!("{}: has no race 99 (asked for with --race)", races.display())
     );
     assert_eq!(
         refused(Options {
             seasons: vec![1950],
-            races: vec![]
+            races: vec![],
+            ..Options::default()
         }),
         format!(
             "{}: has no race of season 1950 (asked for with --season)",
@@ -715,6 +721,7 @@ fn the_canonical_f1db_tables_name_the_circuit_and_the_start_time_of_a_race() {
     let options = Options {
         seasons: vec![2020],
         races: vec![],
+        ..Options::default()
     };
     let report = ergast::import(store.as_ref(), dir.path(), &options).unwrap();
     let [race] = &report.imported[..] else {
@@ -741,4 +748,49 @@ fn the_canonical_f1db_tables_name_the_circuit_and_the_start_time_of_a_race() {
     // Their real pit stops were on later laps, which have no time here.
     assert_eq!(race.pit_stops, 0);
     assert!(race.pit_stops_without_lap >= 2);
+}
+
+#[test]
+fn a_race_stored_already_is_refused_or_skipped_so_a_stopped_import_resumes() {
+    let dir = tables(&canonical());
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = json_store(store_dir.path());
+    // A first import that stopped after race 1.
+    let first = Options {
+        races: vec![1],
+        ..Options::default()
+    };
+    ergast::import(store.as_ref(), dir.path(), &first).unwrap();
+    let counts = store.counts().unwrap();
+
+    // Importing every race again is refused, naming the race stored already; nothing changes.
+    let err = ergast::import(store.as_ref(), dir.path(), &Options::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: race 1 (2019 Australian Grand Prix) is in the store already as session 1; nothing was imported (skip the races stored already with --skip-existing, or choose others with --season and --race)",
+            dir.path().display()
+        )
+    );
+    assert_eq!(store.counts().unwrap(), counts);
+
+    // Skipping: race 3 is imported, race 1 left as it was.
+    let resume = Options {
+        existing: Existing::Skip,
+        ..Options::default()
+    };
+    let report = ergast::import(store.as_ref(), dir.path(), &resume).unwrap();
+    let imported: Vec<i64> = report.imported.iter().map(|r| r.race.race_id).collect();
+    assert_eq!(imported, [3]);
+    let skipped: Vec<(i64, i64)> = report
+        .already_stored
+        .iter()
+        .map(|s| (s.race.race_id, s.session_id))
+        .collect();
+    assert_eq!(skipped, [(1, 1)]);
+    assert_eq!(store.counts().unwrap().sessions(), 2);
+    // Once everything is in, a resumed import has nothing left to do.
+    let report = ergast::import(store.as_ref(), dir.path(), &resume).unwrap();
+    assert_eq!((report.imported.len(), report.already_stored.len()), (0, 2));
+    assert_eq!(store.counts().unwrap().sessions(), 2);
 }
