@@ -94,8 +94,8 @@ enum Format {
     /// Entries: car number, driver name, constructor as team.
     ///
     /// A race is known again by its circuit, date and race type: one the store holds already
-    /// is refused, or left as it is with --skip-existing (which resumes a stopped import: each
-    /// race is saved whole or not at all).
+    /// is refused, stored again with --replace, or left as it is with --skip-existing (which
+    /// resumes a stopped import: each race is saved whole or not at all).
     Ergast(ErgastArgs),
 
     /// Import any table of laps (a spreadsheet, another tool's export) through a column mapping
@@ -167,9 +167,14 @@ pub(crate) struct ErgastArgs {
     #[arg(long = "race", value_name = "ID")]
     races: Vec<i64>,
 
-    /// Leave the races the store holds already (a session of the same circuit, date and race
-    /// type) as they are and import the others, as when resuming a stopped import; without
-    /// it, such a race stops the import before anything is stored
+    /// Import a race the store holds already (a session of the same circuit, date and race
+    /// type) again, as a new session, then delete the session it was before
+    #[arg(long, conflicts_with = "skip_existing")]
+    replace: bool,
+
+    /// Leave the races the store holds already as they are and import the others, as when
+    /// resuming a stopped import; without it or --replace, such a race stops the import before
+    /// anything is stored
     #[arg(long)]
     skip_existing: bool,
 
@@ -413,10 +418,12 @@ fn run_ergast(url: &str, args: &ErgastArgs) -> anyhow::Result<()> {
     let options = ergast::Options {
         seasons: args.seasons.clone(),
         races: args.races.clone(),
-        existing: if args.skip_existing {
-            ergast::Existing::Skip
+        existing: if args.replace {
+            Existing::Replace
+        } else if args.skip_existing {
+            Existing::Skip
         } else {
-            ergast::Existing::Refuse
+            Existing::Refuse
         },
     };
     let shown = shown_url(url);
@@ -429,26 +436,35 @@ fn run_ergast(url: &str, args: &ErgastArgs) -> anyhow::Result<()> {
             return Err(anyhow!(err).context("reading the sessions the store holds; nothing was imported"));
         }
     };
-    if options.existing == ergast::Existing::Refuse {
+    if options.existing == Existing::Refuse {
         if let Some(err) = ergast::already_stored_error(&args.dir, &stored) {
             close_store(store.as_ref(), url)?;
             return Err(err.into());
         }
     }
-    let skip: std::collections::HashSet<usize> = stored.iter().map(|(i, _)| *i).collect();
-    let to_save: Vec<&ergast::ParsedRace> = parsed
+    let before: std::collections::HashMap<usize, racestore::Id> =
+        stored.iter().map(|(i, s)| (*i, s.session_id)).collect();
+    // Each race to store, with the session it replaces.
+    let to_save: Vec<(&ergast::ParsedRace, Option<racestore::Id>)> = parsed
         .races
         .iter()
         .enumerate()
-        .filter(|(i, _)| !skip.contains(i))
-        .map(|(_, race)| race)
+        .filter_map(|(i, race)| match (before.get(&i), options.existing) {
+            (None, _) => Some((race, None)),
+            (Some(old), Existing::Replace) => Some((race, Some(*old))),
+            (Some(_), _) => None,
+        })
         .collect();
-    let laps: usize = to_save.iter().map(|r| r.laps.len()).sum();
+    let laps: usize = to_save.iter().map(|(r, _)| r.laps.len()).sum();
     let progress = Progress::counting(laps as u64, laps >= PROGRESS_FROM_LAPS);
     let mut imported: Vec<ergast::RaceSummary> = Vec::with_capacity(to_save.len());
-    for race in to_save {
+    for (race, old) in to_save {
         progress.phase(format!("{} {}", race.race.year, race.race.name));
-        match ergast::save(store.as_ref(), race) {
+        let saved = match old {
+            Some(old) => ergast::replace(store.as_ref(), race, old),
+            None => ergast::save(store.as_ref(), race),
+        };
+        match saved {
             Ok(summary) => imported.push(summary),
             Err(err) => {
                 progress.clear();
@@ -514,22 +530,22 @@ fn run_ergast(url: &str, args: &ErgastArgs) -> anyhow::Result<()> {
         }
     }
     if let Some(first) = report.already_stored.first() {
+        let what = match (args.replace, report.already_stored.len()) {
+            (true, _) => "stored again, the old sessions deleted",
+            (false, 1) => "left as it was",
+            (false, _) => "left as they were",
+        };
+        let more = if report.already_stored.len() > 1 {
+            ", ..."
+        } else {
+            ""
+        };
         writeln!(
             out,
-            "{} in the store already, left as {}: race {} is session {}{}",
+            "{} in the store already, {what}: race {} was session {}{more}",
             count(report.already_stored.len(), "race"),
-            if report.already_stored.len() == 1 {
-                "it was"
-            } else {
-                "they were"
-            },
             first.race.race_id,
             first.session_id,
-            if report.already_stored.len() > 1 {
-                ", ..."
-            } else {
-                ""
-            }
         )?;
     }
     if !report.missing_tables.is_empty() {

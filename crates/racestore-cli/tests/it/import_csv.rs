@@ -66,7 +66,10 @@ fn an_exported_race_imported_back_with_a_mapping_gives_the_same_laps() {
         lines[1],
         "  columns: driver_id=driver_id, lap_number=lap_number, lap_time=lap_time, sector_1=sector_1, sector_2=sector_2, sector_3=sector_3, lap_type=lap_type, position=position"
     );
-    assert_eq!(lines[2], "  session 2: Barber Motorsports Park, race, 2025-09-06");
+    assert_eq!(
+        lines[2],
+        "  session 2: Barber Motorsports Park, race, 2025-09-06T00:00:00"
+    );
     assert_eq!(lines[3], "  579 laps imported (22 drivers), 0 entries");
 
     let store = racestore::open(&url).unwrap();

@@ -30,7 +30,7 @@ fn a_season_imports_as_one_session_per_race_with_a_line_each() {
     // The 2020 Austrian Grand Prix: 1,140 rows of lap_times.csv, 38 of pit_stops.csv.
     assert_eq!(
         lines[0],
-        "race 1031 (2020 round 1, Austrian Grand Prix): session 1, Austrian Grand Prix, 2020-07-05: 1140 laps, 20 drivers, 38 pit stops marked"
+        "race 1031 (2020 round 1, Austrian Grand Prix): session 1, Austrian Grand Prix, 2020-07-05T00:00:00: 1140 laps, 20 drivers, 38 pit stops marked"
     );
     assert!(
         lines[1].starts_with("race 1052 (2021 round 1, Bahrain Grand Prix): session 2, "),
@@ -62,7 +62,7 @@ fn a_season_imports_as_one_session_per_race_with_a_line_each() {
     assert_eq!(
         stderr(&output),
         format!(
-            "error: {}: race 1031 (2020 Austrian Grand Prix) is in the store already as session 1, and 22 more races; nothing was imported (skip the races stored already with --skip-existing, or choose others with --season and --race)\n",
+            "error: {}: race 1031 (2020 Austrian Grand Prix) is in the store already as session 1, and 22 more races; nothing was imported (leave the races stored already as they are with --skip-existing, or store them again with --replace)\n",
             dir.display()
         )
     );
@@ -70,7 +70,7 @@ fn a_season_imports_as_one_session_per_race_with_a_line_each() {
     assert_eq!(
         out.lines().collect::<Vec<_>>()[..2],
         [
-            "23 races in the store already, left as they were: race 1031 is session 1, ...",
+            "23 races in the store already, left as they were: race 1031 was session 1, ...",
             &format!("not in {}: circuits.csv", dir.display()),
         ]
     );

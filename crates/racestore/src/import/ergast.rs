@@ -38,9 +38,9 @@
 //! one [`Batch`]: the session, its laps and its entries, saved all or nothing.
 //!
 //! - **Session**: circuit = the circuit's name from `circuits.csv` (`Red Bull Ring`), or the
-//!   race's name (`Austrian Grand Prix`) when that table is absent; date = the race's `date`,
-//!   with `T` and its `time` and `Z` when the time is given (Ergast times are UTC); race type
-//!   `race`.
+//!   race's name (`Austrian Grand Prix`) when that table is absent; date = the race's `date`
+//!   and its `time` in UTC when given (`2020-07-05T13:10:00+00:00`), else midnight
+//!   (`2020-07-05T00:00:00`), the form [`super::session_date`] stores; race type `race`.
 //! - **Laps**: one per `lap_times.csv` row, in the file's order: `lap_number` = `lap`;
 //!   `lap_time` = `milliseconds` / 1000, the exact time (the `time` column is a rounded text);
 //!   `position` = `position`, the running position at the end of the lap; no sectors.
@@ -57,9 +57,10 @@
 //! # Races stored already
 //!
 //! A race is known again by its session's circuit, date and race type. Importing a race the
-//! store holds already is refused ([`Existing::Refuse`], the default), or the race is left as
-//! it is and the others imported ([`Existing::Skip`]: an import that was stopped part-way
-//! resumes where it stopped, as each race is saved whole or not at all).
+//! store holds already is refused ([`Existing::Refuse`], the default); with [`Existing::Skip`]
+//! the race is left as it is and the others imported (an import that was stopped part-way
+//! resumes where it stopped, as each race is saved whole or not at all); with
+//! [`Existing::Replace`] it is stored again and its old session deleted.
 //!
 //! # Errors
 //!
@@ -76,6 +77,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::table::{import_error, read_file, Table};
+use super::Existing;
 use crate::error::{Error, Result};
 use crate::model::{lap_type, now_timestamp, Id, NewEntry, NewLap, NewRecords, NewSession, Session};
 use crate::store::{Batch, RaceStore, RaceStoreExt};
@@ -87,22 +89,10 @@ pub struct Options {
     pub seasons: Vec<i64>,
     /// Races (`races.raceId`) imported, whatever their season.
     pub races: Vec<i64>,
-    /// What [`import`] does when a race chosen is in the store already.
+    /// What [`import`] does with a race chosen that the store holds already (a session of the
+    /// same circuit, date and race type: the original's records have no field naming a race,
+    /// so that is how a race is known again).
     pub existing: Existing,
-}
-
-/// What an import does with a race the store holds already: a session of the same circuit,
-/// date and race type as the race's (the original's records have no field naming a race, so
-/// that is how a race is known again).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Existing {
-    /// Imports nothing: [`Error::Import`] naming the races stored already.
-    #[default]
-    Refuse,
-    /// Leaves those races as they are and imports the others, so an import that was stopped
-    /// part-way resumes where it stopped.
-    Skip,
 }
 
 /// A race chosen that the store holds already, and its session there.
@@ -199,7 +189,9 @@ pub struct Report {
     pub dir: PathBuf,
     /// The races stored, one session each, in the order saved.
     pub imported: Vec<RaceSummary>,
-    /// The races chosen that the store held already, left as they were ([`Existing::Skip`]).
+    /// The races chosen that the store held already: left as they were ([`Existing::Skip`]),
+    /// or stored again with their old session deleted ([`Existing::Replace`]; then they are in
+    /// [`imported`](Self::imported) too).
     pub already_stored: Vec<AlreadyStored>,
     /// The races chosen that have no lap time: not stored.
     pub races_without_laps: Vec<RaceRef>,
@@ -360,14 +352,14 @@ pub fn already_stored_error(dir: &Path, stored: &[(usize, AlreadyStored)]) -> Op
         dir,
         None,
         format!(
-            "race {} ({} {}) is in the store already as session {}{more}; nothing was imported (skip the races stored already with --skip-existing, or choose others with --season and --race)",
+            "race {} ({} {}) is in the store already as session {}{more}; nothing was imported (leave the races stored already as they are with --skip-existing, or store them again with --replace)",
             first.race.race_id, first.race.year, first.race.name, first.session_id
         ),
     ))
 }
 
-/// Imports the races `options` chooses from the tables in `dir`: [`parse`], then, unless a race
-/// is in the store already ([`Options::existing`]), [`save`] of each race in turn. A failure
+/// Imports the races `options` chooses from the tables in `dir`: [`parse`], then [`save`] of
+/// each race in turn, those the store holds already as [`Options::existing`] says. A failure
 /// while saving leaves the races saved before it stored, and nothing of the race it failed on.
 pub fn import(store: &dyn RaceStore, dir: &Path, options: &Options) -> Result<Report> {
     let parsed = parse(dir, options)?;
@@ -377,14 +369,15 @@ pub fn import(store: &dyn RaceStore, dir: &Path, options: &Options) -> Result<Re
             return Err(err);
         }
     }
-    let skip: HashSet<usize> = stored.iter().map(|(i, _)| *i).collect();
-    let imported = parsed
-        .races
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !skip.contains(i))
-        .map(|(_, race)| save(store, race))
-        .collect::<Result<Vec<_>>>()?;
+    let before: HashMap<usize, Id> = stored.iter().map(|(i, s)| (*i, s.session_id)).collect();
+    let mut imported = Vec::new();
+    for (i, race) in parsed.races.iter().enumerate() {
+        match (before.get(&i), options.existing) {
+            (Some(_), Existing::Skip | Existing::Refuse) => {}
+            (Some(old), Existing::Replace) => imported.push(replace(store, race, *old)?),
+            (None, _) => imported.push(save(store, race)?),
+        }
+    }
     Ok(Report {
         dir: parsed.dir,
         imported,
@@ -392,6 +385,14 @@ pub fn import(store: &dyn RaceStore, dir: &Path, options: &Options) -> Result<Re
         races_without_laps: parsed.races_without_laps,
         missing_tables: parsed.missing_tables,
     })
+}
+
+/// Stores `race` again as a new session, then deletes `old`, the session it was stored as:
+/// the new one is saved first, so a failure in between leaves both, never neither.
+pub fn replace(store: &dyn RaceStore, race: &ParsedRace, old: Id) -> Result<RaceSummary> {
+    let summary = save(store, race)?;
+    store.delete_session(old)?;
+    Ok(summary)
 }
 
 /// A row of `races.csv`.
@@ -488,9 +489,15 @@ fn read_races(
             Some(time) => format!("{}T{time}Z", race.date),
             None => race.date.clone(),
         };
-        race.session = NewSession::new(circuit_name).date(date_time).race_type("race");
+        race.session = NewSession::new(circuit_name)
+            .date(date_time.clone())
+            .race_type("race");
         if race.chosen {
-            if let Err(err) = race.session.validate(0, &now_timestamp()) {
+            let checked = super::session_date(&date_time, None).and_then(|date| {
+                race.session.date = Some(date);
+                race.session.validate(0, &now_timestamp())
+            });
+            if let Err(err) = checked {
                 let given = row.text_of(time)?.map_or_else(
                     || format!("column {}", row.column_name(date)),
                     |_| {

@@ -33,7 +33,8 @@
 //!
 //! # What is stored
 //!
-//! One session ([`Options::session`]), one lap per row, and one entry per driver id when an
+//! One session ([`Options::session`], its date stored as [`super::session_date`] writes it),
+//! one lap per row, and one entry per driver id when an
 //! entry field is mapped (the first filled cell of the driver's rows for each field).
 //!
 //! - `lap_time` and the sectors: seconds (`91.482`) or `m:ss.fff` (`1:31.482`), `h:mm:ss.fff`,
@@ -362,7 +363,11 @@ pub fn parse(path: &Path, options: &Options) -> Result<Parsed> {
 
 /// [`parse`] of a file held in memory, named `file` in problems and errors.
 pub fn parse_bytes(file: &Path, bytes: &[u8], options: &Options) -> Result<Parsed> {
-    options.session.validate(0, &now_timestamp())?;
+    let mut session = options.session.clone();
+    if let Some(date) = &session.date {
+        session.date = Some(super::session_date(date, None)?);
+    }
+    session.validate(0, &now_timestamp())?;
     let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(bytes));
     let mut table = Table::new(file, bytes, delimiter)?;
     let mut columns: Vec<(Field, usize)> = Vec::new();
@@ -387,7 +392,7 @@ pub fn parse_bytes(file: &Path, bytes: &[u8], options: &Options) -> Result<Parse
 
     let mut parsed = Parsed {
         file: file.to_owned(),
-        session: options.session.clone(),
+        session,
         rows: 0,
         laps: Vec::new(),
         entries: Vec::new(),

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use racestore::analysis::race;
-use racestore::import::ergast::{self, Existing, Options};
+use racestore::import::ergast::{self, Options};
+use racestore::import::Existing;
 use racestore::model::{lap_type, Entry};
 use racestore::{Counts, Error, Lap, RaceStore, RaceStoreExt};
 
@@ -378,10 +379,10 @@ fn canonical_tables_give_circuits_utc_start_times_lap_types_ids_and_entries() {
             (
                 1,
                 "Albert Park Grand Prix Circuit",
-                "2019-03-17T05:10:00Z",
+                "2019-03-17T05:10:00+00:00",
                 "race"
             ),
-            (3, "Bahrain International Circuit", "2020-11-29", "race"),
+            (3, "Bahrain International Circuit", "2020-11-29T00:00:00", "race"),
         ]
     );
     let without: Vec<(i64, &str)> = report
@@ -644,7 +645,7 @@ fn a_bad_cell_or_row_is_refused_naming_file_line_and_column_and_nothing_is_store
         (
             replaced("races.csv", "raceId,year,round,circuitId,name,date,time\n1,2019,1,1,\"A\",\"2019-02-30\",\\N\n"),
             "races.csv",
-            "line 2: column date: expected an existing ISO 8601 date or date-time like 2025-09-06 or 2025-09-06T14:00:00, got \"2019-02-30\"",
+            "line 2: column date: expected a date like 2025-09-06, a date and time like 2025-09-06T14:00:00, or one with an offset like 2025-09-06T14:00:00+02:00; \"2019-02-30\" is not one (or no such day exists)",
         ),
         (
             replaced("races.csv", "raceId,year,round,circuitId,name,date,time\n1,2019,1,9,\"A\",\"2019-03-17\",\\N\n"),
@@ -654,7 +655,7 @@ fn a_bad_cell_or_row_is_refused_naming_file_line_and_column_and_nothing_is_store
         (
             replaced("races.csv", "raceId,year,round,circuitId,name,date,time\n1,2019,1,1,\"A\",\"2019-03-17\",\"25:00:00\"\n"),
             "races.csv",
-            "line 2: columns date and time: expected an existing ISO 8601 date or date-time like 2025-09-06 or 2025-09-06T14:00:00, got \"2019-03-17T25:00:00Z\"",
+            "line 2: columns date and time: expected a date like 2025-09-06, a date and time like 2025-09-06T14:00:00, or one with an offset like 2025-09-06T14:00:00+02:00; \"2019-03-17T25:00:00Z\" is not one (or no such day exists)",
         ),
         (
             replaced("races.csv", "raceId,season,name,date\n1,2019,\"A\",\"2019-03-17\"\n"),
@@ -728,7 +729,7 @@ fn the_canonical_f1db_tables_name_the_circuit_and_the_start_time_of_a_race() {
         panic!("{report:?}")
     };
     assert_eq!(race.session.circuit, "Red Bull Ring");
-    assert_eq!(race.session.date, "2020-07-05T13:10:00Z");
+    assert_eq!(race.session.date, "2020-07-05T13:10:00+00:00");
     assert_eq!(race.race.name, "Austrian Grand Prix");
     // races.csv lists the 2020 rounds beyond the last result: counted, not stored.
     let seasons_races = table(&f1db.join("races.csv"))
@@ -751,7 +752,7 @@ fn the_canonical_f1db_tables_name_the_circuit_and_the_start_time_of_a_race() {
 }
 
 #[test]
-fn a_race_stored_already_is_refused_or_skipped_so_a_stopped_import_resumes() {
+fn a_race_stored_already_is_refused_skipped_so_a_stopped_import_resumes_or_replaced() {
     let dir = tables(&canonical());
     let store_dir = tempfile::tempdir().unwrap();
     let store = json_store(store_dir.path());
@@ -768,7 +769,7 @@ fn a_race_stored_already_is_refused_or_skipped_so_a_stopped_import_resumes() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}: race 1 (2019 Australian Grand Prix) is in the store already as session 1; nothing was imported (skip the races stored already with --skip-existing, or choose others with --season and --race)",
+            "{}: race 1 (2019 Australian Grand Prix) is in the store already as session 1; nothing was imported (leave the races stored already as they are with --skip-existing, or store them again with --replace)",
             dir.path().display()
         )
     );
@@ -793,4 +794,16 @@ fn a_race_stored_already_is_refused_or_skipped_so_a_stopped_import_resumes() {
     let report = ergast::import(store.as_ref(), dir.path(), &resume).unwrap();
     assert_eq!((report.imported.len(), report.already_stored.len()), (0, 2));
     assert_eq!(store.counts().unwrap().sessions(), 2);
+
+    // Replacing: both stored again as new sessions, the old ones deleted.
+    let replace = Options {
+        existing: Existing::Replace,
+        ..Options::default()
+    };
+    let report = ergast::import(store.as_ref(), dir.path(), &replace).unwrap();
+    let sessions: Vec<i64> = report.imported.iter().map(|r| r.session.id).collect();
+    assert_eq!(sessions, [3, 4]);
+    let ids: Vec<i64> = store.get_all_sessions().unwrap().iter().map(|s| s.id).collect();
+    assert_eq!(ids, [3, 4]);
+    assert_eq!(store.counts().unwrap().laps(), 9);
 }
