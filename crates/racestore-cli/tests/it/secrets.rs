@@ -162,6 +162,12 @@ fn no_command_ever_prints_a_postgres_password_with_the_server_down() {
         format!("postgres://racer:{SECRET}@127.0.0.1:1/timing?connect_timeout=1"),
         format!("postgresql://racer@127.0.0.1:1/timing?password={SECRET}&connect_timeout=1"),
     ] {
+        // serve stops at once when it cannot open the store (with the server up it would run on).
+        let serve: Vec<String> = ["serve", "--listen", "127.0.0.1:0", "--store", &pg]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect();
+        assert_eq!(run_everywhere(&serve, &pg), 0, "serve ran with no server");
         for args in every_command(&pg, &pg, dir.path(), "down") {
             let succeeded = run_everywhere(&args, &pg);
             // migrate's JSON side and bench may run; nothing that reads the server can.
