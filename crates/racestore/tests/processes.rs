@@ -285,12 +285,13 @@ fn kill_9_loses_nothing() {
             serde_json::from_slice::<serde_json::Value>(&bytes)
                 .unwrap_or_else(|e| panic!("{file} does not parse: {e}"));
         }
-        // Saving carries on above every id given (a torn record's included).
+        // Saving carries on above every id given, a torn record's included: the batch the kill
+        // cut short may have shown ids up to a batch beyond the last acknowledged one.
         let highest = ids.last().copied().unwrap_or(0);
         let next = store.save_lap_data(&lap(1, ids.len() as i64)).unwrap();
         assert!(
-            next == highest + 1 || next == highest + 2,
-            "next id {next} after {highest}"
+            next > highest && next <= highest.max(last_acked) + 42,
+            "next id {next} after {highest} (last acknowledged {last_acked})"
         );
 
         store.close().unwrap();
