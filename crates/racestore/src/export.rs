@@ -242,7 +242,9 @@ pub fn write(
 /// `path` — keeping the permissions of the file it replaces (a new file gets 0666 less the
 /// umask, as a shell gives); anything else (`/dev/stdout`, a pipe) is written directly.
 ///
-/// A failed export leaves `path` as it was. Errors as [`write()`].
+/// A failed export leaves `path` as it was; the temporary file of an export killed part-way
+/// (which could not remove it) is removed by the next export into the same folder.
+/// Errors as [`write()`].
 pub fn write_file(
     store: &dyn RaceStore,
     export: &Export,
@@ -266,8 +268,10 @@ pub fn write_file(
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
+    remove_leftovers_of_killed_exports(dir);
+    let prefix = format!("{TEMP_PREFIX}{}-", std::process::id());
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".racestore-export-");
+    builder.prefix(&prefix);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -295,6 +299,43 @@ pub fn write_file(
     temp.persist(path)
         .map_err(|e| Error::io("moving the export into place at", path, e.error))?;
     Ok(written)
+}
+
+/// How an export's temporary file is named: this, the writing process's id, `-`, random letters.
+const TEMP_PREFIX: &str = ".racestore-export-";
+
+/// Removes the temporary files in `dir` that exports killed before they finished left behind
+/// (a killed process cannot clean up after itself): those whose process no longer runs. Files
+/// of running exports, and anything not named by [`TEMP_PREFIX`] and a process id, are kept.
+/// Best effort: a file that cannot be removed stays, and the export goes on.
+fn remove_leftovers_of_killed_exports(dir: &Path) {
+    let Ok(files) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for file in files.flatten() {
+        let name = file.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(TEMP_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !process_runs(pid) && std::fs::remove_file(file.path()).is_ok() {
+            tracing::info!(file = %file.path().display(), "removed a killed export's temporary file");
+        }
+    }
+}
+
+/// Whether process `pid` runs, as far as this system can tell (Linux: `/proc/PID`); where it
+/// cannot tell, every process is taken as running, so nothing is removed.
+fn process_runs(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return true;
+    }
+    pid == std::process::id() || proc.join(pid.to_string()).exists()
 }
 
 /// The selected records of one collection, a page at a time, as JSON objects in id order.
@@ -781,6 +822,33 @@ mod tests {
         assert_eq!(files(), 0, "no temporary file left");
         #[cfg(unix)]
         write_file(store.as_ref(), &laps, Path::new("/dev/null"), &mut |_, _| {}).unwrap();
+    }
+
+    #[test]
+    fn an_export_removes_what_killed_exports_left_beside_it_and_keeps_running_ones() {
+        let (dir, store) = store_with_everything();
+        // No process has this id (above the kernel's pid_max); the test's own process runs.
+        let killed = dir.path().join(".racestore-export-4194305-a1b2c3");
+        let running = dir
+            .path()
+            .join(format!(".racestore-export-{}-d4e5f6", std::process::id()));
+        let other = dir.path().join(".racestore-export-notes");
+        for file in [&killed, &running, &other] {
+            std::fs::write(file, "half an export").unwrap();
+        }
+        let laps = Export::new(vec![Collection::Laps], Format::Csv { delimiter: b',' });
+        write_file(
+            store.as_ref(),
+            &laps,
+            &dir.path().join("laps.csv"),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert!(!killed.exists(), "the killed export's temporary file is removed");
+        assert!(
+            running.exists() && other.exists(),
+            "a running export's file and others stay"
+        );
     }
 
     #[test]
