@@ -146,6 +146,11 @@ pub fn router_with_shutdown(
     };
     let mut app = Router::new()
         .merge(api::routes())
+        .route("/api/v1/openapi.json", axum::routing::get(openapi::serve))
+        .route(
+            "/api/v1/sessions/{session_id}/events",
+            axum::routing::get(live::events),
+        )
         .merge(dashboard::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -20,11 +20,11 @@ use utoipa::ToSchema;
 use crate::error::ApiError;
 use crate::AppState;
 
-/// Every API route, and `/healthz`.
+/// The API's resource routes and `/healthz`; the router adds the OpenAPI document and the live
+/// event stream, which are built on these modules.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health))
-        .route("/api/v1/openapi.json", get(crate::openapi::serve))
         .route("/api/v1/sessions", get(sessions::list).post(sessions::create))
         .route("/api/v1/sessions/{session_id}", get(sessions::one))
         .route(
@@ -43,7 +43,6 @@ pub(crate) fn routes() -> Router<AppState> {
             "/api/v1/sessions/{session_id}/simulations",
             get(records::list_simulations).post(records::save_simulations),
         )
-        .route("/api/v1/sessions/{session_id}/events", get(crate::live::events))
         .fallback(not_found)
 }
 
