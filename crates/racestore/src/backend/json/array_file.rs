@@ -123,27 +123,9 @@ fn scan_records<T: Record>(
             Some(_) => return Err(corrupt(at, "expected ',' or ']' after a record".into())),
         };
         let mut stream = serde_json::Deserializer::from_slice(&data[record_at..]).into_iter::<T>();
-        match stream.next() {
-            Some(Ok(record)) => {
-                let end = record_at + stream.byte_offset();
-                let id = record.id();
-                if previous_id.is_some_and(|p| id <= p) {
-                    return Err(corrupt(
-                        record_at,
-                        format!(
-                            "record id {id} does not follow id {} (ids must ascend)",
-                            previous_id.unwrap_or(0)
-                        ),
-                    ));
-                }
-                previous_id = Some(id);
-                scanned.records.push(record);
-                scanned.spans.push(Span {
-                    offset: record_at as u64,
-                    len: (end - record_at) as u64,
-                });
-                scanned.tail = end as u64;
-            }
+        // The record, its length, and whether only the Python-tolerant reading accepted it.
+        let (record, len, lenient) = match stream.next() {
+            Some(Ok(record)) => (record, stream.byte_offset(), false),
             Some(Err(error)) => {
                 let error_at = record_at + offset_of(&data[record_at..], error.line(), error.column());
                 // The parser ran out of bytes: the record was being written when the writer died.
@@ -154,33 +136,37 @@ fn scan_records<T: Record>(
                 // What Python's json.dump writes but strict JSON refuses: NaN, Infinity, nesting
                 // deeper than the parser's limit.
                 let deep = error.to_string().contains("recursion limit");
-                if let Some(Ok((record, len))) = python_record::<T>(&data[record_at..], deep) {
-                    let id = record.id();
-                    if previous_id.is_some_and(|p| id <= p) {
+                match python_record::<T>(&data[record_at..], deep) {
+                    Some(Ok((record, len))) => (record, len, true),
+                    _ => {
                         return Err(corrupt(
-                            record_at,
-                            format!(
-                                "record id {id} does not follow id {} (ids must ascend)",
-                                previous_id.unwrap_or(0)
-                            ),
-                        ));
+                            error_at.saturating_sub(1),
+                            format!("{} record: {error}", T::COLLECTION.file_name()),
+                        ))
                     }
-                    previous_id = Some(id);
-                    scanned.records.push(record);
-                    scanned.spans.push(Span {
-                        offset: record_at as u64,
-                        len: len as u64,
-                    });
-                    scanned.tail = (record_at + len) as u64;
-                    scanned.lenient += 1;
-                    continue;
                 }
-                return Err(corrupt(
-                    error_at.saturating_sub(1),
-                    format!("{} record: {error}", T::COLLECTION.file_name()),
-                ));
             }
             None => unreachable!("a '{{' was seen, so the stream yields a value or an error"),
+        };
+        let id = record.id();
+        if previous_id.is_some_and(|p| id <= p) {
+            return Err(corrupt(
+                record_at,
+                format!(
+                    "record id {id} does not follow id {} (ids must ascend)",
+                    previous_id.unwrap_or(0)
+                ),
+            ));
+        }
+        previous_id = Some(id);
+        scanned.records.push(record);
+        scanned.spans.push(Span {
+            offset: record_at as u64,
+            len: len as u64,
+        });
+        scanned.tail = (record_at + len) as u64;
+        if lenient {
+            scanned.lenient += 1;
         }
     }
 }
