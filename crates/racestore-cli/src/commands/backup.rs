@@ -66,11 +66,7 @@ pub(crate) fn run(url: &str, args: &BackupArgs) -> anyhow::Result<()> {
             "seconds": elapsed.as_secs_f64(),
             "fingerprint": fingerprint,
         });
-        writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            serde_json::to_string_pretty(&value)?
-        )?;
+        super::print_json(&value)?;
         return Ok(());
     }
     let mut out = std::io::stdout().lock();

@@ -60,11 +60,7 @@ pub(crate) fn run(url: &str, args: &CheckArgs) -> anyhow::Result<()> {
             "notes": report.notes,
             "counts": report.counts,
         });
-        writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            serde_json::to_string_pretty(&value)?
-        )?;
+        super::print_json(&value)?;
     } else {
         let mut out = std::io::stdout().lock();
         if report.records_checked {

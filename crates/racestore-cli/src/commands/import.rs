@@ -304,7 +304,7 @@ fn run_alkamel(url: &str, args: &AlkamelArgs) -> anyhow::Result<()> {
     if options.bad_rows == BadRows::Abort && untrusted > 0 {
         let files = parsed.iter().filter(|p| !p.problems.is_empty()).count();
         if args.json {
-            print_json(&shown, &parsed, &[], false)?;
+            print_import_json(&shown, &parsed, &[], false)?;
         } else {
             let mut err = std::io::stderr().lock();
             for p in parsed.iter().filter(|p| !p.problems.is_empty()) {
@@ -408,7 +408,7 @@ fn run_alkamel(url: &str, args: &AlkamelArgs) -> anyhow::Result<()> {
     }
 
     if args.json {
-        print_json(&shown, &parsed, &summaries, true)
+        print_import_json(&shown, &parsed, &summaries, true)
     } else {
         print_text(&shown, &parsed, &summaries)
     }
@@ -497,11 +497,7 @@ fn run_ergast(url: &str, args: &ErgastArgs) -> anyhow::Result<()> {
     };
     if args.json {
         let value = json!({"store": shown, "report": report});
-        writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            serde_json::to_string_pretty(&value)?
-        )?;
+        super::print_json(&value)?;
         return Ok(());
     }
     let mut out = std::io::stdout().lock();
@@ -618,11 +614,7 @@ fn run_csv(url: &str, args: &CsvArgs) -> anyhow::Result<()> {
     if let Some(err) = parsed.error() {
         if args.json {
             let value = json!({"store": shown, "imported": false, "file": parsed.file, "rows": parsed.rows, "problems": parsed.problems});
-            writeln!(
-                std::io::stdout().lock(),
-                "{}",
-                serde_json::to_string_pretty(&value)?
-            )?;
+            super::print_json(&value)?;
         } else {
             let mut out = std::io::stderr().lock();
             writeln!(
@@ -655,11 +647,7 @@ fn run_csv(url: &str, args: &CsvArgs) -> anyhow::Result<()> {
     close_store(store.as_ref(), url)?;
     if args.json {
         let value = json!({"store": shown, "imported": true, "summary": summary});
-        writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            serde_json::to_string_pretty(&value)?
-        )?;
+        super::print_json(&value)?;
         return Ok(());
     }
     let mut out = std::io::stdout().lock();
@@ -812,7 +800,12 @@ fn print_text(url: &str, parsed: &[Parsed], summaries: &[Summary]) -> anyhow::Re
 }
 
 /// The whole result as one JSON object on stdout; `imported` false when the import aborted.
-fn print_json(url: &str, parsed: &[Parsed], summaries: &[Summary], imported: bool) -> anyhow::Result<()> {
+fn print_import_json(
+    url: &str,
+    parsed: &[Parsed],
+    summaries: &[Summary],
+    imported: bool,
+) -> anyhow::Result<()> {
     let files: Vec<Value> = parsed
         .iter()
         .enumerate()

@@ -1,7 +1,6 @@
 //! `racestore migrate`: every record of one store copied into another, ids and timestamps kept,
 //! then verified against the source.
 
-use std::io::Write;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
@@ -134,11 +133,7 @@ fn migrate(
             "fingerprint": fingerprint,
             "mismatch": verified.mismatch(),
         });
-        writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            serde_json::to_string_pretty(&value)?
-        )?;
+        super::print_json(&value)?;
     } else {
         println!(
             "copied {from_url} to {to_url}: {} ({}) in {:.1} s",

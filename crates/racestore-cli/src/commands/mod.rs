@@ -83,6 +83,17 @@ pub(crate) fn records_of(collection: Collection, n: u64) -> String {
     collection.count_text(n)
 }
 
+/// Prints `value` as pretty JSON on stdout, what every command's `--json` writes.
+pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    use std::io::Write;
+    writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        serde_json::to_string_pretty(value)?
+    )?;
+    Ok(())
+}
+
 /// Whether an error is stdout's reader having gone away.
 pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
