@@ -8,15 +8,21 @@
 //! Per backend, in this order:
 //! 1. single-save throughput: [`RaceStoreExt::save_lap_data`] in a loop, at the default
 //!    durability and at `?durability=power-loss`, each in a store of its own;
-//! 2. the cost of a single save in a store holding 10,000 laps (a store of its own): the mean over
+//! 2. the same loop in [`CONCURRENT_PROCESSES`] fresh processes saving into one store at once
+//!    (a store of its own), for [`CONCURRENT_SAVES_TIME`]: their saves per second together, or
+//!    that the store refused a second process;
+//! 3. the cost of a single save in a store holding 10,000 laps (a store of its own): the mean over
 //!    1,000 saves, in the fastest of five rounds;
-//! 3. batch ingest of N laps into the large store, in batches of 10,000 laps that fill sessions
+//! 4. batch ingest of N laps into the large store, in batches of 10,000 laps that fill sessions
 //!    of 1,000 laps each;
-//! 4. the large store's size on disk, once it is closed;
-//! 5. reopening it in a fresh process ([`Options::open_probe`], which calls [`open_probe`]): the
-//!    time [`racestore::open`] takes and the process's peak memory meanwhile;
-//! 6. [`RaceStoreExt::get_session_laps`] latency for random 1,000-lap sessions;
-//! 7. the cost of a single save in the large store, which then holds N + 5,100 laps (five rounds
+//! 5. the large store's size on disk, once it is closed;
+//! 6. reopening it in [`OPEN_RUNS`] fresh processes ([`Options::probe`], which calls
+//!    [`run_probe`]), with the page cache warm: the median time [`racestore::open`] takes and the
+//!    highest peak memory of those processes; for a JSON directory, in the same rounds, the time
+//!    a fresh process takes to read its data files once (`std::fs::read` of each), and, if it
+//!    keeps on-disk cache files ([`CACHE_FILE_PREFIX`]), the open again with them deleted first;
+//! 7. [`RaceStoreExt::get_session_laps`] latency for random 1,000-lap sessions;
+//! 8. the cost of a single save in the large store, which then holds N + 5,100 laps (five rounds
 //!    of 20 untimed warm-up saves and 1,000 timed ones).
 //!
 //! [`Bench::prepare`] checks the options and makes the bench's directory; [`Bench::run`] measures
@@ -25,6 +31,7 @@
 #![warn(missing_docs)]
 
 mod machine;
+mod probe;
 mod report;
 mod rng;
 
@@ -37,8 +44,11 @@ use racestore::{Durability, Id, NewLap, NewSession, RaceStore, RaceStoreExt, Sec
 use serde_json::{json, Value};
 
 pub use machine::Machine;
+pub use probe::{open_probe, run_probe, ConcurrentSaves, OpenCost, ReadFiles, CACHE_FILE_PREFIX};
 pub use report::{Outcome, Ratio, Report};
 pub use rng::Rng;
+
+use probe::{cache_files, kilobytes_field, median, Prober};
 
 /// Laps in every session the bench creates: 20 cars over 50 laps.
 pub const SESSION_LAPS: usize = 1_000;
@@ -76,6 +86,13 @@ pub const PROBE_LOOP: SaveLoop = SaveLoop {
 pub const PROBE_ROUNDS: usize = 5;
 /// `get_session_laps` calls timed in the large store.
 pub const READS: usize = 200;
+/// Fresh processes that open the large store (and, for a JSON directory, read its data files);
+/// the median time counts, so one slowed by other work on the machine does not decide it.
+pub const OPEN_RUNS: usize = 5;
+/// Processes saving into one store at once.
+pub const CONCURRENT_PROCESSES: u64 = 2;
+/// How long each of the [`CONCURRENT_PROCESSES`] makes single saves.
+pub const CONCURRENT_SAVES_TIME: Duration = Duration::from_secs(1);
 /// Seed of the lap generator and of the choice of sessions read: every backend gets the same.
 const SEED: u64 = 2025;
 /// The session every bench session is: the same race, many times.
@@ -140,10 +157,10 @@ pub struct Options {
     pub dir: Option<PathBuf>,
     /// Keep the stores after the run instead of removing them.
     pub keep: bool,
-    /// The program (and its arguments) that opens a store in a fresh process: it gets the
-    /// store's URL in [`racestore::URL_ENV`] and prints [`open_probe`]'s result as one JSON
-    /// object (`racestore bench-open`).
-    pub open_probe: Vec<OsString>,
+    /// The program (and its first arguments) that runs a probe in a fresh process
+    /// (`racestore bench-probe`): the bench appends the probe's arguments, gives the store's URL
+    /// in [`racestore::URL_ENV`], and the program calls [`run_probe`] with them.
+    pub probe: Vec<OsString>,
 }
 
 /// Told how the bench is getting on: a front end draws bars, or nothing.
@@ -202,7 +219,7 @@ impl Bench {
             bail!("measuring postgres needs the URL of the database to measure in");
         }
         ensure!(
-            !options.open_probe.is_empty(),
+            !options.probe.is_empty(),
             "no program to open a store in a fresh process with"
         );
 
@@ -358,6 +375,33 @@ impl Target {
         }
     }
 
+    /// The files of the JSON directory for `phase` that hold its records (one per collection:
+    /// the original's five and `entries.json`), the ones there are; `None` for other backends.
+    fn data_files(&self, phase: &str) -> Option<Vec<PathBuf>> {
+        match (&self.place, self.backend) {
+            (Place::Dir(root), Backend::Json) => Some(
+                racestore::Collection::ALL
+                    .iter()
+                    .map(|c| root.join(phase).join(c.file_name()))
+                    .filter(|file| file.is_file())
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// The on-disk cache files of the JSON directory for `phase` (see [`CACHE_FILE_PREFIX`]);
+    /// none for other backends.
+    fn cache_files(&self, phase: &str) -> anyhow::Result<Vec<PathBuf>> {
+        match (&self.place, self.backend) {
+            (Place::Dir(root), Backend::Json) => {
+                let dir = root.join(phase);
+                cache_files(&dir).with_context(|| format!("listing the cache files of {}", dir.display()))
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
     /// `message` with the server URL's password, wherever it appears, replaced by `***`: error
     /// messages may quote the URL as given.
     fn scrub(&self, message: &str) -> String {
@@ -438,6 +482,8 @@ pub struct Measures {
     pub single_process: SaveRun,
     /// `save_lap_data` in a loop, `?durability=power-loss`.
     pub single_power_loss: SaveRun,
+    /// `save_lap_data` in a loop in [`CONCURRENT_PROCESSES`] processes into one store at once.
+    pub concurrent: ConcurrentSaves,
     /// Single saves into a store holding [`BASE_LAPS`] laps.
     pub at_base: Probe,
     /// Single saves into the large store, holding N laps.
@@ -449,8 +495,16 @@ pub struct Measures {
     /// Listing every session of the large store with its counts and best lap
     /// (`session_summaries`, what `racestore sessions` prints): the fastest of three, seconds.
     pub list_sessions: f64,
-    /// Reopening the large store.
-    pub open: OpenCost,
+    /// Reopening the large store, each time in a fresh process, with any cache files it keeps.
+    pub open: Opens,
+    /// Reopening it with its cache files ([`cache_files`](Self::cache_files)) deleted first;
+    /// `None` when it keeps none.
+    pub open_cache_deleted: Option<Opens>,
+    /// The names of the on-disk cache files the large store had after the ingest.
+    pub cache_files: Vec<String>,
+    /// A JSON directory's data files read once by fresh processes, in the rounds of the opens;
+    /// `None` for the other backends.
+    pub read_files: Option<ReadFiles>,
     /// The large store's bytes on disk; `None` when the backend has no files.
     pub size: Option<u64>,
     /// Laps the reopened large store reported holding.
@@ -467,6 +521,41 @@ impl Measures {
     /// The cost of a save at N over its cost at the base size.
     pub fn growth(&self) -> f64 {
         self.at_n.micros_per_save() / self.at_base.micros_per_save()
+    }
+
+    /// The median open time, with any cache files deleted first, over the median time to read
+    /// the data files once; `None` for a backend whose files are not read.
+    pub fn open_over_read_files(&self) -> Option<f64> {
+        let open = self.open_cache_deleted.as_ref().unwrap_or(&self.open);
+        Some(open.seconds() / self.read_files.as_ref()?.seconds())
+    }
+}
+
+/// Opens of the large store, each in a fresh process.
+#[derive(Debug, Clone)]
+pub struct Opens {
+    /// Each process's open.
+    pub runs: Vec<OpenCost>,
+}
+
+impl Opens {
+    /// The median time [`racestore::open`] took, in seconds.
+    pub fn seconds(&self) -> f64 {
+        median(self.runs.iter().map(|r| r.seconds))
+    }
+
+    /// The median resident memory of the processes before they opened the store, in bytes;
+    /// `None` where it could not be read.
+    pub fn rss_before(&self) -> Option<u64> {
+        let values: Option<Vec<f64>> = self.runs.iter().map(|r| r.rss_before.map(|b| b as f64)).collect();
+        Some(median(values?) as u64)
+    }
+
+    /// The highest of the processes' peak resident memory while opening, in bytes; `None`
+    /// where the peak could not be measured.
+    pub fn peak_rss(&self) -> Option<u64> {
+        let peaks: Option<Vec<u64>> = self.runs.iter().map(|r| r.peak_rss).collect();
+        peaks?.into_iter().max()
     }
 }
 
@@ -568,18 +657,6 @@ impl Latency {
     }
 }
 
-/// Reopening the large store.
-#[derive(Debug)]
-pub struct OpenCost {
-    /// Seconds [`racestore::open`] took.
-    pub seconds: f64,
-    /// The process's resident memory just before the open, in bytes.
-    pub rss_before: Option<u64>,
-    /// The process's peak resident memory from just before the open to just after, in bytes;
-    /// `None` where the peak cannot be reset (`/proc/self/clear_refs` not writable).
-    pub peak_rss: Option<u64>,
-}
-
 /// Runs every measure on one backend.
 fn measure(target: &Target, options: &Options, progress: &dyn Progress) -> anyhow::Result<Measures> {
     let (laps, keep) = (options.laps, options.keep);
@@ -588,6 +665,9 @@ fn measure(target: &Target, options: &Options, progress: &dyn Progress) -> anyho
         progress,
     };
     let mut laps_gen = LapGenerator::new(SEED);
+    let prober = Prober {
+        command: &options.probe,
+    };
 
     let single_process = single_save_store(
         target,
@@ -607,6 +687,7 @@ fn measure(target: &Target, options: &Options, progress: &dyn Progress) -> anyho
         &progress,
         keep,
     )?;
+    let concurrent = concurrent_saves(target, &prober, &progress, keep)?;
 
     // The base cost: single saves into a store holding 10,000 laps, filled as the large one is.
     let at_base = {
@@ -648,15 +729,21 @@ fn measure(target: &Target, options: &Options, progress: &dyn Progress) -> anyho
     drop(store);
     let size = target.size_on_disk("large")?;
 
-    let spinner = progress.spinner(&format!("opening the {}-lap store", thousands(laps)));
-    let (open, laps_after_reopen) = open_in_fresh_process(&options.open_probe, &url)
-        .with_context(|| format!("reopening {shown} in a fresh process"))?;
-    spinner.finish_and_clear();
-    ensure!(
-        laps_after_reopen == laps,
-        "{shown} holds {laps_after_reopen} laps after reopening, not the {} ingested",
-        thousands(laps)
+    let cache = target.cache_files("large")?;
+    let bar = progress.bar(
+        &format!("opening the {}-lap store", thousands(laps)),
+        OPEN_RUNS as u64,
     );
+    let opened = reopen(
+        &prober,
+        &url,
+        &shown,
+        laps,
+        &cache,
+        target.data_files("large"),
+        &bar,
+    )?;
+    let laps_after_reopen = laps;
     // Reopened here too (untimed) for the reads and the single saves at N.
     let store = racestore::open(&url).with_context(|| format!("reopening {shown}"))?;
     let mut read_rng = Rng::new(SEED);
@@ -693,21 +780,143 @@ fn measure(target: &Target, options: &Options, progress: &dyn Progress) -> anyho
             )
         });
     }
+    if let ConcurrentSaves::Locked(message) = &concurrent {
+        notes.push(format!(
+            "{CONCURRENT_PROCESSES} processes saving at once: not supported, a second process was refused: {message}"
+        ));
+    }
     Ok(Measures {
         single_process,
         single_power_loss,
+        concurrent,
         at_base,
         at_n,
         ingest: ingested,
         reads,
         list_sessions,
-        open,
+        open: opened.open,
+        open_cache_deleted: opened.open_cache_deleted,
+        cache_files: cache
+            .iter()
+            .filter_map(|f| f.file_name())
+            .map(|name| name.to_string_lossy().into_owned())
+            .collect(),
+        read_files: opened.read_files,
         size,
         laps_after_reopen,
         laps_at_end,
         notes,
         store: shown,
     })
+}
+
+/// What [`reopen`] measured.
+struct Reopened {
+    open: Opens,
+    open_cache_deleted: Option<Opens>,
+    read_files: Option<ReadFiles>,
+}
+
+/// Opens the large store `url` in [`OPEN_RUNS`] rounds of fresh processes, each of which must
+/// find its `laps` laps. In each round, in turn: `data_files` read once (when given), the open
+/// as the store is, and, when it keeps `cache` files, the open with them deleted first (then
+/// put back as they were, so that every round starts alike).
+fn reopen(
+    prober: &Prober<'_>,
+    url: &str,
+    shown: &str,
+    laps: u64,
+    cache: &[PathBuf],
+    data_files: Option<Vec<PathBuf>>,
+    bar: &Phase<'_>,
+) -> anyhow::Result<Reopened> {
+    let aside: Vec<(PathBuf, Vec<u8>)> = cache
+        .iter()
+        .map(|file| Ok((file.clone(), std::fs::read(file)?)))
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("reading the cache files of {shown}"))?;
+    let open = |what: &str| -> anyhow::Result<OpenCost> {
+        let (cost, found) = prober
+            .open(url)
+            .with_context(|| format!("reopening {shown} in a fresh process{what}"))?;
+        ensure!(
+            found == laps,
+            "{shown} holds {found} laps after reopening{what}, not the {} ingested",
+            thousands(laps)
+        );
+        Ok(cost)
+    };
+    let mut reopened = Reopened {
+        open: Opens { runs: Vec::new() },
+        open_cache_deleted: (!cache.is_empty()).then(|| Opens { runs: Vec::new() }),
+        read_files: None,
+    };
+    let mut read_runs = Vec::new();
+    let mut read_bytes = 0;
+    for round in 1..=OPEN_RUNS {
+        if let Some(files) = &data_files {
+            let (seconds, bytes) = prober
+                .read_files(files)
+                .with_context(|| format!("reading the data files of {shown} in a fresh process"))?;
+            read_runs.push(seconds);
+            read_bytes = bytes;
+        }
+        reopened.open.runs.push(open("")?);
+        if let Some(opens) = &mut reopened.open_cache_deleted {
+            for file in cache {
+                std::fs::remove_file(file).with_context(|| format!("deleting {}", file.display()))?;
+            }
+            opens.runs.push(open(" with its cache files deleted")?);
+            for (file, bytes) in &aside {
+                std::fs::write(file, bytes).with_context(|| format!("putting back {}", file.display()))?;
+            }
+        }
+        bar.set_position(round as u64);
+    }
+    bar.finish_and_clear();
+    reopened.read_files = data_files.map(|files| ReadFiles {
+        files: files.len(),
+        bytes: read_bytes,
+        runs: read_runs,
+    });
+    Ok(reopened)
+}
+
+/// Single saves from [`CONCURRENT_PROCESSES`] fresh processes into one fresh store at once, for
+/// [`CONCURRENT_SAVES_TIME`]; the store must then hold every lap they said they saved.
+fn concurrent_saves(
+    target: &Target,
+    prober: &Prober<'_>,
+    progress: &Reporter<'_>,
+    keep: bool,
+) -> anyhow::Result<ConcurrentSaves> {
+    let url = target.store_url("concurrent", Durability::Process)?;
+    let shown = target.shown(&url);
+    // Made (and found empty) here, and closed before the processes open it.
+    open_fresh(&url, &shown)?
+        .close()
+        .with_context(|| format!("closing {shown}"))?;
+    let spinner = progress.spinner(&format!(
+        "single saves from {CONCURRENT_PROCESSES} processes at once"
+    ));
+    let concurrent = prober
+        .concurrent_saves(&url, CONCURRENT_PROCESSES, SEED + 1, CONCURRENT_SAVES_TIME)
+        .with_context(|| format!("single saves from {CONCURRENT_PROCESSES} processes into {shown}"))?;
+    spinner.finish_and_clear();
+    let store = racestore::open(&url).with_context(|| format!("opening {shown}"))?;
+    if let ConcurrentSaves::Measured(runs) = &concurrent {
+        let saved: u64 = runs.iter().map(|r| (WARMUP_SAVES + r.saves) as u64).sum();
+        let held = store
+            .counts()
+            .with_context(|| format!("counting the laps of {shown}"))?
+            .laps();
+        ensure!(
+            held == saved,
+            "{shown} holds {held} laps after {CONCURRENT_PROCESSES} processes saved {saved}"
+        );
+    }
+    finish(store, target, &shown, keep)?;
+    Ok(concurrent)
 }
 
 /// Times single saves in a fresh store of their own.
@@ -762,10 +971,27 @@ fn single_saves(
     plan: SaveLoop,
     bar: &Phase<'_>,
 ) -> anyhow::Result<SaveRun> {
+    warm_up(store, laps_gen)?;
+    single_saves_after_warm_up(store, laps_gen, plan, bar)
+}
+
+/// Makes the [`WARMUP_SAVES`] untimed saves that come before a timed loop, in a session of their
+/// own.
+fn warm_up(store: &dyn RaceStore, laps_gen: &mut LapGenerator) -> anyhow::Result<()> {
     let warmup = store.create_session(&LapGenerator::session())?;
     for k in 0..WARMUP_SAVES {
         store.save_lap_data(&laps_gen.lap(warmup, k))?;
     }
+    Ok(())
+}
+
+/// The timed part of [`single_saves`].
+fn single_saves_after_warm_up(
+    store: &dyn RaceStore,
+    laps_gen: &mut LapGenerator,
+    plan: SaveLoop,
+    bar: &Phase<'_>,
+) -> anyhow::Result<SaveRun> {
     let mut timed = Duration::ZERO;
     let mut saves: usize = 0;
     let mut laps: Vec<NewLap> = Vec::with_capacity(SESSION_LAPS);
@@ -881,108 +1107,6 @@ fn list_sessions(store: &dyn RaceStore, laps: u64) -> anyhow::Result<f64> {
         );
     }
     Ok(best)
-}
-
-/// Runs the open probe (`racestore bench-open`, see [`open_probe`]) on `url` in a new process,
-/// which times opening it and records the process's peak memory meanwhile; returns that and the
-/// laps the store holds.
-///
-/// A process of its own, so that what the bench itself allocated before (and the allocator kept)
-/// counts neither in the peak nor against the store's memory.
-fn open_in_fresh_process(command: &[OsString], url: &str) -> anyhow::Result<(OpenCost, u64)> {
-    let (program, args) = command
-        .split_first()
-        .context("no program to open the store with")?;
-    let shown = command
-        .iter()
-        .map(|part| part.to_string_lossy())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let output = std::process::Command::new(program)
-        .args(args)
-        .env(racestore::URL_ENV, url)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .with_context(|| format!("running {shown}"))?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    ensure!(
-        output.status.success(),
-        "{shown} failed ({}): {}",
-        output.status,
-        stderr.trim()
-    );
-    let report: Value =
-        serde_json::from_slice(&output.stdout).with_context(|| format!("reading the report of {shown}"))?;
-    let bytes = |key: &str| report[key].as_u64();
-    let cost = OpenCost {
-        seconds: report["seconds"]
-            .as_f64()
-            .with_context(|| format!("{shown} reported no seconds"))?,
-        rss_before: bytes("rss_before_bytes"),
-        peak_rss: bytes("peak_rss_bytes"),
-    };
-    Ok((
-        cost,
-        bytes("laps").with_context(|| format!("{shown} reported no laps"))?,
-    ))
-}
-
-/// The open probe, run in a fresh process by [`Options::open_probe`] (`racestore bench-open`):
-/// opens the store `url` names and returns, as the JSON object that process prints, the seconds
-/// [`racestore::open`] took (`seconds`), the process's resident memory before
-/// (`rss_before_bytes`), its peak while opening (`peak_rss_bytes`), and the laps the store holds
-/// (`laps`).
-pub fn open_probe(url: &str) -> anyhow::Result<Value> {
-    let (store, cost) = timed_open(url).with_context(|| format!("opening {}", racestore::redact_url(url)))?;
-    let laps = store.counts()?.laps();
-    store.close()?;
-    Ok(json!({
-        "seconds": cost.seconds,
-        "rss_before_bytes": cost.rss_before,
-        "peak_rss_bytes": cost.peak_rss,
-        "laps": laps,
-    }))
-}
-
-/// Opens `url`, timing [`racestore::open`] and recording the process's peak memory meanwhile.
-///
-/// The peak is reset by writing `5` to `/proc/self/clear_refs` just before the open and read
-/// (`VmHWM` in `/proc/self/status`) just after: it is the process's peak resident memory while
-/// opening, which includes what the process held before (`rss_before`).
-fn timed_open(url: &str) -> racestore::Result<(Box<dyn RaceStore>, OpenCost)> {
-    let rss_before = proc_status_bytes("VmRSS");
-    let peak_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
-    let start = Instant::now();
-    let store = racestore::open(url)?;
-    let seconds = start.elapsed().as_secs_f64();
-    let peak_rss = if peak_reset {
-        proc_status_bytes("VmHWM")
-    } else {
-        None
-    };
-    Ok((
-        store,
-        OpenCost {
-            seconds,
-            rss_before,
-            peak_rss,
-        },
-    ))
-}
-
-/// A `kB` field of `/proc/self/status`, in bytes.
-fn proc_status_bytes(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    kilobytes_field(&status, field)
-}
-
-/// `FIELD:   1234 kB` in a `/proc` file, in bytes.
-fn kilobytes_field(text: &str, field: &str) -> Option<u64> {
-    text.lines().find_map(|line| {
-        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
-        let kb: u64 = rest.trim().strip_suffix("kB")?.trim().parse().ok()?;
-        Some(kb * 1024)
-    })
 }
 
 /// Bytes in every file under `dir`.
@@ -1228,7 +1352,7 @@ mod tests {
             postgres: None,
             dir: Some(dir.to_path_buf()),
             keep: false,
-            open_probe: vec!["racestore".into(), "bench-open".into()],
+            probe: vec!["racestore".into(), "bench-probe".into()],
         }
     }
 
@@ -1269,7 +1393,7 @@ mod tests {
         );
         refused(
             Options {
-                open_probe: Vec::new(),
+                probe: Vec::new(),
                 ..options(&dir)
             },
             "no program to open a store",
@@ -1299,8 +1423,120 @@ mod tests {
         assert!(report["seconds"].as_f64().is_some_and(|s| s >= 0.0), "{report}");
 
         // A probe process that fails is named in the error.
-        let err = open_in_fresh_process(&["false".into()], &url).unwrap_err();
-        assert!(format!("{err:#}").starts_with("false failed"), "{err:#}");
+        let err = Prober {
+            command: &["false".into()],
+        }
+        .open(&url)
+        .unwrap_err();
+        assert!(format!("{err:#}").starts_with("false open failed"), "{err:#}");
+    }
+
+    /// Runs the probe `args` in this process with `input`; the lines it printed, as JSON.
+    fn probe_lines(args: &[&str], url: &str, input: &str) -> Vec<Value> {
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let mut output = Vec::new();
+        run_probe(&args, url, &mut input.as_bytes(), &mut output).unwrap();
+        String::from_utf8(output)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_read_files_probe_reads_every_file_it_is_given_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+        std::fs::write(&a, [b'x'; 1000]).unwrap();
+        std::fs::write(&b, "[]").unwrap();
+        let lines = probe_lines(&["read-files", a.to_str().unwrap(), b.to_str().unwrap()], "", "");
+        assert_eq!(lines.len(), 1);
+        assert_eq!(
+            (&lines[0]["files"], &lines[0]["bytes"]),
+            (&json!(2), &json!(1002))
+        );
+        assert!(lines[0]["seconds"].as_f64().is_some_and(|s| s >= 0.0));
+
+        let args = [
+            "read-files".to_owned(),
+            dir.path().join("gone.json").display().to_string(),
+        ];
+        let err = run_probe(&args, "", &mut "".as_bytes(), &mut Vec::new()).unwrap_err();
+        assert!(format!("{err:#}").contains("gone.json"), "{err:#}");
+        let err = run_probe(&["reopen".to_owned()], "", &mut "".as_bytes(), &mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("unknown probe"), "{err}");
+    }
+
+    #[test]
+    fn the_single_saves_probe_saves_only_when_told_to_go_and_says_how_many() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("json:{}", dir.path().display());
+        let laps = |url: &str| {
+            let store = racestore::open(url).unwrap();
+            let laps = store.counts().unwrap().laps();
+            store.close().unwrap();
+            laps
+        };
+        // Input closed instead of the signal: warmed up, then stopped without timing a save.
+        let lines = probe_lines(&["single-saves", "7", "20"], &url, "");
+        assert_eq!(lines, [json!({"ready": true})]);
+        assert_eq!(laps(&url), WARMUP_SAVES as u64);
+
+        let lines = probe_lines(&["single-saves", "7", "20"], &url, "go\n");
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[0], json!({"ready": true}));
+        let saves = lines[1]["saves"].as_u64().unwrap();
+        assert!(
+            saves > 0 && lines[1]["seconds"].as_f64().is_some_and(|s| s > 0.0),
+            "{lines:?}"
+        );
+        assert_eq!(laps(&url), 2 * WARMUP_SAVES as u64 + saves);
+    }
+
+    #[test]
+    fn the_cache_files_are_the_racestore_index_files_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "lap_data.json",
+            "racestore.lock",
+            "racestore.index",
+            "racestore.index.sessions",
+        ] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("racestore.index.d")).unwrap();
+        assert_eq!(
+            cache_files(dir.path()).unwrap(),
+            [
+                dir.path().join("racestore.index"),
+                dir.path().join("racestore.index.sessions")
+            ]
+        );
+    }
+
+    #[test]
+    fn opens_count_the_median_time_and_the_highest_peak() {
+        let run = |seconds, peak| OpenCost {
+            seconds,
+            rss_before: Some(4),
+            peak_rss: peak,
+        };
+        let opens = Opens {
+            runs: vec![run(0.9, Some(10)), run(0.1, Some(30)), run(0.5, Some(20))],
+        };
+        assert_eq!(
+            (opens.seconds(), opens.peak_rss(), opens.rss_before()),
+            (0.5, Some(30), Some(4))
+        );
+        let unmeasured = Opens {
+            runs: vec![run(0.2, Some(10)), run(0.4, None)],
+        };
+        assert!(
+            (unmeasured.seconds() - 0.3).abs() < 1e-12,
+            "the mean of the middle two"
+        );
+        assert_eq!(unmeasured.peak_rss(), None);
+        assert!(median([]).is_nan());
     }
 
     #[test]

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 
 use super::machine::Machine;
-use super::{Backend, Measures, BASE_LAPS, BATCH_LAPS, SESSION_LAPS};
+use super::{
+    Backend, ConcurrentSaves, Measures, Opens, BASE_LAPS, BATCH_LAPS, CONCURRENT_PROCESSES,
+    CONCURRENT_SAVES_TIME, SESSION_LAPS,
+};
 
 /// One backend's results, or why there are none.
 #[derive(Debug)]
@@ -54,6 +57,12 @@ fn compared() -> Vec<Compared> {
             value: |m| Some(m.single_power_loss.per_second()),
         },
         Compared {
+            key: "single_save_throughput_concurrent",
+            label: "single-save throughput (2 processes at once)",
+            higher_is_better: true,
+            value: |m| m.concurrent.per_second(),
+        },
+        Compared {
             key: "batch_ingest_seconds",
             label: "batch ingest time",
             higher_is_better: false,
@@ -87,13 +96,13 @@ fn compared() -> Vec<Compared> {
             key: "open_seconds",
             label: "open time",
             higher_is_better: false,
-            value: |m| Some(m.open.seconds),
+            value: |m| Some(m.open.seconds()),
         },
         Compared {
             key: "open_peak_rss",
             label: "open peak memory",
             higher_is_better: false,
-            value: |m| m.open.peak_rss.map(|b| b as f64),
+            value: |m| m.open.peak_rss().map(|b| b as f64),
         },
         Compared {
             key: "size_on_disk",
@@ -165,7 +174,7 @@ impl Report {
 
     /// Everything as one JSON object: `machine`, `laps`, `batch_laps`, `session_laps`,
     /// `backends` (per backend its measures or `{"error": ...}`), `ratios`, `growth`,
-    /// `kept_directory`.
+    /// `open_over_read_files` (per JSON directory), `kept_directory`.
     pub fn to_json(&self) -> Value {
         let backends: serde_json::Map<String, Value> = self
             .outcomes
@@ -195,6 +204,10 @@ impl Report {
             .measured()
             .map(|(name, m)| (name.to_owned(), json!(m.growth())))
             .collect();
+        let open_over_read_files: serde_json::Map<String, Value> = self
+            .measured()
+            .filter_map(|(name, m)| Some((name.to_owned(), json!(m.open_over_read_files()?))))
+            .collect();
         json!({
             "machine": self.machine.to_json(),
             "laps": self.laps,
@@ -203,6 +216,7 @@ impl Report {
             "backends": backends,
             "ratios": ratios,
             "growth": growth,
+            "open_over_read_files": open_over_read_files,
             "kept_directory": self.kept,
         })
     }
@@ -215,6 +229,7 @@ fn measures_json(m: &Measures) -> Value {
         "single_save": {
             "process": m.single_process.to_json(),
             "power_loss": m.single_power_loss.to_json(),
+            "concurrent": concurrent_json(&m.concurrent),
         },
         "batch_ingest": {
             "laps": m.ingest.laps,
@@ -234,14 +249,48 @@ fn measures_json(m: &Measures) -> Value {
             "p99_ms": m.reads.percentile_ms(99.0),
         },
         "list_sessions_seconds": m.list_sessions,
-        "open": {
-            "seconds": m.open.seconds,
-            "rss_before_bytes": m.open.rss_before,
-            "peak_rss_bytes": m.open.peak_rss,
-        },
+        "open": opens_json(&m.open),
+        "open_cache_deleted": m.open_cache_deleted.as_ref().map(opens_json),
+        "cache_files": m.cache_files,
+        "read_files": m.read_files.as_ref().map(|r| json!({
+            "files": r.files,
+            "bytes": r.bytes,
+            "seconds": r.seconds(),
+            "runs_seconds": r.runs,
+        })),
+        "open_over_read_files": m.open_over_read_files(),
         "size_bytes": m.size,
         "laps_after_reopen": m.laps_after_reopen,
         "laps_at_end": m.laps_at_end,
         "notes": m.notes,
     })
+}
+
+/// Opens in fresh processes as JSON: the median time, the median memory before, the highest peak.
+fn opens_json(opens: &Opens) -> Value {
+    json!({
+        "runs": opens.runs.len(),
+        "seconds": opens.seconds(),
+        "rss_before_bytes": opens.rss_before(),
+        "peak_rss_bytes": opens.peak_rss(),
+        "runs_seconds": opens.runs.iter().map(|r| r.seconds).collect::<Vec<_>>(),
+        "runs_peak_rss_bytes": opens.runs.iter().map(|r| r.peak_rss).collect::<Vec<_>>(),
+    })
+}
+
+/// Concurrent single saves as JSON: the processes' rate together, each one's loop, or why the
+/// store refused them (`saves_per_second` null then).
+fn concurrent_json(concurrent: &ConcurrentSaves) -> Value {
+    let mut value = json!({
+        "processes": CONCURRENT_PROCESSES,
+        "seconds_each": CONCURRENT_SAVES_TIME.as_secs_f64(),
+        "saves_per_second": concurrent.per_second(),
+    });
+    match concurrent {
+        ConcurrentSaves::Measured(runs) => {
+            value["runs"] = runs.iter().map(|r| r.to_json()).collect();
+        }
+        ConcurrentSaves::Locked(message) => value["locked"] = json!(message),
+    }
+    value
 }

@@ -92,10 +92,12 @@ enum Command {
     ///
     /// Creates fresh stores in a temporary directory (removed afterwards unless --keep) and, on
     /// each backend in turn, measures through the same calls: single-save throughput at the
-    /// default durability and at power-loss; batch ingest of N laps (--laps) in batches of
-    /// 10,000 over sessions of 1,000; the cost of a single save in a store of 10,000 laps and in
-    /// the N-lap store (the growth ratio); get_session_laps latency (median, p99) for 1,000-lap
-    /// sessions; the time and peak memory of opening the N-lap store; its size on disk. Prints
+    /// default durability and at power-loss, and from two processes saving into one store at
+    /// once; batch ingest of N laps (--laps) in batches of 10,000 over sessions of 1,000; the
+    /// cost of a single save in a store of 10,000 laps and in the N-lap store (the growth ratio);
+    /// get_session_laps latency (median, p99) for 1,000-lap sessions; the time (median of five
+    /// fresh processes) and peak memory of opening the N-lap store, beside the time to read a
+    /// JSON directory's data files once; its size on disk. Prints
     /// the machine, a table with one column per backend, and the ratios between backends. The
     /// global --store plays no part. Progress bars go to stderr when it is a terminal.
     Bench(commands::bench::BenchArgs),
@@ -200,9 +202,10 @@ enum Command {
     /// SIGTERM stops it after the requests in flight.
     #[cfg(feature = "server")]
     Serve(commands::serve::ServeArgs),
-    /// Open the store and print, as JSON, the time and peak memory it took (used by bench)
+    /// Measure one thing in this fresh process for bench, printing JSON: open | read-files
+    /// FILE... | single-saves SEED MILLIS
     #[command(hide = true)]
-    BenchOpen,
+    BenchProbe(commands::bench::ProbeArgs),
 }
 
 fn main() -> ExitCode {
@@ -229,7 +232,7 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(&cli.store, args),
         #[cfg(feature = "server")]
         Command::Serve(args) => commands::serve::run(&cli.store, args),
-        Command::BenchOpen => commands::bench::run_open_probe(&cli.store),
+        Command::BenchProbe(args) => commands::bench::run_probe(&cli.store, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

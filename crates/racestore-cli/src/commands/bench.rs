@@ -11,7 +11,8 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use racestore_bench::{
-    thousands, Backend, Bench, Measures, Options, Report, BASE_LAPS, BATCH_LAPS, MIN_LAPS, POWER_LOSS_LOOP,
+    thousands, Backend, Bench, ConcurrentSaves, Measures, Options, Report, BASE_LAPS, BATCH_LAPS,
+    CACHE_FILE_PREFIX, CONCURRENT_PROCESSES, CONCURRENT_SAVES_TIME, MIN_LAPS, OPEN_RUNS, POWER_LOSS_LOOP,
     PROBE_LOOP, PROBE_ROUNDS, READS, SAVE_BUDGET, SESSION_LAPS, THROUGHPUT_LOOP, WARMUP_SAVES,
 };
 
@@ -74,7 +75,7 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         postgres: args.postgres.clone(),
         dir: args.dir.clone(),
         keep: args.keep,
-        open_probe: vec![exe.into_os_string(), "bench-open".into()],
+        probe: vec![exe.into_os_string(), "bench-probe".into()],
     })?;
     // Told once, on stderr, so that a long run does not look stuck before its first bar.
     if !args.json {
@@ -112,12 +113,23 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the hidden `racestore bench-open` (the bench's open probe): opens the store `url` names
-/// and prints, as one line of JSON, the time the open took and the memory it used.
-pub(crate) fn run_open_probe(url: &str) -> anyhow::Result<()> {
-    let report = racestore_bench::open_probe(url)?;
-    writeln!(std::io::stdout().lock(), "{report}")?;
-    Ok(())
+/// Options of the hidden `racestore bench-probe`.
+#[derive(Debug, Args)]
+pub(crate) struct ProbeArgs {
+    /// The probe and its arguments, as the bench gives them
+    #[arg(required = true)]
+    args: Vec<String>,
+}
+
+/// Runs the hidden `racestore bench-probe` (the bench's measures in a fresh process, see
+/// `racestore_bench::run_probe`) on the store `url`, talking to the bench on stdin and stdout.
+pub(crate) fn run_probe(url: &str, args: &ProbeArgs) -> anyhow::Result<()> {
+    racestore_bench::run_probe(
+        &args.args,
+        url,
+        &mut std::io::stdin().lock(),
+        &mut std::io::stdout().lock(),
+    )
 }
 
 /// Progress bars on stderr for the bench's phases; they draw nothing when stderr is not a
@@ -182,7 +194,8 @@ fn write_text(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
     let mut columns = vec![("MEASURE", Align::Left)];
     columns.extend(report.outcomes.iter().map(|o| (o.backend.name(), Align::Right)));
     let mut table = Table::new(&columns);
-    let rows: Vec<(String, Cell)> = vec![
+    let measured = || report.measured().map(|(_, m)| m);
+    let mut rows: Vec<(String, Cell)> = vec![
         (
             "single saves/s, durability=process".into(),
             Box::new(|m| thousands(m.single_process.per_second().round() as u64)),
@@ -190,6 +203,15 @@ fn write_text(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
         (
             "single saves/s, durability=power-loss".into(),
             Box::new(|m| thousands(m.single_power_loss.per_second().round() as u64)),
+        ),
+        (
+            format!("single saves/s, {CONCURRENT_PROCESSES} processes at once"),
+            Box::new(|m| match &m.concurrent {
+                ConcurrentSaves::Measured(_) => {
+                    thousands(m.concurrent.per_second().unwrap_or_default().round() as u64)
+                }
+                ConcurrentSaves::Locked(_) => "n/a (locked)".to_owned(),
+            }),
         ),
         (
             format!("batch ingest of {n} laps (s)"),
@@ -224,19 +246,41 @@ fn write_text(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
             Box::new(|m| format!("{:.1}", m.list_sessions * 1000.0)),
         ),
         (
-            format!("open the {n}-lap store (ms)"),
-            Box::new(|m| format!("{:.1}", m.open.seconds * 1e3)),
+            format!("open the {n}-lap store (ms, median of {OPEN_RUNS})"),
+            Box::new(|m| format!("{:.1}", m.open.seconds() * 1e3)),
+        ),
+    ];
+    if measured().any(|m| m.open_cache_deleted.is_some()) {
+        rows.push((
+            format!("open, {CACHE_FILE_PREFIX}* deleted first (ms, median)"),
+            Box::new(|m| {
+                m.open_cache_deleted
+                    .as_ref()
+                    .map_or_else(|| "n/a".to_owned(), |o| format!("{:.1}", o.seconds() * 1e3))
+            }),
+        ));
+    }
+    if measured().any(|m| m.read_files.is_some()) {
+        rows.push((
+            format!("read its data files once (ms, median of {OPEN_RUNS})"),
+            Box::new(|m| {
+                m.read_files
+                    .as_ref()
+                    .map_or_else(|| "n/a".to_owned(), |r| format!("{:.1}", r.seconds() * 1e3))
+            }),
+        ));
+    }
+    rows.extend::<[(String, Cell); 3]>([
+        (
+            "memory before open (MiB, median)".into(),
+            Box::new(|m| mib(m.open.rss_before())),
         ),
         (
-            "memory before open (MiB)".into(),
-            Box::new(|m| mib(m.open.rss_before)),
-        ),
-        (
-            "peak memory while opening (MiB)".into(),
-            Box::new(|m| mib(m.open.peak_rss)),
+            format!("peak memory while opening (MiB, max of {OPEN_RUNS})"),
+            Box::new(|m| mib(m.open.peak_rss())),
         ),
         ("size on disk (MiB)".into(), Box::new(|m| mib(m.size))),
-    ];
+    ]);
     for (label, cell) in &rows {
         let mut cells = vec![label.clone()];
         cells.extend(report.outcomes.iter().map(|o| match &o.result {
@@ -269,6 +313,25 @@ fn write_text(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
             r.ratio,
             r.versus,
             if r.higher_is_better { "higher" } else { "lower" }
+        )?;
+    }
+
+    for (name, m) in report.measured() {
+        let (Some(read), Some(ratio)) = (&m.read_files, m.open_over_read_files()) else {
+            continue;
+        };
+        writeln!(out)?;
+        writeln!(out, "{name} vs reading its own files, measured in this run:")?;
+        let deleted = if m.open_cache_deleted.is_some() {
+            format!(" (with {CACHE_FILE_PREFIX}* deleted first)")
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "  {name} open time{deleted} = {ratio:.2}x reading its {} data files ({:.1} MiB) once (lower is better)",
+            read.files,
+            read.bytes as f64 / MIB
         )?;
     }
 
@@ -307,11 +370,28 @@ fn write_text(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
     )?;
     writeln!(
         out,
-        "open: timed in a fresh racestore process; memory: that process's resident memory (VmRSS)"
+        "{CONCURRENT_PROCESSES} processes at once: fresh racestore processes saving into one store for {} s each,",
+        CONCURRENT_SAVES_TIME.as_secs_f64()
     )?;
     writeln!(
         out,
-        "  before the open, and its peak (VmHWM, reset through /proc/self/clear_refs) until just after."
+        "  started together after their warm-up saves; their saves per second added up."
+    )?;
+    writeln!(
+        out,
+        "open: the median of {OPEN_RUNS} fresh racestore processes, page cache warm; memory: their resident"
+    )?;
+    writeln!(
+        out,
+        "  memory (VmRSS) before the open (median), and the highest of their peaks (VmHWM, reset through"
+    )?;
+    writeln!(
+        out,
+        "  /proc/self/clear_refs) until just after. Data files read once: std::fs::read of each collection"
+    )?;
+    writeln!(
+        out,
+        "  file of the JSON directory in a fresh process, in the same rounds as the opens."
     )?;
     for o in &report.outcomes {
         for note in o.result.iter().flat_map(|m| &m.notes) {

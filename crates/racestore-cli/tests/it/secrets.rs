@@ -86,7 +86,7 @@ fn every_command(pg: &str, pg2: &str, dir: &Path, round: &str) -> Vec<Vec<String
         store(&["delete", "2", "--yes"]),
         store(&["delete", "999", "--yes"]),
         store(&["check", "--repair", "--json"]),
-        store(&["bench-open"]),
+        store(&["bench-probe", "open"]),
         vec![
             "migrate".into(),
             "--from".into(),
