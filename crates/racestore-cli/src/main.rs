@@ -27,7 +27,8 @@ struct Cli {
     /// The store: json:DIR, sqlite:FILE or postgres://USER[:PASSWORD]@HOST[:PORT]/DB (or a
     /// directory path, or a file path ending .db)
     ///
-    /// A JSON directory is created if missing, and so is a SQLite file. Add ?durability=power-loss
+    /// A command that writes creates a missing JSON directory or SQLite file (in a folder that
+    /// exists) and says so on stderr; commands that only read never do. Add ?durability=power-loss
     /// to have every write reach stable storage before it returns (slower); the default,
     /// ?durability=process, survives the process crashing but not a power cut.
     #[arg(

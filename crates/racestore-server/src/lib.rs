@@ -219,12 +219,22 @@ pub enum ServeError {
     Unsafe(String),
 }
 
+/// What [`serve`] tells its caller once it listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Started {
+    /// The address bound (the port chosen, when port 0 was asked for).
+    pub addr: SocketAddr,
+    /// Whether opening the store created it (there was none at its URL), which the caller
+    /// should tell its user: see [`racestore::StoreLocation::open_reporting`].
+    pub store_created: bool,
+}
+
 /// Opens the store, listens, calls `bound` with the address bound, and serves until SIGINT or
 /// SIGTERM; then finishes the requests in flight, ends the live streams and closes the store.
 ///
 /// On an address that is not loopback, a token is required (reads stay open only with
 /// [`Options::public_read`]).
-pub async fn serve(config: Config, bound: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+pub async fn serve(config: Config, bound: impl FnOnce(Started)) -> Result<(), ServeError> {
     let Config {
         store_url,
         listen,
@@ -235,19 +245,24 @@ pub async fn serve(config: Config, bound: impl FnOnce(SocketAddr)) -> Result<(),
             "{listen} is reachable from other machines: give a token (--token or {TOKEN_ENV}), which every write and, without --public-read, every read must carry"
         )));
     }
-    let store = tokio::task::spawn_blocking(move || racestore::open_shared(&store_url))
-        .await
-        .map_err(|e| ServeError::Unsafe(format!("opening the store failed: {e}")))??;
+    // Listening first: a store is created only for a server that runs (and says so).
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| ServeError::Listen { addr: listen, source })?;
     let addr = listener
         .local_addr()
         .map_err(|source| ServeError::Listen { addr: listen, source })?;
+    let opened = tokio::task::spawn_blocking(move || racestore::open_shared_reporting(&store_url))
+        .await
+        .map_err(|e| ServeError::Unsafe(format!("opening the store failed: {e}")))??;
     options.listen = Some(addr);
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let store = opened.store;
     let app = router_with_shutdown(Arc::clone(&store), options, stopped);
-    bound(addr);
+    bound(Started {
+        addr,
+        store_created: opened.created,
+    });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
@@ -263,7 +278,7 @@ pub async fn serve(config: Config, bound: impl FnOnce(SocketAddr)) -> Result<(),
 }
 
 /// [`serve`] on a runtime of its own, for a synchronous `main`.
-pub fn serve_blocking(config: Config, bound: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+pub fn serve_blocking(config: Config, bound: impl FnOnce(Started)) -> Result<(), ServeError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

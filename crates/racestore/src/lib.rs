@@ -69,9 +69,9 @@ pub use model::{
     SessionQuery, Simulation,
 };
 pub use redact::redact_url;
-pub use shared::open_shared;
+pub use shared::{open_shared, open_shared_reporting};
 pub use store::{
-    Batch, Durability, Inspection, OpenOptions, Problem, RaceStore, RaceStoreExt, Repair, SavedIds,
+    Batch, Durability, Inspection, OpenOptions, Opened, Problem, RaceStore, RaceStoreExt, Repair, SavedIds,
     SessionSummary, StoreLocation, ValidBatch,
 };
 pub use url::{backends, default_url, open, open_default, StoreUrl, DEFAULT_URL, URL_ENV};

@@ -24,7 +24,7 @@
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use crate::error::{Error, Result};
-use crate::store::{Durability, RaceStore};
+use crate::store::{Durability, Opened, RaceStore};
 use crate::url::StoreUrl;
 
 /// One open store in the registry.
@@ -52,6 +52,13 @@ static REGISTRY: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 /// The store closes when the last handle is dropped; [`release`] drops a handle and, when it is
 /// the last, reports what closing found.
 pub fn open_shared(url: &str) -> Result<Arc<dyn RaceStore>> {
+    open_shared_reporting(url).map(|opened| opened.store)
+}
+
+/// [`open_shared`], saying whether this call created the store (see
+/// [`StoreLocation::open_reporting`](crate::StoreLocation::open_reporting)); a store already
+/// open in this process was not created by it.
+pub fn open_shared_reporting(url: &str) -> Result<Opened<Arc<dyn RaceStore>>> {
     let parsed = StoreUrl::parse(url)?;
     let key = |parsed: &StoreUrl| (parsed.location.backend(), parsed.location.identity());
     let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
@@ -69,10 +76,14 @@ pub fn open_shared(url: &str) -> Result<Arc<dyn RaceStore>> {
                     ),
                 });
             }
-            return Ok(store);
+            return Ok(Opened {
+                store,
+                created: false,
+            });
         }
     }
-    let store: Arc<dyn RaceStore> = Arc::from(parsed.open()?);
+    let Opened { store, created } = parsed.open_reporting()?;
+    let store: Arc<dyn RaceStore> = Arc::from(store);
     registry.push(Entry {
         // Opening may have created the directory or file: key it by the identity it has now.
         key: key(&parsed),
@@ -80,7 +91,7 @@ pub fn open_shared(url: &str) -> Result<Arc<dyn RaceStore>> {
         pid,
         store: Arc::downgrade(&store),
     });
-    Ok(store)
+    Ok(Opened { store, created })
 }
 
 /// Drops one handle from [`open_shared`]; when it is the last one, closes the store and returns

@@ -433,6 +433,32 @@ pub trait StoreLocation: std::fmt::Debug + std::fmt::Display + Send + Sync + 'st
     /// The URL of a store in this backend's own format at `path` (what
     /// [`RaceStore::backup`] writes), or `None` when the backend has no format on disk.
     fn url_at(&self, path: &Path) -> Option<String>;
+
+    /// Opens the store as [`open`](Self::open) does and says whether opening created it: a
+    /// store is created only when `options` allow it ([`OpenOptions::create`], not
+    /// [`read_only`](OpenOptions::read_only)), and a front end tells its user when it was, so a
+    /// mistyped path never becomes a new store unnoticed.
+    ///
+    /// By default a store was created when [`exists`](Self::exists) said no before opening;
+    /// a backend that learns it while opening (SQLite: the file held no table; PostgreSQL: the
+    /// schema had none of racestore's migrations) says so exactly.
+    fn open_reporting(&self, options: &OpenOptions) -> Result<Opened> {
+        let creating = options.create && !options.read_only && !self.exists();
+        let store = self.open(options)?;
+        Ok(Opened {
+            store,
+            created: creating,
+        })
+    }
+}
+
+/// A store just opened, and whether opening created it ([`StoreLocation::open_reporting`]).
+#[derive(Debug)]
+pub struct Opened<S = Box<dyn RaceStore>> {
+    /// The open store.
+    pub store: S,
+    /// Whether there was no store at the location before: opening made a new, empty one.
+    pub created: bool,
 }
 
 /// Something opening a store found damaged and repaired without losing an acknowledged record.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::redact::redact_url;
-use crate::store::{Durability, OpenOptions, RaceStore, StoreLocation};
+use crate::store::{Durability, OpenOptions, Opened, RaceStore, StoreLocation};
 
 /// The environment variable holding the default store URL.
 pub const URL_ENV: &str = "RACESTORE_URL";
@@ -250,6 +250,12 @@ impl StoreUrl {
     /// creating it if it is missing.
     pub fn open(&self) -> Result<Box<dyn RaceStore>> {
         self.location.open(&self.options())
+    }
+
+    /// Opens the store as [`open`](Self::open) does and says whether opening created it (see
+    /// [`StoreLocation::open_reporting`]), for a front end to tell its user.
+    pub fn open_reporting(&self) -> Result<Opened> {
+        self.location.open_reporting(&self.options())
     }
 
     /// Opens the store as `options` say, with this URL's durability; `?mode=ro` makes it

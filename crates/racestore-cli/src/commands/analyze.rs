@@ -9,7 +9,7 @@ use racestore::analysis::metrics::{self, Metrics};
 use racestore::Id;
 use serde_json::json;
 
-use super::{close_store, open_store, plural, shell_quote, shown_url};
+use super::{close_store, open_existing_store, open_store_for_reading, plural, shell_quote, shown_url};
 use crate::table::{Align, Table};
 
 /// Options of `racestore analyze`.
@@ -30,7 +30,12 @@ pub(crate) struct AnalyzeArgs {
 
 /// Runs `racestore analyze` against the store `url`.
 pub(crate) fn run(url: &str, args: &AnalyzeArgs) -> anyhow::Result<()> {
-    let store = open_store(url)?;
+    // Without --save nothing is written: opened read-only, and a missing store is an error.
+    let store = if args.save {
+        open_existing_store(url)?
+    } else {
+        open_store_for_reading(url)?
+    };
     let id = args.session;
     let analysis = metrics::analyze_session(store.as_ref(), id).map_err(|err| match err {
         racestore::Error::NotFound { .. } => anyhow::anyhow!(

@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use racestore::{Collection, Id};
 
-use super::{close_store, counts_text, open_store, shell_quote, shown_url};
+use super::{close_store, counts_text, open_existing_store, shell_quote, shown_url};
 
 /// Options of `racestore delete`.
 #[derive(Debug, Args)]
@@ -22,7 +22,7 @@ pub(crate) struct DeleteArgs {
 
 /// Runs `racestore delete` against the store `url`.
 pub(crate) fn run(url: &str, args: &DeleteArgs) -> anyhow::Result<()> {
-    let store = open_store(url)?;
+    let store = open_existing_store(url)?;
     let id = args.session;
     let Some(summary) = store
         .session_summaries(&racestore::SessionQuery::all())

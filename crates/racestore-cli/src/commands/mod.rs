@@ -18,22 +18,57 @@ pub(crate) mod show;
 pub(crate) mod simulate;
 
 use anyhow::Context;
-use racestore::{Collection, Counts, RaceStore, StoreUrl};
+use racestore::{Collection, Counts, OpenOptions, RaceStore, StoreUrl};
 
-/// Opens the store `url` names, reporting on stderr anything the library repaired while opening.
+/// Opens the store `url` names for a command that writes, creating it if it is missing (its
+/// parent folder must exist), and says so on stderr when it did; reports on stderr anything the
+/// library repaired while opening.
 ///
 /// The library's error already names the file, the lock holder or the valid URL forms; the
 /// context adds which URL was being opened (except for an unsupported URL, which names itself).
 pub(crate) fn open_store(url: &str) -> anyhow::Result<Box<dyn RaceStore>> {
-    let store = match racestore::open(url) {
-        Ok(store) => store,
-        Err(err @ racestore::Error::Unsupported { .. }) => return Err(err.into()),
-        Err(err) => return Err(err).with_context(|| format!("cannot open store {}", shown_url(url))),
+    let parsed = StoreUrl::parse(url)?;
+    let opened = parsed
+        .open_reporting()
+        .with_context(|| format!("cannot open store {}", shown_url(url)))?;
+    if opened.created {
+        say_created(&parsed);
+    }
+    note_repairs(opened.store.as_ref());
+    Ok(opened.store)
+}
+
+/// Opens the store `url` names for a command that changes what a store holds but never makes a
+/// new one (delete, analyze --save, simulate --save: they work on a session it already has), so
+/// a store that does not exist is an error naming it.
+pub(crate) fn open_existing_store(url: &str) -> anyhow::Result<Box<dyn RaceStore>> {
+    let parsed = StoreUrl::parse(url)?;
+    let store = parsed
+        .open_with(&OpenOptions {
+            create: false,
+            ..OpenOptions::default()
+        })
+        .with_context(|| format!("cannot open store {}", shown_url(url)))?;
+    note_repairs(store.as_ref());
+    Ok(store)
+}
+
+/// Tells the user on stderr that a store was created where none was, in one line naming where:
+/// a mistyped path shows at once instead of filling a new store unnoticed.
+pub(crate) fn say_created(url: &StoreUrl) {
+    let kind = match url.backend() {
+        "json" => "JSON",
+        "sqlite" => "SQLite",
+        "postgres" => "PostgreSQL",
+        other => other,
     };
+    eprintln!("racestore: created a new {kind} store at {}", url.location);
+}
+
+fn note_repairs(store: &dyn RaceStore) {
     for repair in store.repairs() {
         eprintln!("note: {repair}");
     }
-    Ok(store)
 }
 
 /// Opens the store `url` names for a command that only reads: read-only where the backend has

@@ -75,7 +75,13 @@ pub(crate) fn run(url: &str, args: &ServeArgs) -> anyhow::Result<()> {
             ..Options::default()
         },
     };
-    racestore_server::serve_blocking(config, |addr| {
+    racestore_server::serve_blocking(config, |started| {
+        if started.store_created {
+            if let Ok(parsed) = racestore::StoreUrl::parse(url) {
+                super::say_created(&parsed);
+            }
+        }
+        let addr = started.addr;
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
             out,

@@ -10,7 +10,7 @@ use racestore::analysis::simulation::{self, Model, SessionOptions};
 use racestore::Id;
 use serde_json::json;
 
-use super::{close_store, open_store, shell_quote, shown_url};
+use super::{close_store, open_existing_store, open_store_for_reading, shell_quote, shown_url};
 use crate::table::{self, Align, Table};
 
 /// The seed when none is given, so that a plain run repeats.
@@ -59,7 +59,12 @@ fn parse_model(text: &str) -> Result<Model, String> {
 
 /// Runs `racestore simulate` against the store `url`.
 pub(crate) fn run(url: &str, args: &SimulateArgs) -> anyhow::Result<()> {
-    let store = open_store(url)?;
+    // Without --save nothing is written: opened read-only, and a missing store is an error.
+    let store = if args.save {
+        open_existing_store(url)?
+    } else {
+        open_store_for_reading(url)?
+    };
     let id = args.session;
     let options = SessionOptions {
         n_laps: args.laps,

@@ -36,7 +36,11 @@ fn run_ok(command: &mut Command) -> String {
         stdout(&output),
         stderr(&output)
     );
-    assert_eq!(stderr(&output), "", "piped, the import prints nothing on stderr");
+    assert_eq!(
+        crate::common::stderr_besides_creation(command, &output),
+        "",
+        "piped, the import prints nothing on stderr (but that it created the store)"
+    );
     stdout(&output)
 }
 

@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use crate::common::{fill, json_url, racestore, run_fails, run_ok, sqlite_url, stderr, stdout};
+use crate::common::{
+    created_line, fill, json_url, racestore, run, run_fails, run_ok, sqlite_url, stderr, stdout,
+};
 
 /// The names in `dir`, sorted.
 fn names(dir: &Path) -> Vec<String> {
@@ -192,4 +194,142 @@ fn an_unrelated_sqlite_database_is_refused_by_every_command_and_left_unchanged()
         assert!(err.contains("holds other tables (notes)"), "{args:?}: {err}");
     }
     assert_eq!(std::fs::read(&db).unwrap(), before, "no table was added");
+}
+
+/// Starts `racestore serve` on the store `url`, waits for its address line, stops it and gives
+/// what it wrote on stderr.
+#[cfg(feature = "server")]
+fn serve_stderr(url: &str) -> String {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = racestore()
+        .args(["--store", url, "serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("racestore serve starts");
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(out).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(std::time::Duration::from_secs(20));
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let line = line.expect("racestore serve printed its address within 20 s");
+    assert!(line.contains("http://"), "{line:?} {}", stderr(&output));
+    stderr(&output)
+}
+
+#[test]
+fn a_writing_command_says_when_it_created_the_store_and_only_then() {
+    let temp = tempfile::tempdir().unwrap();
+    let csv = temp.path().join("laps.csv");
+    std::fs::write(
+        &csv,
+        "Driver,Lap,Time\nGR86-002-7,1,91.482\nGR86-002-7,2,1:30.9\n",
+    )
+    .unwrap();
+    let bad = temp.path().join("bad.csv");
+    std::fs::write(&bad, "Driver,Lap,Time\nGR86-002-7,1,fast\n").unwrap();
+    let import = |url: &str, file: &Path| {
+        let mut command = racestore();
+        command
+            .args(["import", "csv", "--circuit", "Barber", "--date", "2025-09-06"])
+            .args(["--map", "driver_id=Driver,lap_number=Lap,lap_time=Time"])
+            .args(["--store", url])
+            .arg(file);
+        command
+    };
+    // A 0-byte file is no store yet: the first write makes it one, and says so.
+    let empty = temp.path().join("empty.db");
+    std::fs::write(&empty, "").unwrap();
+    let stores = [
+        (
+            "JSON",
+            json_url(&temp.path().join("storage")),
+            temp.path().join("storage"),
+        ),
+        (
+            "SQLite",
+            sqlite_url(&temp.path().join("race.db")),
+            temp.path().join("race.db"),
+        ),
+        // A plain path: named in the message as the URL it was read as.
+        (
+            "SQLite",
+            temp.path().join("plain.db").display().to_string(),
+            temp.path().join("plain.db"),
+        ),
+        ("SQLite", sqlite_url(&empty), empty.clone()),
+    ];
+    for (kind, url, path) in &stores {
+        let location = racestore::StoreUrl::parse(url).unwrap().location.to_string();
+        let made = created_line(kind, &location);
+        let existed = path.exists();
+        // Commands that need a session, and an import of a file that cannot be read, make no
+        // store and say none was made.
+        for args in [
+            vec!["analyze", "1", "--save"],
+            vec!["simulate", "1", "--save", "--iterations", "50"],
+            vec!["delete", "1"],
+        ] {
+            let output = run_fails(racestore().args(&args).args(["--store", url]));
+            let err = stderr(&output);
+            assert!(!err.contains("created a new"), "{args:?} {url}: {err}");
+            if !existed {
+                assert!(err.contains(&path.display().to_string()), "{args:?} {url}: {err}");
+            }
+        }
+        let output = run_fails(&mut import(url, &bad));
+        assert!(
+            !stderr(&output).contains("created a new"),
+            "{url}: {}",
+            stderr(&output)
+        );
+        assert_eq!(path.exists(), existed, "{url}: a failed command made no store");
+        if *kind == "SQLite" && existed {
+            assert_eq!(std::fs::metadata(path).unwrap().len(), 0, "{url}");
+        }
+
+        // The first write makes the store and says so, in one line naming it.
+        let output = run(&mut import(url, &csv));
+        assert!(output.status.success(), "{url}: {}", stderr(&output));
+        assert_eq!(stderr(&output), made, "{url}");
+        assert!(made.contains(&path.display().to_string()), "{made}");
+
+        // Once it exists nothing is said, by any writing command.
+        for args in [
+            vec!["demo", "--drivers", "3", "--laps", "4"],
+            vec!["analyze", "1", "--save"],
+            vec!["simulate", "1", "--save", "--iterations", "50"],
+            vec!["delete", "2", "--yes"],
+        ] {
+            let output = run(racestore().args(&args).args(["--store", url]));
+            assert!(output.status.success(), "{args:?} {url}: {}", stderr(&output));
+            assert_eq!(stderr(&output), "", "{args:?} {url}");
+        }
+
+        // migrate names the target it created, and only that.
+        let target = json_url(
+            &temp
+                .path()
+                .join(format!("copy-{}", path.file_name().unwrap().to_string_lossy())),
+        );
+        let output = run(racestore().args(["migrate", "--from", url, "--to", &target]));
+        assert!(output.status.success(), "{url}: {}", stderr(&output));
+        assert_eq!(stderr(&output), created_line("JSON", &target), "{url}");
+    }
+
+    // serve: on a new store once, then on the same store without a word.
+    #[cfg(feature = "server")]
+    for (kind, url) in [
+        ("JSON", json_url(&temp.path().join("served"))),
+        ("SQLite", sqlite_url(&temp.path().join("served.db"))),
+    ] {
+        assert_eq!(serve_stderr(&url), created_line(kind, &url), "{url}");
+        assert_eq!(serve_stderr(&url), "", "{url}");
+    }
 }

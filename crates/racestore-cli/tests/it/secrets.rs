@@ -227,3 +227,43 @@ fn no_command_ever_prints_a_postgres_password_with_the_server_up() {
         }
     }
 }
+
+#[test]
+fn a_new_postgres_schema_is_announced_once_with_the_password_redacted() {
+    let test = "a_new_postgres_schema_is_announced_once_with_the_password_redacted";
+    let server = match std::env::var("RACESTORE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("{test}: RACESTORE_TEST_POSTGRES_URL is not set, and CI must not skip PostgreSQL")
+        }
+        _ => {
+            eprintln!("SKIP {test}: RACESTORE_TEST_POSTGRES_URL is not set");
+            return;
+        }
+    };
+    let nanos = std::time::SystemTime::UNIX_EPOCH
+        .elapsed()
+        .unwrap()
+        .subsec_nanos();
+    let schema = format!("rs_cli_created_{}_{nanos}", std::process::id());
+    let base = server.split_once('?').map_or(server.as_str(), |(b, _)| b);
+    let pg = format!("{}?schema={schema}&connect_timeout=5", with_password(base));
+    let demo = |pg: &str| run(racestore().args(["demo", "--drivers", "2", "--laps", "3", "--store", pg]));
+    let first = demo(&pg);
+    let second = demo(&pg);
+    if let Ok(mut client) = postgres::Client::connect(&server, postgres::NoTls) {
+        let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    }
+    assert!(first.status.success(), "{}", stderr(&first));
+    let said = stderr(&first);
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(
+        said.starts_with("racestore: created a new PostgreSQL store at postgres://")
+            && said.contains(":***@")
+            && said.contains(&schema)
+            && !said.contains(SECRET),
+        "{said}"
+    );
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(stderr(&second), "", "the schema existed: nothing said");
+}

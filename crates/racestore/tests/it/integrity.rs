@@ -489,3 +489,46 @@ fn an_invalid_value_of_ten_megabytes_is_never_echoed_back_whole() {
         assert!(text.len() < 1_000, "an error of {} bytes", text.len());
     }
 }
+
+/// Opens `url` with [`racestore::StoreUrl::open_reporting`] and closes it; whether it created the store.
+fn created_by_opening(url: &str) -> bool {
+    let opened = racestore::StoreUrl::parse(url).unwrap().open_reporting().unwrap();
+    opened.store.close().unwrap();
+    opened.created
+}
+
+#[test]
+fn opening_says_whether_it_created_the_store_on_every_backend() {
+    let temp = tempfile::tempdir().unwrap();
+    let empty = temp.path().join("empty.db");
+    std::fs::write(&empty, "").unwrap();
+    for url in [
+        format!("json:{}", temp.path().join("storage").display()),
+        format!("sqlite:{}", temp.path().join("race.db").display()),
+        // A file of no table is no store yet.
+        format!("sqlite:{}", empty.display()),
+    ] {
+        assert!(created_by_opening(&url), "{url}: the first open created it");
+        assert!(!created_by_opening(&url), "{url}: the second found it");
+        // Read-only opens never create, and a store already open in the process was not
+        // created by the open that shares it.
+        let parsed = racestore::StoreUrl::parse(&format!("{url}?mode=ro")).unwrap();
+        assert!(!parsed.open_reporting().unwrap().created, "{url}");
+        let shared = racestore::open_shared_reporting(&url).unwrap();
+        let again = racestore::open_shared_reporting(&url).unwrap();
+        assert!(!shared.created && !again.created, "{url}");
+    }
+    let fresh = format!("json:{}", temp.path().join("shared").display());
+    let first = racestore::open_shared_reporting(&fresh).unwrap();
+    let second = racestore::open_shared_reporting(&fresh).unwrap();
+    assert!(first.created && !second.created);
+
+    let Some(schema) = crate::common::postgres::TestSchema::new(
+        "opening_says_whether_it_created_the_store_on_every_backend",
+    ) else {
+        return;
+    };
+    let url = schema.url("");
+    assert!(created_by_opening(&url), "{url}: the schema was made");
+    assert!(!created_by_opening(&url), "{url}: the schema was there");
+}

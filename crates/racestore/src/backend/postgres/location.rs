@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::{PostgresStore, PostgresUrl};
 use crate::error::Result;
-use crate::store::{Inspection, OpenOptions, RaceStore, StoreLocation};
+use crate::store::{Inspection, OpenOptions, Opened, RaceStore, StoreLocation};
 
 impl StoreLocation for PostgresUrl {
     fn backend(&self) -> &'static str {
@@ -12,13 +12,23 @@ impl StoreLocation for PostgresUrl {
     }
 
     fn open(&self, options: &OpenOptions) -> Result<Box<dyn RaceStore>> {
+        self.open_reporting(options).map(|opened| opened.store)
+    }
+
+    /// Created when the schema had none of racestore's migrations (its tables were made now).
+    fn open_reporting(&self, options: &OpenOptions) -> Result<Opened> {
         if options.read_only {
             return Err(crate::Error::Unsupported {
                 url: self.to_string(),
                 message: "mode=ro is for json: and sqlite: stores; a PostgreSQL role without write grants reads a schema read-only".into(),
             });
         }
-        Ok(Box::new(PostgresStore::open(self, options.durability)?))
+        let store = PostgresStore::open(self, options.durability)?;
+        let created = store.created;
+        Ok(Opened {
+            store: Box::new(store),
+            created,
+        })
     }
 
     /// A server's schema is there when racestore can reach it; it is created on first open.

@@ -91,6 +91,8 @@ pub struct PostgresStore {
     url: PostgresUrl,
     durability: Durability,
     pool: Pool,
+    /// Whether opening found the schema without racestore's tables and created them.
+    created: bool,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -125,7 +127,7 @@ impl PostgresStore {
         if let Some(sql) = setup {
             first.batch_execute(sql).map_err(|e| fail(e.into()))?;
         }
-        migrate(&mut first, url).map_err(fail)?;
+        let created = migrate(&mut first, url).map_err(fail)?;
         let connect = Box::new(move || {
             let mut client = config.connect(tls.clone()).map_err(PgError::Connect)?;
             if let Some(sql) = setup {
@@ -137,6 +139,7 @@ impl PostgresStore {
             pool: Pool::new(connect, url.pool_size(), first),
             url: url.clone(),
             durability,
+            created,
         })
     }
 
@@ -745,8 +748,9 @@ fn durability_setup(client: &mut Client, durability: Durability) -> PgResult<Opt
 
 /// Creates the schema if missing and applies every migration it has not had, in version order,
 /// all in one transaction holding an advisory lock on the schema: two processes opening a fresh
-/// database at once apply each migration exactly once, and a failure changes nothing.
-fn migrate(client: &mut Client, url: &PostgresUrl) -> PgResult<()> {
+/// database at once apply each migration exactly once, and a failure changes nothing. Returns
+/// whether the schema had none of racestore's migrations before (a new store).
+fn migrate(client: &mut Client, url: &PostgresUrl) -> PgResult<bool> {
     let schema = url.schema();
     let mut tx = client.transaction()?;
     tx.execute(
@@ -801,7 +805,7 @@ fn migrate(client: &mut Client, url: &PostgresUrl) -> PgResult<()> {
             "the schema has a migration newer than this racestore knows; a newer racestore wrote it"
         );
     }
-    Ok(())
+    Ok(applied.is_empty())
 }
 
 /// Checks that every racestore table that exists in the schema has the columns racestore reads,

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::SqliteStore;
 use crate::error::Result;
-use crate::store::{Inspection, OpenOptions, RaceStore, StoreLocation};
+use crate::store::{Inspection, OpenOptions, Opened, RaceStore, StoreLocation};
 
 /// A SQLite database file, as a store URL names it (`sqlite:FILE`, or a path ending `.db`,
 /// `.sqlite` or `.sqlite3`).
@@ -38,6 +38,16 @@ impl StoreLocation for SqliteLocation {
 
     fn open(&self, options: &OpenOptions) -> Result<Box<dyn RaceStore>> {
         Ok(Box::new(SqliteStore::open_with(&self.path, options)?))
+    }
+
+    /// Created when the file held no table (a missing or empty file).
+    fn open_reporting(&self, options: &OpenOptions) -> Result<Opened> {
+        let store = SqliteStore::open_with(&self.path, options)?;
+        let created = store.created;
+        Ok(Opened {
+            store: Box::new(store),
+            created,
+        })
     }
 
     fn exists(&self) -> bool {

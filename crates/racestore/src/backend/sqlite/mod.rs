@@ -78,6 +78,8 @@ pub struct SqliteStore {
     /// Opened with `mode=ro`: every write is refused.
     read_only: bool,
     busy_timeout: Duration,
+    /// Whether opening found a database without any table and made it a new store.
+    created: bool,
     /// `None` once [`RaceStore::close`] has run.
     conn: Mutex<Option<Connection>>,
 }
@@ -120,14 +122,7 @@ impl SqliteStore {
     fn open_with_timeout(path: &Path, options: OpenOptions, busy_timeout: Duration) -> Result<SqliteStore> {
         let durability = options.durability;
         if (options.read_only || !options.create) && !path.is_file() {
-            return Err(Error::io(
-                "opening",
-                path,
-                std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "there is no store here (a store is created only by a command that writes)",
-                ),
-            ));
+            return Err(no_store_here(path));
         }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
             return Err(Error::io(
@@ -157,32 +152,38 @@ impl SqliteStore {
                 durability,
                 read_only: true,
                 busy_timeout,
+                created: false,
                 conn: Mutex::new(Some(conn)),
             });
+        }
+        // A file without any table is no store yet: only an open that may create one makes it one.
+        if !options.create && check_schema(&conn, path).map_err(fail)? {
+            return Err(no_store_here(path));
         }
         // Every step is idempotent, and a failed migration rolls back, so a busy database is
         // simply tried again: switching a fresh file to WAL while other connections open it too
         // can fail at once with SQLITE_BUSY (SQLite's deadlock avoidance skips the busy handler).
         let deadline = Instant::now() + busy_timeout;
         let mut pause = Duration::from_millis(1);
-        loop {
+        let created = loop {
             match set_up(&mut conn, path, durability) {
                 Err(SqlError::Sqlite(e)) if error::is_busy(&e) && Instant::now() < deadline => {
                     tracing::debug!(path = %path.display(), error = %e, "database busy while opening; retrying");
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(50));
                 }
-                result => {
-                    result.map_err(fail)?;
-                    break;
-                }
+                result => break result.map_err(fail)?,
             }
+        };
+        if created {
+            tracing::info!(path = %path.display(), "created a new SQLite store");
         }
         Ok(SqliteStore {
             path: path.to_owned(),
             durability,
             read_only: false,
             busy_timeout,
+            created,
             conn: Mutex::new(Some(conn)),
         })
     }
@@ -538,12 +539,27 @@ impl RaceStore for SqliteStore {
 }
 
 /// Readies a newly opened connection: checks the schema, sets the PRAGMAs, migrates.
-fn set_up(conn: &mut Connection, path: &Path, durability: Durability) -> SqlResult<()> {
+/// Opening without creating found no store at `path`.
+fn no_store_here(path: &Path) -> Error {
+    Error::io(
+        "opening",
+        path,
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "there is no store here (a store is created only by a command that writes)",
+        ),
+    )
+}
+
+/// Makes the database a racestore store: checks it, configures the connection and migrates it;
+/// returns whether it held no table before (a new store).
+fn set_up(conn: &mut Connection, path: &Path, durability: Durability) -> SqlResult<bool> {
     // Checked before anything is written, so a database that is not one racestore can use is
     // left exactly as it was.
-    check_schema(conn, path)?;
+    let empty = check_schema(conn, path)?;
     configure(conn, durability)?;
-    migrate(conn, path)
+    migrate(conn, path)?;
+    Ok(empty)
 }
 
 /// Sets the connection's PRAGMAs: WAL journaling, no foreign-key enforcement, and the
@@ -634,8 +650,9 @@ fn applied_migrations(conn: &Connection) -> SqlResult<BTreeSet<i64>> {
 
 /// Checks that every table that exists has the columns racestore reads, so a database with
 /// other tables of the same names fails at open with a clear message, not at the first read.
-/// Tables that do not exist yet are left to the migrations.
-fn check_schema(conn: &Connection, path: &Path) -> SqlResult<()> {
+/// Tables that do not exist yet are left to the migrations. Returns whether the database holds
+/// no table at all.
+fn check_schema(conn: &Connection, path: &Path) -> SqlResult<bool> {
     // A database of something else: tables, and none of them racestore's or the original's.
     let tables: Vec<String> = conn
         .prepare(
@@ -687,7 +704,7 @@ fn check_schema(conn: &Connection, path: &Path) -> SqlResult<()> {
             .into());
         }
     }
-    Ok(())
+    Ok(tables.is_empty())
 }
 
 /// The highest id `collection`'s table has given: AUTOINCREMENT remembers it in
