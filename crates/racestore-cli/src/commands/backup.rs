@@ -51,7 +51,10 @@ pub(crate) fn run(url: &str, args: &BackupArgs) -> anyhow::Result<()> {
 
     // The proof: the snapshot opens as a store, and this is what it holds.
     let spinner = Progress::spinner("reading the snapshot back");
-    let snapshot = racestore::open(&snapshot_url)
+    // Read-only: reading it back writes nothing beside it (no -wal or -shm file on a disk the
+    // backup may have filled).
+    let snapshot = StoreUrl::parse(&snapshot_url)
+        .and_then(|url| url.open_for_reading())
         .with_context(|| format!("the backup at {} does not open as a store", args.to.display()))?;
     let fingerprint = transfer::fingerprint(snapshot.as_ref())
         .with_context(|| format!("reading the backup at {} back", args.to.display()))?;

@@ -9,6 +9,7 @@ mod check;
 mod cli;
 mod entries;
 mod export;
+mod filesystems;
 mod import;
 mod import_csv;
 mod import_ergast;

@@ -53,6 +53,46 @@ impl SqlError {
     }
 }
 
+/// The public error for `VACUUM INTO` failing to back the database at `source` up to
+/// `destination`: SQLite's message names no file, so this names the one the failure is about.
+/// A full disk, a file that cannot be created or written, an I/O error: the backup being written
+/// (the source is only read). A busy, damaged or unreadable database: the source.
+pub(super) fn backup_error(
+    err: rusqlite::Error,
+    source: &Path,
+    destination: &Path,
+    busy_timeout: Duration,
+) -> Error {
+    let writing = matches!(
+        err.sqlite_error_code(),
+        Some(
+            ErrorCode::DiskFull
+                | ErrorCode::CannotOpen
+                | ErrorCode::PermissionDenied
+                | ErrorCode::ReadOnly
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::TooBig
+        )
+    );
+    let message = if writing {
+        format!(
+            "writing the backup: {}",
+            describe(&err, destination, busy_timeout)
+        )
+    } else {
+        format!(
+            "reading the store to back it up: {}",
+            describe(&err, source, busy_timeout)
+        )
+    };
+    Error::Backend {
+        backend: "sqlite",
+        message,
+        retryable: is_busy(&err),
+        engine: Some(Box::new(err)),
+    }
+}
+
 /// Whether SQLite gave up because another connection held a lock.
 pub(super) fn is_busy(err: &rusqlite::Error) -> bool {
     matches!(
@@ -122,6 +162,37 @@ mod tests {
         );
         assert!(
             text.contains("/r/race.db") && text.contains("busy") && text.contains("10 s"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_backup_error_names_the_file_it_is_about() {
+        let sqlite = |code| rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None);
+        let (source, destination) = (Path::new("/data/race.db"), Path::new("/full/backup.db"));
+        let full = backup_error(
+            sqlite(rusqlite::ffi::SQLITE_FULL),
+            source,
+            destination,
+            Duration::ZERO,
+        );
+        let text = full.to_string();
+        assert!(
+            text.starts_with("sqlite: writing the backup: /full/backup.db: the disk is full (")
+                && !text.contains("race.db"),
+            "{text}"
+        );
+        let busy = backup_error(
+            sqlite(rusqlite::ffi::SQLITE_BUSY),
+            source,
+            destination,
+            Duration::ZERO,
+        );
+        let text = busy.to_string();
+        assert!(
+            text.contains("reading the store to back it up: /data/race.db: the database is busy")
+                && !text.contains("backup.db")
+                && busy.is_retryable(),
             "{text}"
         );
     }

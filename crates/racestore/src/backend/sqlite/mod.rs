@@ -134,16 +134,30 @@ impl SqliteStore {
                 ),
             ));
         }
+        if !options.read_only && on_read_only_filesystem(path) {
+            return Err(Error::io(
+                "opening for writing",
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::ReadOnlyFilesystem,
+                    "the store is on a read-only filesystem, so nothing can be saved or deleted there; \
+                     read it with ?mode=ro (the commands that only read open it so)",
+                ),
+            ));
+        }
         let fail = |e: SqlError| e.into_error(path, busy_timeout);
-        // No SQLITE_OPEN_URI: the path is a file name, even if it starts with `file:`.
-        let flags = if options.read_only {
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        let mut conn = if options.read_only {
+            open_read_only(path)
         } else {
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        };
-        let mut conn = Connection::open_with_flags(path, flags).map_err(|e| fail(e.into()))?;
+            // No SQLITE_OPEN_URI: the path is a file name, even if it starts with `file:`.
+            Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        }
+        .map_err(|e| fail(e.into()))?;
         conn.busy_timeout(busy_timeout).map_err(|e| fail(e.into()))?;
         if options.read_only {
             check_schema(&conn, path).map_err(fail)?;
@@ -406,36 +420,25 @@ impl RaceStore for SqliteStore {
         let _ = std::fs::remove_file(&partial);
         let target = partial.to_string_lossy().into_owned();
         // VACUUM INTO reads one consistent snapshot: other connections and processes keep writing.
-        let written = self
-            .with_conn(|conn| Ok(conn.execute("VACUUM INTO ?1", [target])?))
-            .map_err(|e| match e {
-                // The engine's message names no file: say it was the backup being written.
-                Error::Backend {
-                    backend,
-                    message,
-                    retryable,
-                    engine,
-                } => Error::Backend {
-                    backend,
-                    message: format!("writing the backup {}: {message}", destination.display()),
-                    retryable,
-                    engine,
-                },
-                other => other,
-            })
-            .and_then(|_| {
-                std::fs::File::open(&partial)
-                    .and_then(|f| f.sync_all())
-                    .map_err(|e| Error::io("syncing", &partial, e))?;
-                std::fs::rename(&partial, destination).map_err(|e| Error::io("renaming", &partial, e))?;
-                let parent = destination
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."));
-                std::fs::File::open(parent)
-                    .and_then(|d| d.sync_all())
-                    .map_err(|e| Error::io("syncing directory", parent, e))
-            });
+        let vacuumed = {
+            let mut guard = self.lock();
+            let conn = guard.as_mut().ok_or(Error::Closed)?;
+            conn.execute("VACUUM INTO ?1", [target])
+                .map_err(|e| error::backup_error(e, &self.path, destination, self.busy_timeout))
+        };
+        let written = vacuumed.and_then(|_| {
+            std::fs::File::open(&partial)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Error::io("syncing", &partial, e))?;
+            std::fs::rename(&partial, destination).map_err(|e| Error::io("renaming", &partial, e))?;
+            let parent = destination
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            std::fs::File::open(parent)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| Error::io("syncing directory", parent, e))
+        });
         if written.is_err() {
             let _ = std::fs::remove_file(&partial);
         }
@@ -539,6 +542,54 @@ impl RaceStore for SqliteStore {
 }
 
 /// Readies a newly opened connection: checks the schema, sets the PRAGMAs, migrates.
+/// A read-only connection to the database at `path`, which works on a read-only filesystem too.
+///
+/// A WAL database is read through its `-shm` index file, which SQLite creates beside it when
+/// missing (a cleanly closed store has none); on a read-only filesystem it cannot, and a plain
+/// read-only open fails. There, with no `-wal` file either, the database file holds every
+/// committed write and nothing can change it through this filesystem, so it is opened
+/// `immutable`: read without the index or locks. A `-wal` file left there (a writer that
+/// crashed before the filesystem became read-only) keeps the plain open, whose error says what
+/// is wrong, rather than reading without the commits it holds.
+fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if on_read_only_filesystem(path) && !Path::new(&wal).exists() {
+        tracing::debug!(path = %path.display(), "read-only filesystem: opening the database immutable");
+        return Connection::open_with_flags(immutable_uri(path), flags | OpenFlags::SQLITE_OPEN_URI);
+    }
+    // No SQLITE_OPEN_URI: the path is a file name, even if it starts with `file:`.
+    Connection::open_with_flags(path, flags)
+}
+
+/// Whether the file at `path` is on a filesystem mounted read-only: opening it for writing (which
+/// changes nothing by itself) fails with `EROFS`.
+fn on_read_only_filesystem(path: &Path) -> bool {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::ReadOnlyFilesystem)
+}
+
+/// The `file:` URI of `path` with `immutable=1`, every byte but unreserved ones and `/`
+/// percent-encoded (so `?`, `#` and `%` in a name stay part of it).
+fn immutable_uri(path: &Path) -> String {
+    use std::fmt::Write;
+    use std::os::unix::ffi::OsStrExt;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut uri = String::from("file:");
+    for &byte in absolute.as_os_str().as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            uri.push(char::from(byte));
+        } else {
+            let _ = write!(uri, "%{byte:02X}");
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
 /// Opening without creating found no store at `path`.
 fn no_store_here(path: &Path) -> Error {
     Error::io(
@@ -771,11 +822,7 @@ fn require_session(conn: &Connection, session_id: Id) -> SqlResult<()> {
 /// reports, as problems (none when the database is sound).
 pub(crate) fn integrity_check(path: &Path) -> Result<Vec<Problem>> {
     let busy = BUSY_TIMEOUT;
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| SqlError::from(e).into_error(path, busy))?;
+    let conn = open_read_only(path).map_err(|e| SqlError::from(e).into_error(path, busy))?;
     let mut stmt = conn
         .prepare("PRAGMA integrity_check")
         .map_err(|e| SqlError::from(e).into_error(path, busy))?;
