@@ -248,12 +248,38 @@ fn a_new_postgres_schema_is_announced_once_with_the_password_redacted() {
     let schema = format!("rs_cli_created_{}_{nanos}", std::process::id());
     let base = server.split_once('?').map_or(server.as_str(), |(b, _)| b);
     let pg = format!("{}?schema={schema}&connect_timeout=5", with_password(base));
+    // Commands that read or need a session make no store: each fails, naming the schema.
+    let mut refused = Vec::new();
+    for args in [
+        vec!["sessions"],
+        vec!["delete", "1"],
+        vec!["analyze", "1", "--save"],
+    ] {
+        refused.push((args.clone(), run(racestore().args(&args).args(["--store", &pg]))));
+    }
+    let schema_made = |server: &str| {
+        postgres::Client::connect(server, postgres::NoTls)
+            .unwrap()
+            .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])
+            .unwrap()
+            .is_some()
+    };
+    let made_by_refused = schema_made(&server);
     let demo = |pg: &str| run(racestore().args(["demo", "--drivers", "2", "--laps", "3", "--store", pg]));
     let first = demo(&pg);
     let second = demo(&pg);
     if let Ok(mut client) = postgres::Client::connect(&server, postgres::NoTls) {
         let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
     }
+    for (args, output) in &refused {
+        let err = stderr(output);
+        assert!(!output.status.success(), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("there is no store in schema {schema}")) && !err.contains(SECRET),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!made_by_refused, "a command that failed made the schema");
     assert!(first.status.success(), "{}", stderr(&first));
     let said = stderr(&first);
     assert_eq!(said.lines().count(), 1, "{said}");

@@ -23,7 +23,7 @@ impl StoreLocation for PostgresUrl {
                 message: "mode=ro is for json: and sqlite: stores; a PostgreSQL role without write grants reads a schema read-only".into(),
             });
         }
-        let store = PostgresStore::open(self, options.durability)?;
+        let store = PostgresStore::open_with(self, options.durability, options.create)?;
         let created = store.created;
         Ok(Opened {
             store: Box::new(store),

@@ -116,6 +116,16 @@ impl PostgresStore {
     /// only once its commit is flushed to the server's disk; with [`Durability::Process`] the
     /// server's setting is kept (any committed transaction survives racestore crashing).
     pub fn open(url: &PostgresUrl, durability: Durability) -> Result<PostgresStore> {
+        Self::open_with(url, durability, true)
+    }
+
+    /// [`open`](Self::open); without `create`, a schema without racestore's tables is an error
+    /// and is left as it was (a schema that did not exist is not created).
+    pub(super) fn open_with(
+        url: &PostgresUrl,
+        durability: Durability,
+        create: bool,
+    ) -> Result<PostgresStore> {
         let fail = |e: PgError| e.into_error(url);
         let tls = tls::connector(url.tls())
             .map_err(|message| Error::backend("postgres", format!("{url}: {message}")))?;
@@ -127,7 +137,7 @@ impl PostgresStore {
         if let Some(sql) = setup {
             first.batch_execute(sql).map_err(|e| fail(e.into()))?;
         }
-        let created = migrate(&mut first, url).map_err(fail)?;
+        let created = migrate(&mut first, url, create).map_err(fail)?;
         let connect = Box::new(move || {
             let mut client = config.connect(tls.clone()).map_err(PgError::Connect)?;
             if let Some(sql) = setup {
@@ -749,8 +759,9 @@ fn durability_setup(client: &mut Client, durability: Durability) -> PgResult<Opt
 /// Creates the schema if missing and applies every migration it has not had, in version order,
 /// all in one transaction holding an advisory lock on the schema: two processes opening a fresh
 /// database at once apply each migration exactly once, and a failure changes nothing. Returns
-/// whether the schema had none of racestore's migrations before (a new store).
-fn migrate(client: &mut Client, url: &PostgresUrl) -> PgResult<bool> {
+/// whether the schema had none of racestore's migrations before (a new store). Without `create`
+/// such a schema is an error, and the transaction rolls back whatever it made.
+fn migrate(client: &mut Client, url: &PostgresUrl, create: bool) -> PgResult<bool> {
     let schema = url.schema();
     let mut tx = client.transaction()?;
     tx.execute(
@@ -773,6 +784,16 @@ fn migrate(client: &mut Client, url: &PostgresUrl) -> PgResult<bool> {
         .iter()
         .map(|row| row.try_get::<_, i64>(0))
         .collect::<std::result::Result<BTreeSet<i64>, _>>()?;
+    if applied.is_empty() && !create {
+        return Err(Error::backend(
+            "postgres",
+            format!(
+                "{url}: there is no store in schema {schema} (a store is created only by a command that writes); \
+                 nothing was changed"
+            ),
+        )
+        .into());
+    }
     let mut done = Vec::new();
     for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
         tx.batch_execute(migration.sql).map_err(|e| {
