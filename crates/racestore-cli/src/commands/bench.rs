@@ -307,17 +307,17 @@ fn write_text(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
         }
         writeln!(
             out,
-            "  {} {} = {:.2}x {}'s ({} is better)",
+            "  {} {} = {}x {}'s ({} is better)",
             r.backend,
             r.label,
-            r.ratio,
+            ratio(r.ratio),
             r.versus,
             if r.higher_is_better { "higher" } else { "lower" }
         )?;
     }
 
     for (name, m) in report.measured() {
-        let (Some(read), Some(ratio)) = (&m.read_files, m.open_over_read_files()) else {
+        let (Some(read), Some(open_over_read)) = (&m.read_files, m.open_over_read_files()) else {
             continue;
         };
         writeln!(out)?;
@@ -329,7 +329,8 @@ fn write_text(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
         };
         writeln!(
             out,
-            "  {name} open time{deleted} = {ratio:.2}x reading its {} data files ({:.1} MiB) once (lower is better)",
+            "  {name} open time{deleted} = {}x reading its {} data files ({:.1} MiB) once (lower is better)",
+            ratio(open_over_read),
             read.files,
             read.bytes as f64 / MIB
         )?;
@@ -412,4 +413,30 @@ fn write_text(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
 /// Bytes as MiB with one decimal, or `n/a`.
 fn mib(bytes: Option<u64>) -> String {
     bytes.map_or_else(|| "n/a".to_owned(), |b| format!("{:.1}", b as f64 / MIB))
+}
+
+/// A ratio with two decimals, or two significant digits below 0.1 (`0.0035`), so that one far
+/// below the other does not read as `0.00`.
+fn ratio(r: f64) -> String {
+    if r >= 0.1 || r <= 0.0 {
+        format!("{r:.2}")
+    } else {
+        let decimals = (1 - r.log10().floor() as i64) as usize;
+        format!("{r:.decimals$}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ratio;
+
+    #[test]
+    fn small_ratios_keep_two_significant_digits() {
+        assert_eq!(ratio(5212.3), "5212.30");
+        assert_eq!(ratio(0.37), "0.37");
+        assert_eq!(ratio(0.1), "0.10");
+        assert_eq!(ratio(0.0035), "0.0035");
+        assert_eq!(ratio(0.04), "0.040");
+        assert_eq!(ratio(0.000_123_4), "0.00012");
+    }
 }
