@@ -1,5 +1,6 @@
-//! Tests that need a second process: the JSON directory's writer lock, kill -9 mid-save, and
-//! several processes writing one SQLite file or one PostgreSQL schema.
+//! Tests that need a second process: several processes writing and reading one JSON directory
+//! (with a writer killed part-way), kill -9 mid-save, and several processes writing one SQLite
+//! file or one PostgreSQL schema.
 //!
 //! This file has its own `main` (`harness = false`): the test binary runs the scenarios, and
 //! re-runs itself as the child process of each (`RACESTORE_TEST_ROLE` picks the child's part).
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 use racestore::{
-    Durability, Error, Id, JsonStore, LapQuery, NewLap, NewSession, RaceStore, RaceStoreExt, SqliteStore,
+    Durability, Id, JsonStore, LapQuery, NewLap, NewSession, RaceStore, RaceStoreExt, SqliteStore,
 };
 
 const ROLE: &str = "RACESTORE_TEST_ROLE";
@@ -28,8 +29,10 @@ fn main() {
             .expect("child gets the store's directory or URL");
         let dir = PathBuf::from(&arg);
         match role.as_str() {
-            "hold-lock" => hold_lock(&dir),
             "writer" => writer(&dir),
+            "json-saver" => json_saver(&dir),
+            "json-reader" => json_reader(&dir, false),
+            "json-ro-reader" => json_reader(&dir, true),
             "sqlite-writer" => sqlite_writer(&dir),
             "postgres-writer" => postgres_writer(&arg),
             "import" => crash_child_import(&dir),
@@ -40,10 +43,14 @@ fn main() {
         }
         return;
     }
-    let scenarios: [(&str, fn()); 6] = [
+    let scenarios: [(&str, fn()); 7] = [
         (
-            "a_second_process_is_refused_the_json_directory_with_the_holder_named",
-            second_process_is_refused,
+            "four_writer_processes_and_two_readers_share_one_json_directory_exactly",
+            four_writers_two_readers_share_json,
+        ),
+        (
+            "a_json_writer_process_killed_mid_run_loses_nothing_acknowledged_and_the_others_go_on",
+            json_writer_killed_mid_run,
         ),
         (
             "kill_9_mid_save_loses_no_acknowledged_record_and_every_file_parses",
@@ -101,16 +108,6 @@ fn spawn(role: &str, dir: &Path) -> Child {
         .expect("spawn child test process")
 }
 
-/// Child: holds the store open until its stdin closes.
-fn hold_lock(dir: &Path) {
-    let store = JsonStore::open(dir, Durability::Process).unwrap();
-    store.create_session(&NewSession::new("Barber")).unwrap();
-    println!("ready");
-    let mut line = String::new();
-    let _ = std::io::stdin().read_line(&mut line);
-    store.close().unwrap();
-}
-
 /// Child: saves laps forever (single saves and batches), printing each acknowledged id.
 fn writer(dir: &Path) {
     let store = JsonStore::open(dir, Durability::Process).unwrap();
@@ -143,32 +140,265 @@ fn lap(session: Id, n: i64) -> NewLap {
     NewLap::new(session, DRIVER, n, 90.0 + (n % 100) as f64 / 10.0).position(1 + n % 20)
 }
 
-fn second_process_is_refused() {
+/// How many single saves each writer process makes in the multi-process JSON tests.
+const SAVES_PER_WRITER: i64 = 10_000;
+
+/// The lap time a multi-process test's lap `n` has: readers check every lap they see by it.
+fn shared_lap_time(n: i64) -> f64 {
+    80.0 + (n % 997) as f64 / 64.0
+}
+
+/// Child: makes `SAVES_PER_WRITER` single saves into session 1 as driver `writer-K` (K from
+/// `RACESTORE_TEST_WRITER`), printing each acknowledged id, then `done`.
+fn json_saver(dir: &Path) {
+    let writer = std::env::var("RACESTORE_TEST_WRITER").unwrap();
+    let driver = format!("writer-{writer}");
+    let store = JsonStore::open(dir, Durability::Process).unwrap();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready").unwrap();
+    for n in 0..SAVES_PER_WRITER {
+        let id = store
+            .save_lap_data(&NewLap::new(1, &driver, n, shared_lap_time(n)))
+            .unwrap();
+        writeln!(out, "ack {id}").unwrap();
+    }
+    writeln!(out, "done").unwrap();
+}
+
+/// Child: reads every lap over and over until its stdin closes, checking each read: ids
+/// ascending and unique, every lap whole, never fewer laps than the read before. Prints how
+/// many reads it made and the most laps it saw.
+fn json_reader(dir: &Path, read_only: bool) {
+    let store: Box<dyn RaceStore> = if read_only {
+        racestore::open(&format!("json:{}?mode=ro", dir.display())).unwrap()
+    } else {
+        Box::new(JsonStore::open(dir, Durability::Process).unwrap())
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+            stop.store(true, Ordering::SeqCst);
+        });
+    }
+    println!("ready");
+    let (mut reads, mut most) = (0u64, 0usize);
+    while !stop.load(Ordering::SeqCst) {
+        let laps = store.get_laps(&LapQuery::all()).unwrap();
+        assert!(
+            laps.len() >= most,
+            "a read saw {} laps after one saw {most}",
+            laps.len()
+        );
+        assert!(
+            laps.windows(2).all(|w| w[0].id < w[1].id),
+            "ids ascend, each once"
+        );
+        for lap in &laps {
+            assert!(
+                lap.driver_id.starts_with("writer-")
+                    && lap.lap_time == shared_lap_time(lap.lap_number)
+                    && lap.session_id == 1,
+                "a lap not as saved: {lap:?}"
+            );
+        }
+        most = laps.len();
+        reads += 1;
+    }
+    println!("reads {reads} most {most}");
+}
+
+/// A child process and the lines it printed, read on a thread of their own.
+struct Watched {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watched {
+    fn start(role: &str, dir: &Path, env: &[(&str, String)]) -> Watched {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command
+            .arg(dir)
+            .env(ROLE, role)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("spawn child test process");
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let reader = {
+            let lines = Arc::clone(&lines);
+            std::thread::spawn(move || {
+                for line in stdout.lines() {
+                    let Ok(line) = line else { break };
+                    lines.lock().unwrap().push(line);
+                }
+            })
+        };
+        Watched {
+            child,
+            lines,
+            reader: Some(reader),
+        }
+    }
+
+    /// The ids the child acknowledged so far.
+    fn acknowledged(&self) -> Vec<Id> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l.strip_prefix("ack "))
+            .map(|id| id.parse().unwrap())
+            .collect()
+    }
+
+    fn printed(&self, wanted: &str) -> bool {
+        self.lines.lock().unwrap().iter().any(|l| l.starts_with(wanted))
+    }
+
+    /// Waits for the child to exit (after closing its stdin), asserting it succeeded.
+    fn finish(mut self, what: &str) -> Vec<String> {
+        drop(self.child.stdin.take());
+        let status = self.child.wait().unwrap();
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        assert!(status.success(), "{what} failed: {status}");
+        let lines = self.lines.lock().unwrap().clone();
+        lines
+    }
+}
+
+/// Makes a JSON store with session 1 and nothing else.
+fn store_with_one_session(dir: &Path) {
+    let store = JsonStore::open(dir, Durability::Process).unwrap();
+    store
+        .create_session(&NewSession::new("Barber Motorsports Park"))
+        .unwrap();
+    store.close().unwrap();
+}
+
+/// Runs four saver processes and two readers (one read-only) on one directory, killing the
+/// first saver once it acknowledged `kill_after` saves if given; checks what the store holds.
+fn writers_and_readers_on_json(kill_after: Option<usize>) {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("storage");
-    let mut child = spawn("hold-lock", &dir);
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "ready");
-
-    match JsonStore::open(&dir, Durability::Process) {
-        Err(Error::Locked { path, holder }) => {
-            assert_eq!(path, dir);
+    store_with_one_session(&dir);
+    let readers = [
+        Watched::start("json-ro-reader", &dir, &[]),
+        Watched::start("json-reader", &dir, &[]),
+    ];
+    let mut savers: Vec<Watched> = (0..4)
+        .map(|k| Watched::start("json-saver", &dir, &[("RACESTORE_TEST_WRITER", k.to_string())]))
+        .collect();
+    let started = Instant::now();
+    let mut killed_acks: Option<Vec<Id>> = None;
+    if let Some(after) = kill_after {
+        while savers[0].acknowledged().len() < after {
             assert!(
-                holder.contains(&format!("process {}", child.id())),
-                "holder: {holder}"
+                !savers[0].printed("done"),
+                "the saver finished before it could be killed"
             );
-            let message = Error::Locked { path, holder }.to_string();
-            assert!(message.contains(&dir.display().to_string()), "{message}");
+            assert!(started.elapsed() < Duration::from_secs(600), "savers stalled");
+            std::thread::sleep(Duration::from_millis(2));
         }
-        other => panic!("expected Locked, got {other:?}"),
+        let mut victim = savers.remove(0);
+        victim.child.kill().unwrap(); // SIGKILL, mid-run
+        victim.child.wait().unwrap();
+        if let Some(reader) = victim.reader.take() {
+            reader.join().unwrap();
+        }
+        killed_acks = Some(victim.acknowledged());
     }
-    // Refused means untouched: the holder's session is still the only one.
-    drop(child.stdin.take());
-    assert!(child.wait().unwrap().success());
-    let store = JsonStore::open(&dir, Durability::Process).expect("free once the holder closed it");
-    assert_eq!(store.counts().unwrap().sessions(), 1);
+    let mut acknowledged: Vec<(String, Vec<Id>)> = Vec::new();
+    for (k, saver) in savers.into_iter().enumerate() {
+        let lines = saver.finish("a saver");
+        assert_eq!(lines.last().map(String::as_str), Some("done"));
+        let acks: Vec<Id> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("ack "))
+            .map(|id| id.parse().unwrap())
+            .collect();
+        let k = if kill_after.is_some() { k + 1 } else { k };
+        acknowledged.push((format!("writer-{k}"), acks));
+    }
+    for reader in readers {
+        let lines = reader.finish("a reader");
+        let report = lines.last().cloned().unwrap_or_default();
+        println!("  reader: {report}");
+        assert!(report.starts_with("reads "), "{report}");
+    }
+    let elapsed = started.elapsed();
+
+    let store = JsonStore::open(&dir, Durability::Process).unwrap();
+    let laps = store.get_laps(&LapQuery::all()).unwrap();
+    let ids: Vec<Id> = laps.iter().map(|l| l.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascend, each once");
+    let mut expected = 0;
+    for (driver, acks) in &acknowledged {
+        let theirs: Vec<Id> = laps
+            .iter()
+            .filter(|l| &l.driver_id == driver)
+            .map(|l| l.id)
+            .collect();
+        assert_eq!(
+            &theirs, acks,
+            "{driver}: exactly the laps it acknowledged, in order"
+        );
+        assert_eq!(acks.len() as i64, SAVES_PER_WRITER);
+        expected += acks.len();
+    }
+    if let Some(acks) = killed_acks {
+        let theirs: Vec<Id> = laps
+            .iter()
+            .filter(|l| l.driver_id == "writer-0")
+            .map(|l| l.id)
+            .collect();
+        let have: std::collections::BTreeSet<Id> = theirs.iter().copied().collect();
+        let lost: Vec<&Id> = acks.iter().filter(|id| !have.contains(id)).collect();
+        assert!(
+            lost.is_empty(),
+            "the killed saver's acknowledged laps {lost:?} were lost"
+        );
+        // At most the one save in flight when it died is there beyond what it acknowledged.
+        assert!(
+            theirs.len() <= acks.len() + 1,
+            "{} laps of the killed saver, {} acknowledged",
+            theirs.len(),
+            acks.len()
+        );
+        expected += theirs.len();
+        println!(
+            "  killed saver: {} acknowledged, {} stored",
+            acks.len(),
+            theirs.len()
+        );
+    }
+    assert_eq!(laps.len(), expected, "no lap lost or stored twice");
+    if kill_after.is_none() {
+        assert_eq!(laps.len(), 4 * SAVES_PER_WRITER as usize);
+        assert_eq!(ids, (1..=laps.len() as Id).collect::<Vec<_>>(), "no gaps");
+    }
+    println!(
+        "  {} laps from 4 saver processes beside 2 readers in {:.1} s",
+        laps.len(),
+        elapsed.as_secs_f64()
+    );
+}
+
+fn four_writers_two_readers_share_json() {
+    writers_and_readers_on_json(None);
+}
+
+fn json_writer_killed_mid_run() {
+    writers_and_readers_on_json(Some(2_500));
 }
 
 fn kill_9_loses_nothing() {

@@ -171,6 +171,87 @@ fn scan_records<T: Record>(
     }
 }
 
+/// Parses records another process appended: `appended` holds the file's bytes from `tail`
+/// (this process's tail) to its end, `after_record` says records precede `tail`, and
+/// `previous_id` is the last one's id. Spans and tail come back as file offsets. Anything but
+/// whole records ending in the closing `]` is an error: the caller then reads the file afresh.
+pub(super) fn scan_appended<T: Record>(
+    path: &Path,
+    appended: &[u8],
+    tail: u64,
+    after_record: bool,
+    previous_id: Option<Id>,
+) -> Result<Scanned<T>> {
+    let scanned = Scanned::<T> {
+        records: Vec::new(),
+        spans: Vec::new(),
+        tail: 0,
+        torn: None,
+        lenient: 0,
+    };
+    let mut scanned = scan_records(path, appended, scanned, after_record)?;
+    let ascending = match (previous_id, scanned.records.first()) {
+        (Some(previous), Some(first)) => first.id() > previous,
+        _ => true,
+    };
+    if scanned.torn.is_some() || !ascending {
+        return Err(Error::invalid(
+            "file",
+            format!(
+                "{} did not grow by whole records past byte {tail}",
+                path.display()
+            ),
+        ));
+    }
+    for span in &mut scanned.spans {
+        span.offset += tail;
+    }
+    scanned.tail += tail;
+    Ok(scanned)
+}
+
+/// Parses one record's bytes, read from `offset` of the file at `path`, as opening once did:
+/// strictly, or as Python's `json.dump` may have written it (see [`python_record`]). A record
+/// that does not parse is [`Error::CorruptFile`] naming the file and offset.
+pub(super) fn parse_record<T: Record>(path: &Path, offset: u64, bytes: &[u8]) -> Result<T> {
+    let error = match serde_json::from_slice::<T>(bytes) {
+        Ok(record) => return Ok(record),
+        Err(error) => error,
+    };
+    let deep = error.to_string().contains("recursion limit");
+    match python_record::<T>(bytes, deep) {
+        Some(Ok((record, len))) if len == bytes.len() => Ok(record),
+        _ => {
+            let at = offset_of(bytes, error.line(), error.column()).saturating_sub(1);
+            Err(corrupt_in_file(
+                path,
+                offset + at as u64,
+                format!("{} record: {error}", T::COLLECTION.file_name()),
+            ))
+        }
+    }
+}
+
+/// [`Error::CorruptFile`] at `offset` of the file at `path`, its line and column counted from
+/// the file (read up to there; an error is rare, so its cost does not matter).
+fn corrupt_in_file(path: &Path, offset: u64, message: String) -> Error {
+    let before = std::fs::read(path)
+        .map(|mut bytes| {
+            bytes.truncate(usize::try_from(offset).unwrap_or(usize::MAX));
+            bytes
+        })
+        .unwrap_or_default();
+    let line = before.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+    let column = (before.len() - before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)) as u64 + 1;
+    Error::CorruptFile {
+        path: path.to_owned(),
+        offset,
+        line,
+        column,
+        message,
+    }
+}
+
 /// [`scan`], on several threads when the file is large: the file is cut where one top-level
 /// record ends (`\n  },\n  {`, which only occurs between records in the original's format, as
 /// JSON strings cannot hold a raw newline) and the parts are parsed at once. The result is
@@ -727,6 +808,76 @@ impl ArrayFile {
         self.file
             .read_exact_at(out, span.offset)
             .map_err(|e| Error::io("reading", &self.path, e))
+    }
+
+    /// Reads and parses the records at `spans` (ascending offsets); records next to each other
+    /// in the file are read in one go.
+    pub(super) fn read_records<T: Record>(&self, spans: &[Span]) -> Result<Vec<T>> {
+        // Records closer than this are read together, the bytes between them skipped.
+        const GAP: u64 = 64;
+        if self.awaiting_sync() > 0 {
+            // Saves queued for a group commit are indexed already; their bytes must be in the
+            // file before they can be read from it.
+            self.flush_queued()?;
+        }
+        let mut records = Vec::with_capacity(spans.len());
+        let mut buffer = Vec::new();
+        let mut first = 0;
+        while first < spans.len() {
+            let start = spans[first].offset;
+            let mut last = first;
+            while last + 1 < spans.len()
+                && spans[last + 1].offset >= spans[last].offset + spans[last].len
+                && spans[last + 1].offset <= spans[last].offset + spans[last].len + GAP
+                && spans[last + 1].offset + spans[last + 1].len - start <= 16 << 20
+            {
+                last += 1;
+            }
+            let end = spans[last].offset + spans[last].len;
+            buffer.resize(usize::try_from(end - start).unwrap_or(usize::MAX), 0);
+            self.file
+                .read_exact_at(&mut buffer, start)
+                .map_err(|e| Error::io("reading", &self.path, e))?;
+            for span in &spans[first..=last] {
+                let at = (span.offset - start) as usize;
+                let bytes = &buffer[at..at + span.len as usize];
+                records.push(parse_record::<T>(&self.path, span.offset, bytes)?);
+            }
+            first = last + 1;
+        }
+        Ok(records)
+    }
+
+    /// The bytes other processes appended past this one's tail, when the file grew; `None`
+    /// when it did not change. An error when it shrank (it was cut, not appended to).
+    pub(super) fn read_appended(&self) -> Result<Option<Vec<u8>>> {
+        let len = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io("reading", &self.path, e))?
+            .len();
+        if len == self.len {
+            return Ok(None);
+        }
+        if len < self.len {
+            return Err(Error::invalid(
+                "file",
+                format!("{} was cut to {len} bytes", self.path.display()),
+            ));
+        }
+        let mut bytes = vec![0; usize::try_from(len - self.tail).unwrap_or(usize::MAX)];
+        self.file
+            .read_exact_at(&mut bytes, self.tail)
+            .map_err(|e| Error::io("reading", &self.path, e))?;
+        Ok(Some(bytes))
+    }
+
+    /// Takes in records another process appended: their spans, the new tail and how many
+    /// bytes follow the old tail now.
+    pub(super) fn extend_caught_up(&mut self, spans: Vec<Span>, tail: u64, appended: u64) {
+        self.len = self.tail + appended;
+        self.tail = tail;
+        self.spans.extend(spans);
     }
 
     /// Replaces the file with one holding only the records `keep` selects, copied byte for byte.

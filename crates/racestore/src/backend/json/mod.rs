@@ -2,13 +2,17 @@
 //!
 //! A directory holds one file per collection (`race_sessions.json`, `driver_metrics.json`,
 //! `lap_data.json`, `predictions.json`, `simulations.json`), each a pretty-printed JSON array
-//! exactly as the original wrote them, plus `racestore.lock` (one writer process),
+//! exactly as the original wrote them, plus `racestore.lock` and `racestore.changes` (how the
+//! processes sharing the directory take turns and hear of each other's saves),
 //! `racestore.meta.json` (id high-water marks) and `racestore.journal` (the multi-step write in
 //! progress). See `docs/storage-format.md`.
 //!
-//! Every record is also kept in memory, indexed by session, so reads never touch the files.
-//! Saves append in place (see `array_file.rs`); only a delete rewrites a file. Nothing here names
-//! a collection: each is a table of its record type, reached through the model's registry.
+//! Memory holds an index, not the records: per record its id, session and place in its file,
+//! per session its records. Opening checks each file's structure; a read parses the records
+//! it returns from the file. Saves append in place (see `array_file.rs`); only a delete
+//! rewrites a file. Several processes may open one directory: each write takes the directory's
+//! lock, first reading what others appended since (see `lock.rs`). Nothing here names a
+//! collection: each is a table of its record type, reached through the model's registry.
 
 mod array_file;
 mod format;
@@ -23,16 +27,17 @@ pub use fsio::{Fault, FaultInjector, FileOp};
 pub use location::JsonLocation;
 
 use std::any::Any;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use array_file::{scan, ArrayFile, Span};
 use fsio::Io;
 use group_commit::{GroupCommit, Ticket};
 use journal::{AppendSpan, Intent, Journal, Meta};
-use lock::DirLock;
+use lock::{Coordination, Staleness};
 
 use crate::error::{Error, Result};
 use crate::model::{
@@ -44,14 +49,21 @@ use crate::store::{Batch, Durability, OpenOptions, RaceStore, Repair, SavedIds, 
 /// How many records [`RaceStore::read_snapshot`] hands over at a time.
 const SNAPSHOT_PAGE: usize = 10_000;
 
+/// How many records a read without a session parses at a time.
+const READ_CHUNK: usize = 4_096;
+
 /// A store in a directory of JSON files (the default backend).
 ///
-/// Open it with [`crate::open`]`("json:DIR")` or [`JsonStore::open`]. One process at a time may
-/// have a directory open; a second gets [`Error::Locked`].
+/// Open it with [`crate::open`]`("json:DIR")` or [`JsonStore::open`]. Several stores, in one
+/// process or many, may have a directory open at once: each write waits its turn on the
+/// directory's lock, and each read first catches up with what the others saved.
 pub struct JsonStore {
     dir: PathBuf,
     /// Opened with `mode=ro`: every write is refused, nothing on disk changes.
     read_only: bool,
+    /// How it was opened, to read the directory afresh the same way.
+    options: OpenOptions,
+    coordination: Coordination,
     state: RwLock<Option<State>>,
     repairs: Vec<Repair>,
 }
@@ -67,24 +79,47 @@ struct State {
     io: Io,
     /// Set when a write or sync failed in a way that leaves the file's state unknown.
     poisoned: Option<String>,
-    /// The writer's lock; `None` in a read-only store, which holds no lock once open.
-    _lock: Option<DirLock>,
+    /// Per session, what its laps add up to, computed on first ask and kept up to date.
+    lap_stats: Mutex<HashMap<Id, LapStats>>,
+}
+
+/// What a session's laps add up to in its summary.
+#[derive(Debug, Default, Clone)]
+struct LapStats {
+    laps: u64,
+    drivers: HashSet<String>,
+    best_lap: Option<f64>,
+}
+
+impl LapStats {
+    fn add(&mut self, lap: &Lap) {
+        self.laps += 1;
+        if !self.drivers.contains(&lap.driver_id) {
+            self.drivers.insert(lap.driver_id.clone());
+        }
+        self.best_lap = Some(self.best_lap.map_or(lap.lap_time, |b| b.min(lap.lap_time)));
+    }
 }
 
 /// A save queued for a group commit, to wait on once the store's lock is released.
 type Durable = Option<(Arc<GroupCommit>, Ticket)>;
 
-/// One data file and its records, in id order, with an index by session.
+/// One data file and an index of its records: their ids and sessions, in file (id) order, and
+/// per session where its records are. The records themselves stay in the file.
 #[derive(Debug)]
 struct Table<T> {
     file: ArrayFile,
-    records: Vec<T>,
+    /// Each record's id, ascending.
+    ids: Vec<Id>,
+    /// Each record's session (children only: a session's is its id).
+    session_ids: Vec<Id>,
     by_session: HashMap<Id, Vec<u32>>,
     next_id: Id,
     /// A torn tail found on opening and not cut yet: the file ends past `file.tail()`.
     torn: Option<Repair>,
     /// The highest `session_id` a torn tail's bytes name, which proves that session existed.
     torn_session: Id,
+    records: PhantomData<fn() -> T>,
 }
 
 /// What the store does with a table whatever its record type.
@@ -109,6 +144,9 @@ trait AnyTable: std::fmt::Debug + Send + Sync {
     fn torn(&self) -> Option<&Repair>;
     /// Cuts the torn tail found on opening, if any, and closes the array there.
     fn cut_torn(&mut self, sync: bool) -> Result<Option<Repair>>;
+    /// Indexes the records other processes appended since this one last looked, and returns
+    /// the sessions they belong to. An error when the file did not just grow by whole records.
+    fn catch_up(&mut self) -> Result<Vec<Id>>;
     fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -127,34 +165,33 @@ impl<T: Record> AnyTable for Table<T> {
         self.next_id = next_id;
     }
     fn len(&self) -> usize {
-        self.records.len()
+        self.ids.len()
     }
     fn count_of_session(&self, session_id: Id) -> u64 {
-        if T::COLLECTION == Collection::Sessions {
-            u64::from(self.get(session_id).is_some())
-        } else {
+        if Self::indexed() {
             self.by_session.get(&session_id).map_or(0, |v| v.len() as u64)
+        } else {
+            u64::from(self.position(session_id).is_some())
         }
     }
     fn remove_session(&mut self, session_id: Id, sync: bool) -> Result<u64> {
-        if T::COLLECTION == Collection::Sessions {
-            return self.remove_where(|s| s.id() == session_id, sync);
-        }
-        if !self.by_session.contains_key(&session_id) {
+        if Self::indexed() && !self.by_session.contains_key(&session_id) {
             return Ok(0);
         }
-        self.remove_where(|record| record.session_id() == session_id, sync)
+        let keep: Vec<bool> = (0..self.ids.len())
+            .map(|i| self.session_of(i) != session_id)
+            .collect();
+        self.keep_only(&keep, sync)
     }
     fn forget_session(&mut self, session_id: Id) {
-        if T::COLLECTION == Collection::Sessions {
-            self.records.retain(|s| s.id() != session_id);
-        } else {
-            self.records.retain(|r| r.session_id() != session_id);
-        }
-        self.reindex();
+        let keep: Vec<bool> = (0..self.ids.len())
+            .map(|i| self.session_of(i) != session_id)
+            .collect();
+        self.file.spans = keep_flagged(std::mem::take(&mut self.file.spans), &keep);
+        self.forget_flagged(&keep);
     }
     fn last_id(&self) -> Id {
-        self.records.last().map_or(0, Record::id)
+        self.ids.last().copied().unwrap_or(0)
     }
     fn highest_session_named(&self) -> Id {
         let named = self.by_session.keys().copied().max().unwrap_or(0);
@@ -183,12 +220,38 @@ impl<T: Record> AnyTable for Table<T> {
         }
         Ok(Some(repair))
     }
+    fn catch_up(&mut self) -> Result<Vec<Id>> {
+        let Some(appended) = self.file.read_appended()? else {
+            return Ok(Vec::new());
+        };
+        let scanned = array_file::scan_appended::<T>(
+            &self.file.path,
+            &appended,
+            self.file.tail(),
+            !self.file.spans.is_empty(),
+            self.ids.last().copied(),
+        )?;
+        let sessions: BTreeSet<Id> = scanned.records.iter().map(Record::session_id).collect();
+        self.file
+            .extend_caught_up(scanned.spans, scanned.tail, appended.len() as u64);
+        self.index(&scanned.records);
+        Ok(sessions.into_iter().collect())
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
+}
+
+/// The items of `items` whose flag in `keep` is set.
+fn keep_flagged<X>(items: Vec<X>, keep: &[bool]) -> Vec<X> {
+    items
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(item, keep)| keep.then_some(item))
+        .collect()
 }
 
 impl std::fmt::Debug for JsonStore {
@@ -234,11 +297,11 @@ impl CollectionVisitor for OpenTable<'_> {
 impl JsonStore {
     /// Opens (creating if needed) the store in `dir`.
     ///
-    /// Takes the directory's lock, finishes or undoes a multi-step write a crash interrupted,
-    /// cuts torn tails (reported by [`RaceStore::repairs`]), and refuses a file damaged
-    /// anywhere else with [`Error::CorruptFile`], changing nothing in it. A data file missing
-    /// from a store that existed, or a torn session record other files prove was saved, is
-    /// [`Error::Damaged`]: see [`JsonStore::open_with`].
+    /// Finishes or undoes a multi-step write a crash interrupted, cuts torn tails (reported
+    /// by [`RaceStore::repairs`]), and refuses a file damaged anywhere else with
+    /// [`Error::CorruptFile`], changing nothing in it. A data file missing from a store that
+    /// existed, or a torn session record other files prove was saved, is [`Error::Damaged`]:
+    /// see [`JsonStore::open_with`].
     pub fn open(dir: impl AsRef<Path>, durability: Durability) -> Result<JsonStore> {
         Self::open_with_faults(dir, durability, None)
     }
@@ -259,13 +322,13 @@ impl JsonStore {
 
     /// Opens the store in `dir` as `options` say, file operations passed through `injector`.
     ///
-    /// Read-only ([`OpenOptions::read_only`]): creates, locks, repairs and writes nothing (an
-    /// interrupted batch or delete is undone or finished in memory only, a torn tail is left
-    /// on disk and not read), and refuses every write with [`Error::ReadOnly`]. A store another
-    /// process holds for writing is [`Error::Locked`] (reading beside a writer is not supported
-    /// yet). Otherwise it takes the directory's lock, finishes or undoes an interrupted write,
-    /// cuts torn tails and creates the directory (whose parent must exist) and its files if
-    /// missing.
+    /// Read-only ([`OpenOptions::read_only`]): creates, locks for writing, repairs and writes
+    /// nothing (an interrupted batch or delete is undone or finished in memory only, a torn
+    /// tail is left on disk and not read), and refuses every write with [`Error::ReadOnly`];
+    /// it works beside processes writing the store and sees their saves. Otherwise it
+    /// finishes or undoes an interrupted write, cuts torn tails and creates the directory
+    /// (whose parent must exist) and its files if missing. Opening waits while another process
+    /// is in the middle of a write.
     ///
     /// Never loses a record on its own: a data file missing from a store that existed is
     /// [`Error::Damaged`] naming it (unless [`OpenOptions::recreate_missing`]), and so is a
@@ -280,7 +343,6 @@ impl JsonStore {
         let io = Io::new(injector);
         let dir = dir.as_ref().to_owned();
         let read_only = options.read_only;
-        let sync = !read_only && options.durability == Durability::PowerLoss;
         if !dir.is_dir() {
             if read_only || !options.create {
                 return Err(Error::io(
@@ -295,128 +357,24 @@ impl JsonStore {
             std::fs::create_dir(&dir).map_err(|e| Error::io("creating the store directory", &dir, e))?;
             tracing::info!(dir = %dir.display(), "created a new JSON store");
         }
-        let lock = if read_only {
-            // Held while the files are read, so no writer starts meanwhile; released after.
-            DirLock::shared(&dir)?
+        let coordination = if read_only {
+            Coordination::for_reading(&dir)?
         } else {
-            Some(DirLock::acquire(&dir)?)
+            Coordination::for_writing(&dir)?
         };
-        let existed = dir.join(journal::META_FILE).exists()
-            || Collection::ALL.iter().any(|c| dir.join(c.file_name()).exists());
-        let mut meta = Meta::load(&dir)?;
-        let (journal, pending) = if read_only {
-            (None, Journal::read(&dir)?)
-        } else {
-            let (journal, pending) = Journal::open(&dir, io.clone())?;
-            (Some(journal), pending)
-        };
-        let mut repairs = Vec::new();
-        let appends = match &pending {
-            Some(intent) => intent.appends(),
-            None => Vec::new(),
-        };
-        // Files are appended to one after the other, each whole before the next starts, so the
-        // batch landed exactly when its last file holds whole records up to its end.
-        let landed = match appends.last() {
-            Some(last) => array_file::landed(&dir.join(&last.file), last)?,
-            None => true,
-        };
-        let mut tables = Vec::with_capacity(Collection::COUNT);
-        for collection in Collection::ALL {
-            let file = collection.file_name();
-            let pending = appends
-                .iter()
-                .find(|a| a.file == file)
-                .map(|a| (a.clone(), landed));
-            tables.push(collection.visit(OpenTable {
-                io: &io,
-                dir: &dir,
-                meta: &meta,
-                pending,
-                sync,
-                read_only,
-                existed,
-                recreate_missing: options.recreate_missing,
-                repairs: &mut repairs,
-            })?);
-        }
-        // A session id some record names was given, even if the session's own record is gone.
-        let sessions = Collection::Sessions.index();
-        let named = tables
-            .iter()
-            .map(|t| t.highest_session_named())
-            .max()
-            .unwrap_or(0);
-        let next_session = tables[sessions].next_id().max(named + 1);
-        tables[sessions].set_next_id(next_session);
-        if !read_only && !options.cut_proven_records {
-            refuse_cutting_proven_sessions(&tables)?;
-        }
-        if read_only {
-            for table in &tables {
-                if let Some(torn) = table.torn() {
-                    tracing::warn!("{} (left as it is: the store is open read-only)", torn);
-                }
-            }
-        } else {
-            for table in &mut tables {
-                repairs.extend(table.cut_torn(sync)?);
-                if sync {
-                    table.file_mut().enable_group_commit()?;
-                }
-            }
-        }
-        // A read-only store lets go of its shared lock once everything is in memory.
-        let lock = if read_only {
-            drop(lock);
-            None
-        } else {
-            lock
-        };
-        let mut state = State {
-            durability: options.durability,
-            tables,
-            meta: meta.clone(),
-            journal,
-            io,
-            poisoned: None,
-            _lock: lock,
-        };
-        if let Some(Intent::DeleteSession { session_id }) = pending {
-            if read_only {
-                for table in &mut state.tables {
-                    table.forget_session(session_id);
-                }
-            } else {
-                // The delete was acknowledged to nobody, but it may have half happened: finish it.
-                state.delete_session(&dir, session_id)?;
-                repairs.push(Repair {
-                    file: dir.join(journal::JOURNAL_FILE),
-                    offset: 0,
-                    removed_bytes: 0,
-                    detail: format!("finished deleting session {session_id}, which a crash interrupted"),
-                });
-            }
-        }
-        if let (Some(_), Some(journal)) = (&pending, &state.journal) {
-            journal.clear()?;
-        }
-        if !read_only {
-            // Every data file the store has, so that losing one later is known as damage.
-            let files: BTreeSet<String> = Collection::ALL.iter().map(|c| c.file_name()).collect();
-            if !files.is_subset(&state.meta.files) {
-                meta = state.meta.clone();
-                meta.files.extend(files);
-                meta.store(&state.io, &dir, sync)?;
-                state.meta = meta;
-            }
-        }
+        let (state, repairs) = coordination.while_opening(|| {
+            let (state, repairs) = load_state(&dir, options, io)?;
+            let rewrote = !repairs.is_empty();
+            Ok(((state, repairs), rewrote))
+        })?;
         for repair in &repairs {
             tracing::warn!("{repair}");
         }
         Ok(JsonStore {
             dir,
             read_only,
+            options: *options,
+            coordination,
             state: RwLock::new(Some(state)),
             repairs,
         })
@@ -430,19 +388,56 @@ impl JsonStore {
     /// How many single saves are queued for a group commit and not yet durable (power-loss mode;
     /// always 0 otherwise): for tests and diagnostics.
     pub fn saves_awaiting_sync(&self) -> u64 {
-        JsonStore::read(self, |state| {
-            Ok(state.tables.iter().map(|t| t.file().awaiting_sync()).sum())
+        let guard = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        guard.as_ref().map_or(0, |state| {
+            state.tables.iter().map(|t| t.file().awaiting_sync()).sum()
         })
-        .unwrap_or(0)
+    }
+
+    /// Brings this store's view up to date with what other processes saved since it last
+    /// looked: the records they appended, or the whole directory afresh after a delete or
+    /// repair there, or after a writer died part-way.
+    fn refresh(&self) -> Result<()> {
+        if !self.coordination.others_wrote() {
+            return Ok(());
+        }
+        let mut guard = self.state.write().map_err(|_| panicked())?;
+        let state = guard.as_mut().ok_or(Error::Closed)?;
+        self.coordination
+            .catch_up(|staleness| self.catch_up(state, staleness))
+    }
+
+    /// Catches `state` up; returns whether doing so replaced or cut a file (a repair).
+    fn catch_up(&self, state: &mut State, staleness: Staleness) -> Result<bool> {
+        if staleness == Staleness::Appended {
+            match state.catch_up_appends() {
+                Ok(()) => return Ok(false),
+                Err(error) => {
+                    tracing::debug!("reading the directory afresh: {error}");
+                }
+            }
+        }
+        let (fresh, repairs) = load_state(&self.dir, &self.options, state.io.clone())?;
+        for repair in &repairs {
+            tracing::warn!("{repair}");
+        }
+        let poisoned = state.poisoned.take();
+        *state = fresh;
+        state.poisoned = poisoned;
+        Ok(!repairs.is_empty())
     }
 
     fn read<R>(&self, f: impl FnOnce(&State) -> Result<R>) -> Result<R> {
+        self.refresh()?;
         // Only a writer that panicked poisons the lock; what it left in memory is not to be trusted.
         let guard = self.state.read().map_err(|_| panicked())?;
         f(guard.as_ref().ok_or(Error::Closed)?)
     }
 
-    fn write<R>(&self, f: impl FnOnce(&mut State) -> Result<R>) -> Result<R> {
+    /// Runs a write holding the directory's lock, after catching up with other processes;
+    /// then waits (the store's lock released, the directory's still held) until a group
+    /// commit made it durable.
+    fn write<R>(&self, f: impl FnOnce(&mut State) -> Result<(R, Durable)>) -> Result<R> {
         let mut guard = self.state.write().map_err(|_| panicked())?;
         let state = guard.as_mut().ok_or(Error::Closed)?;
         if self.read_only {
@@ -459,16 +454,37 @@ impl JsonStore {
         {
             return Err(Error::Poisoned(reason));
         }
-        f(state)
-    }
-
-    /// Runs a save under the lock, then waits (lock released) until a group commit made it durable.
-    fn save_with<R>(&self, f: impl FnOnce(&mut State) -> Result<(R, Durable)>) -> Result<R> {
-        let (value, durable) = self.write(f)?;
-        if let Some((group, ticket)) = durable {
-            group.wait(ticket)?;
+        let turn = self.coordination.begin_write()?;
+        let caught_up = match turn.staleness {
+            Staleness::Current => Ok(false),
+            staleness => self.catch_up(state, staleness),
+        };
+        let caught_up_fine = caught_up.is_ok();
+        let outcome = caught_up.and_then(|rewrote| {
+            if rewrote {
+                self.coordination.note_rewrite();
+            }
+            f(state)
+        });
+        drop(guard);
+        let outcome = outcome.and_then(|(value, durable)| {
+            if let Some((group, ticket)) = durable {
+                group.wait(ticket)?;
+            }
+            Ok(value)
+        });
+        // A write refused before it began (bad input, no such session) changed nothing; one
+        // that failed on the files may have left anything, so every process reads them afresh.
+        let view_current = caught_up_fine
+            && !matches!(
+                outcome,
+                Err(Error::Io { .. } | Error::Poisoned(_) | Error::CorruptFile { .. })
+            );
+        if !view_current {
+            self.coordination.note_rewrite();
         }
-        Ok(value)
+        self.coordination.finish_write(turn, view_current);
+        outcome
     }
 }
 
@@ -477,6 +493,118 @@ fn panicked() -> Error {
     Error::Poisoned(
         "a thread panicked while saving into this store, so what it holds in memory may be incomplete".into(),
     )
+}
+
+/// Reads the directory into a fresh [`State`], as opening does (the caller holds the
+/// directory's lock): finishes or undoes an interrupted write and cuts torn tails unless
+/// read-only. Returns the state and the repairs made.
+fn load_state(dir: &Path, options: &OpenOptions, io: Io) -> Result<(State, Vec<Repair>)> {
+    let read_only = options.read_only;
+    let sync = !read_only && options.durability == Durability::PowerLoss;
+    let existed = dir.join(journal::META_FILE).exists()
+        || Collection::ALL.iter().any(|c| dir.join(c.file_name()).exists());
+    let mut meta = Meta::load(dir)?;
+    let (journal, pending) = if read_only {
+        (None, Journal::read(dir)?)
+    } else {
+        let (journal, pending) = Journal::open(dir, io.clone())?;
+        (Some(journal), pending)
+    };
+    let mut repairs = Vec::new();
+    let appends = match &pending {
+        Some(intent) => intent.appends(),
+        None => Vec::new(),
+    };
+    // Files are appended to one after the other, each whole before the next starts, so the
+    // batch landed exactly when its last file holds whole records up to its end.
+    let landed = match appends.last() {
+        Some(last) => array_file::landed(&dir.join(&last.file), last)?,
+        None => true,
+    };
+    let mut tables = Vec::with_capacity(Collection::COUNT);
+    for collection in Collection::ALL {
+        let file = collection.file_name();
+        let pending = appends
+            .iter()
+            .find(|a| a.file == file)
+            .map(|a| (a.clone(), landed));
+        tables.push(collection.visit(OpenTable {
+            io: &io,
+            dir,
+            meta: &meta,
+            pending,
+            sync,
+            read_only,
+            existed,
+            recreate_missing: options.recreate_missing,
+            repairs: &mut repairs,
+        })?);
+    }
+    // A session id some record names was given, even if the session's own record is gone.
+    let sessions = Collection::Sessions.index();
+    let named = tables
+        .iter()
+        .map(|t| t.highest_session_named())
+        .max()
+        .unwrap_or(0);
+    let next_session = tables[sessions].next_id().max(named + 1);
+    tables[sessions].set_next_id(next_session);
+    if !read_only && !options.cut_proven_records {
+        refuse_cutting_proven_sessions(&tables)?;
+    }
+    if read_only {
+        for table in &tables {
+            if let Some(torn) = table.torn() {
+                tracing::warn!("{} (left as it is: the store is open read-only)", torn);
+            }
+        }
+    } else {
+        for table in &mut tables {
+            repairs.extend(table.cut_torn(sync)?);
+            if sync {
+                table.file_mut().enable_group_commit()?;
+            }
+        }
+    }
+    let mut state = State {
+        durability: options.durability,
+        tables,
+        meta: meta.clone(),
+        journal,
+        io,
+        poisoned: None,
+        lap_stats: Mutex::default(),
+    };
+    if let Some(Intent::DeleteSession { session_id }) = pending {
+        if read_only {
+            for table in &mut state.tables {
+                table.forget_session(session_id);
+            }
+        } else {
+            // The delete was acknowledged to nobody, but it may have half happened: finish it.
+            state.delete_session(dir, session_id)?;
+            repairs.push(Repair {
+                file: dir.join(journal::JOURNAL_FILE),
+                offset: 0,
+                removed_bytes: 0,
+                detail: format!("finished deleting session {session_id}, which a crash interrupted"),
+            });
+        }
+    }
+    if let (Some(_), Some(journal)) = (&pending, &state.journal) {
+        journal.clear()?;
+    }
+    if !read_only {
+        // Every data file the store has, so that losing one later is known as damage.
+        let files: BTreeSet<String> = Collection::ALL.iter().map(|c| c.file_name()).collect();
+        if !files.is_subset(&state.meta.files) {
+            meta = state.meta.clone();
+            meta.files.extend(files);
+            meta.store(&state.io, dir, sync)?;
+            state.meta = meta;
+        }
+    }
+    Ok((state, repairs))
 }
 
 impl State {
@@ -509,7 +637,66 @@ impl State {
     }
 
     fn session_exists(&self, session_id: Id) -> bool {
-        self.table::<Session>().get(session_id).is_some()
+        self.table::<Session>().position(session_id).is_some()
+    }
+
+    /// Indexes what other processes appended since this process last looked. An error when a
+    /// file did not simply grow by whole records: then the directory is read afresh.
+    fn catch_up_appends(&mut self) -> Result<()> {
+        let mut touched = Vec::new();
+        for table in &mut self.tables {
+            touched.extend(table.catch_up()?);
+        }
+        let sessions = Collection::Sessions.index();
+        let named = self
+            .tables
+            .iter()
+            .map(|t| t.highest_session_named())
+            .max()
+            .unwrap_or(0);
+        let next_session = self.tables[sessions].next_id().max(named + 1);
+        self.tables[sessions].set_next_id(next_session);
+        let stats = self.lap_stats.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for session_id in touched {
+            stats.remove(&session_id);
+        }
+        Ok(())
+    }
+
+    /// Keeps the lap totals of sessions already summed up in step with records just saved.
+    fn count_in<R: Record>(&self, records: &[R]) {
+        let mut stats = self.lap_stats.lock().unwrap_or_else(PoisonError::into_inner);
+        if stats.is_empty() {
+            return;
+        }
+        for record in records {
+            if let Some(lap) = (record as &dyn Any).downcast_ref::<Lap>() {
+                if let Some(totals) = stats.get_mut(&lap.session_id) {
+                    totals.add(lap);
+                }
+            }
+        }
+    }
+
+    /// What the laps of `session_id` add up to, summed from the file the first time.
+    fn lap_stats_of(&self, session_id: Id) -> Result<LapStats> {
+        if let Some(stats) = self
+            .lap_stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&session_id)
+        {
+            return Ok(stats.clone());
+        }
+        let mut stats = LapStats::default();
+        for lap in self.table::<Lap>().of_session(session_id)? {
+            stats.add(&lap);
+        }
+        self.lap_stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(session_id, stats.clone());
+        Ok(stats)
     }
 
     fn require_session(&self, session_id: Id) -> Result<()> {
@@ -647,6 +834,10 @@ impl State {
         self.meta = meta;
         // Children first, sessions last: a crash part-way leaves the session, and the journal
         // finishes the job.
+        self.lap_stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&session_id);
         let mut counts = Counts::default();
         for collection in Collection::ALL.into_iter().rev() {
             let removed = self.tables[collection.index()].remove_session(session_id, sync)?;
@@ -735,7 +926,8 @@ impl RecordsVisitor for QueueOne<'_> {
     fn visit<R: Record>(self, records: &[R]) -> Result<Durable> {
         let table = self.state.table_mut::<R>();
         let (group, ticket) = table.file.enqueue_append(&self.bytes, self.spans)?;
-        table.push_all(records.to_vec());
+        table.index(records);
+        self.state.count_in(records);
         Ok(Some((group, ticket)))
     }
 }
@@ -748,11 +940,25 @@ struct Push<'a> {
 impl RecordsVisitor for Push<'_> {
     type Output = ();
     fn visit<R: Record>(self, records: &[R]) {
-        self.state.table_mut::<R>().push_all(records.to_vec());
+        self.state.table_mut::<R>().index(records);
+        self.state.count_in(records);
     }
 }
 
 impl<T: Record> Table<T> {
+    fn new(file: ArrayFile, next_id: Id) -> Self {
+        Table {
+            file,
+            ids: Vec::new(),
+            session_ids: Vec::new(),
+            by_session: HashMap::new(),
+            next_id,
+            torn: None,
+            torn_session: 0,
+            records: PhantomData,
+        }
+    }
+
     fn open(args: OpenTable<'_>) -> Result<Self> {
         let OpenTable {
             io,
@@ -783,14 +989,10 @@ impl<T: Record> Table<T> {
             if read_only {
                 // A collection newer than the store (entries in an older store): empty.
                 let empty = File::open("/dev/null").map_err(|e| Error::io("opening", "/dev/null", e))?;
-                return Ok(Table {
-                    file: ArrayFile::new(path, empty, io.clone(), 2, 1, Vec::new()),
-                    records: Vec::new(),
-                    by_session: HashMap::new(),
-                    next_id: 1,
-                    torn: None,
-                    torn_session: 0,
-                });
+                return Ok(Table::new(
+                    ArrayFile::new(path, empty, io.clone(), 2, 1, Vec::new()),
+                    1,
+                ));
             }
             io.replace_file(&path, b"[]", sync)?;
             if expected {
@@ -846,8 +1048,8 @@ impl<T: Record> Table<T> {
         };
         let max_in_file = scanned.records.last().map_or(0, Record::id);
         let max_ever = meta.max_ids.get(&file_name).copied().unwrap_or(0);
-        let mut table = Table {
-            file: ArrayFile::new(
+        let mut table = Table::new(
+            ArrayFile::new(
                 path,
                 file,
                 io.clone(),
@@ -855,99 +1057,131 @@ impl<T: Record> Table<T> {
                 scanned.tail,
                 scanned.spans,
             ),
-            records: scanned.records,
-            by_session: HashMap::new(),
-            next_id: max_in_file.max(max_ever).max(torn_id) + 1,
-            torn: scanned.torn,
-            torn_session,
-        };
-        table.reindex();
+            max_in_file.max(max_ever).max(torn_id) + 1,
+        );
+        table.torn = scanned.torn;
+        table.torn_session = torn_session;
+        table.index(&scanned.records);
         Ok(table)
     }
 
+    /// Whether records are indexed by session (every collection but sessions, which are their own).
     fn indexed() -> bool {
         T::COLLECTION != Collection::Sessions
     }
 
-    fn reindex(&mut self) {
-        self.by_session.clear();
-        if !Self::indexed() {
-            return;
-        }
-        for (index, record) in self.records.iter().enumerate() {
-            self.by_session
-                .entry(record.session_id())
-                .or_default()
-                .push(index as u32);
+    /// The session of the record at `index`.
+    fn session_of(&self, index: usize) -> Id {
+        if Self::indexed() {
+            self.session_ids[index]
+        } else {
+            self.ids[index]
         }
     }
 
-    fn push_all(&mut self, records: Vec<T>) {
+    /// Adds records just written (their spans already in the file's) to the index.
+    fn index(&mut self, records: &[T]) {
         for record in records {
             self.next_id = self.next_id.max(record.id() + 1);
             if Self::indexed() {
                 self.by_session
                     .entry(record.session_id())
                     .or_default()
-                    .push(self.records.len() as u32);
+                    .push(self.ids.len() as u32);
+                self.session_ids.push(record.session_id());
             }
-            self.records.push(record);
+            self.ids.push(record.id());
         }
     }
 
-    fn get(&self, id: Id) -> Option<&T> {
-        self.records
-            .binary_search_by_key(&id, Record::id)
-            .ok()
-            .map(|index| &self.records[index])
+    /// Keeps only the index entries `keep` flags (the file's spans are the caller's), and
+    /// indexes the sessions again.
+    fn forget_flagged(&mut self, keep: &[bool]) {
+        self.ids = keep_flagged(std::mem::take(&mut self.ids), keep);
+        if Self::indexed() {
+            self.session_ids = keep_flagged(std::mem::take(&mut self.session_ids), keep);
+        }
+        self.by_session.clear();
+        if Self::indexed() {
+            for (index, session_id) in self.session_ids.iter().enumerate() {
+                self.by_session.entry(*session_id).or_default().push(index as u32);
+            }
+        }
     }
 
-    fn of_session(&self, session_id: Id) -> impl Iterator<Item = &T> {
-        self.by_session
+    /// Where the record with `id` is, if there is one.
+    fn position(&self, id: Id) -> Option<usize> {
+        self.ids.binary_search(&id).ok()
+    }
+
+    /// The records at `indices` (ascending), read from the file: neighbours in one read.
+    fn read_at(&self, indices: &[usize]) -> Result<Vec<T>> {
+        let spans: Vec<Span> = indices.iter().map(|i| self.file.spans[*i]).collect();
+        self.file.read_records(&spans)
+    }
+
+    fn get(&self, id: Id) -> Result<Option<T>> {
+        match self.position(id) {
+            Some(index) => Ok(self.read_at(&[index])?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    fn of_session(&self, session_id: Id) -> Result<Vec<T>> {
+        let indices: Vec<usize> = self
+            .by_session
             .get(&session_id)
             .into_iter()
             .flatten()
-            .map(|index| &self.records[*index as usize])
+            .map(|i| *i as usize)
+            .collect();
+        self.read_at(&indices)
     }
 
     /// The records a query selects, in id order.
-    fn select(&self, query: &Query) -> Vec<T> {
+    fn select(&self, query: &Query) -> Result<Vec<T>> {
         let limit = query.limit.unwrap_or(usize::MAX);
         match query.session_id {
-            Some(session_id) if Self::indexed() => self
-                .of_session(session_id)
-                .filter(|r| query.matches(*r))
-                .take(limit)
-                .cloned()
-                .collect(),
-            Some(session_id) => self
-                .get(session_id)
-                .filter(|r| query.matches(*r))
-                .cloned()
+            Some(session_id) if Self::indexed() => Ok(self
+                .of_session(session_id)?
                 .into_iter()
-                .collect(),
+                .filter(|r| query.matches(r))
+                .take(limit)
+                .collect()),
+            Some(session_id) => Ok(self
+                .get(session_id)?
+                .filter(|r| query.matches(r))
+                .into_iter()
+                .collect()),
             None => {
-                let start = self.records.partition_point(|r| r.id() <= query.after_id);
-                self.records[start..]
-                    .iter()
-                    .filter(|r| query.matches(*r))
-                    .take(limit)
-                    .cloned()
-                    .collect()
+                let start = self.ids.partition_point(|id| *id <= query.after_id);
+                let mut selected = Vec::new();
+                let mut next = start;
+                while next < self.ids.len() && selected.len() < limit {
+                    let end = (next + READ_CHUNK).min(self.ids.len());
+                    let indices: Vec<usize> = (next..end).collect();
+                    let wanted = limit - selected.len();
+                    selected.extend(
+                        self.read_at(&indices)?
+                            .into_iter()
+                            .filter(|r| query.matches(r))
+                            .take(wanted),
+                    );
+                    next = end;
+                }
+                Ok(selected)
             }
         }
     }
 
-    fn remove_where(&mut self, remove: impl Fn(&T) -> bool, sync: bool) -> Result<u64> {
-        let keep: Vec<bool> = self.records.iter().map(|r| !remove(r)).collect();
+    /// Rewrites the file with only the records `keep` flags; returns how many went.
+    fn keep_only(&mut self, keep: &[bool], sync: bool) -> Result<u64> {
         let removed = keep.iter().filter(|k| !**k).count() as u64;
         if removed == 0 {
             return Ok(0);
         }
-        self.file.rewrite_keeping(&keep, sync)?;
-        let mut flags = keep.iter();
-        self.records.retain(|_| *flags.next().unwrap_or(&true));
-        self.reindex();
+        self.file.rewrite_keeping(keep, sync)?;
+        self.forget_flagged(keep);
         Ok(removed)
     }
 }
@@ -964,9 +1198,9 @@ struct Select<'a> {
 }
 
 impl CollectionVisitor for Select<'_> {
-    type Output = Records;
-    fn visit<R: Record>(self) -> Records {
-        Records::of(self.state.table::<R>().select(self.query))
+    type Output = Result<Records>;
+    fn visit<R: Record>(self) -> Result<Records> {
+        Ok(Records::of(self.state.table::<R>().select(self.query)?))
     }
 }
 
@@ -995,7 +1229,7 @@ impl RaceStore for JsonStore {
         if batch.is_empty() {
             return self.read(|_| Ok(SavedIds::default()));
         }
-        self.save_with(|state| {
+        self.write(|state| {
             let mut next_ids = state.next_ids();
             let valid: ValidBatch = batch.validate(&mut next_ids, &now_timestamp())?;
             for session_id in valid.sessions_named() {
@@ -1013,32 +1247,41 @@ impl RaceStore for JsonStore {
     }
 
     fn read(&self, query: &Query) -> Result<Records> {
-        JsonStore::read(self, |state| Ok(query.collection.visit(Select { state, query })))
+        JsonStore::read(self, |state| query.collection.visit(Select { state, query }))
     }
 
     fn session_summaries(&self, query: &SessionQuery) -> Result<Vec<SessionSummary>> {
         JsonStore::read(self, |state| {
-            let sessions = state.table::<Session>().select(&Query::from(query));
-            let laps = state.table::<Lap>();
-            Ok(sessions
+            let sessions = state.table::<Session>().select(&Query::from(query))?;
+            sessions
                 .into_iter()
                 .map(|session| {
-                    let counts = Counts::from_fn(|c| state.tables[c.index()].count_of_session(session.id));
-                    let of_session = laps.of_session(session.id);
-                    SessionSummary::from_laps(session, of_session, counts)
+                    let mut counts =
+                        Counts::from_fn(|c| state.tables[c.index()].count_of_session(session.id));
+                    let stats = state.lap_stats_of(session.id)?;
+                    // As `SessionSummary::from_laps` sums them, from totals kept per session.
+                    counts.set(Collection::Laps, stats.laps);
+                    counts.set(Collection::Sessions, 1);
+                    Ok(SessionSummary {
+                        session,
+                        counts,
+                        drivers: stats.drivers.len() as u64,
+                        best_lap: stats.best_lap,
+                    })
                 })
-                .collect())
+                .collect()
         })
     }
 
     fn delete_session(&self, session_id: Id) -> Result<Counts> {
         self.write(|state| {
             state.require_session(session_id)?;
+            self.coordination.note_rewrite();
             let result = state.delete_session(&self.dir, session_id);
             if let Err(error) = &result {
                 state.poisoned = Some(format!("deleting session {session_id} failed: {error}"));
             }
-            result
+            Ok((result?, None))
         })
     }
 
@@ -1052,7 +1295,7 @@ impl RaceStore for JsonStore {
         if records.is_empty() {
             return JsonStore::read(self, |_| Ok(()));
         }
-        self.save_with(|state| Ok(((), records.visit(ImportInto { state })?)))
+        self.write(|state| Ok(((), records.visit(ImportInto { state })?)))
     }
 
     fn backup(&self, destination: &Path) -> Result<()> {
@@ -1065,8 +1308,9 @@ impl RaceStore for JsonStore {
                 ),
             ));
         }
-        // Holding the read lock keeps every writer out (readers carry on) while the files,
-        // which only ever grow at their tails, are copied up to their current length.
+        // Holding the read lock keeps this store's writers out (readers carry on) while the
+        // files are copied up to the tails it knows: other processes only append past those
+        // or replace a file by renaming another over it, which leaves the open one as it was.
         // Written under a temporary name and renamed once complete, so a backup cut short
         // never looks like a (smaller) store.
         let partial = fsio::partial_path(destination);
@@ -1106,7 +1350,7 @@ impl RaceStore for JsonStore {
                     let page = collection.visit(Select {
                         state,
                         query: &Query::page(collection, after, SNAPSHOT_PAGE),
-                    });
+                    })?;
                     let Some(&last) = page.ids().last() else { break };
                     each(&page)?;
                     after = last;
@@ -1122,6 +1366,7 @@ impl RaceStore for JsonStore {
 
     fn reserve_ids(&self, marks: &IdMarks) -> Result<()> {
         self.write(|state| {
+            self.coordination.note_rewrite();
             let given = state.given_ids().max(marks);
             // Written first, so the marks hold after a reopen or not at all.
             let mut meta = state.meta.clone();
@@ -1131,7 +1376,7 @@ impl RaceStore for JsonStore {
             for collection in Collection::ALL {
                 state.tables[collection.index()].set_next_id(given.get(collection) + 1);
             }
-            Ok(())
+            Ok(((), None))
         })
     }
 
@@ -1157,6 +1402,7 @@ impl RaceStore for JsonStore {
 
     fn delete_orphans(&self) -> Result<Counts> {
         self.write(|state| {
+            self.coordination.note_rewrite();
             let sessions = state.table::<Session>();
             let mut orphaned = BTreeSet::new();
             for collection in Collection::ALL.into_iter().skip(1) {
@@ -1165,7 +1411,7 @@ impl RaceStore for JsonStore {
                     named
                         .into_iter()
                         .map(|(id, _)| id)
-                        .filter(|id| sessions.get(*id).is_none()),
+                        .filter(|id| sessions.position(*id).is_none()),
                 );
             }
             let mut removed = Counts::default();
@@ -1184,7 +1430,7 @@ impl RaceStore for JsonStore {
                     removed.add(collection, counts.get(collection));
                 }
             }
-            Ok(removed)
+            Ok((removed, None))
         })
     }
 }
