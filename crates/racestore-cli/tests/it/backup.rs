@@ -95,18 +95,29 @@ fn a_backup_opens_as_a_store_that_exports_byte_for_byte_the_same() {
 }
 
 #[test]
-fn a_json_directory_another_process_has_open_is_refused_naming_the_holder() {
+fn a_json_directory_another_process_has_open_is_backed_up_with_its_saves() {
     let temp = tempfile::tempdir().unwrap();
     let url = json_url(&temp.path().join("storage"));
     let store = racestore::open(&url).unwrap();
-    let output = run_fails(
+    let session = store
+        .create_session(&racestore::NewSession::new("Barber Motorsports Park"))
+        .unwrap();
+    store
+        .save_laps(&[racestore::NewLap::new(session, "GR86-002-7", 1, 91.5)])
+        .unwrap();
+    run_ok(
         racestore()
             .args(["backup", "--to"])
             .arg(temp.path().join("b"))
             .args(["--store", &url]),
     );
-    assert!(stderr(&output).contains("in use by"), "{}", stderr(&output));
-    assert!(!temp.path().join("b").exists());
+    // The store open in this process goes on saving beside the backup it did not wait for.
+    store
+        .save_laps(&[racestore::NewLap::new(session, "GR86-002-7", 2, 90.5)])
+        .unwrap();
+    let copy = racestore::open(&json_url(&temp.path().join("b"))).unwrap();
+    assert_eq!(copy.get_session_laps(session).unwrap().len(), 1);
+    assert_eq!(store.get_session_laps(session).unwrap().len(), 2);
     store.close().unwrap();
 }
 
