@@ -466,21 +466,29 @@ def test_laps_frame_without_pandas_raises_an_error_naming_pandas(tmp):
     assert "laps_frame() needs pandas" in result.stdout and "pip install pandas" in result.stdout
 
 
-def test_a_store_held_by_another_process_raises_store_locked(tmp):
+def test_a_store_another_process_has_open_is_shared_and_each_sees_the_others_saves(tmp):
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import racestore, sys; db = racestore.open('json:storage'); print('open', flush=True); sys.stdin.read()"],
+         "import racestore, sys\n"
+         "db = racestore.open('json:storage')\n"
+         "session = db.create_session('Barber')\n"
+         "print('open', session, flush=True)\n"
+         "sys.stdin.readline()\n"
+         "print(len(db.get_session_laps(session)), flush=True)\n"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     try:
-        assert holder.stdout.readline().strip() == "open"
-        with pytest.raises(racestore.StoreLocked) as raised:
-            racestore.open("json:storage")
-        assert raised.value.path == "storage"
-        assert f"process {holder.pid}" in raised.value.holder
+        word, session = holder.stdout.readline().split()
+        assert word == "open"
+        with racestore.open("json:storage") as db:
+            assert [s["circuit"] for s in db.get_sessions()] == ["Barber"]
+            db.save_lap_data(int(session), "D1", 1, 91.0, SECTORS, "normal", 1)
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "1"
     finally:
         holder.communicate("")
-    racestore.open("json:storage").close()
+    assert holder.returncode == 0
 
 
 def test_a_damaged_file_raises_corrupt_store_naming_file_and_position(tmp):

@@ -66,6 +66,7 @@ macro_rules! conformance_tests {
             saved_records_survive_reopening,
             concurrent_saves_lose_nothing_and_get_unique_ids,
             readers_beside_sixteen_writers_see_whole_records_and_no_gaps,
+            two_stores_open_on_one_location_see_each_others_saves_and_deletes,
             closed_store_refuses_every_call,
             counts_count_every_collection,
             timestamps_written_use_the_documented_format,
@@ -1108,6 +1109,44 @@ pub fn readers_beside_sixteen_writers_see_whole_records_and_no_gaps(h: &dyn Harn
             (0..SAVES).collect::<Vec<_>>()
         );
     }
+}
+
+/// Two stores open on one location at once see each other's saves and deletes on their next
+/// read, and ids stay unique and ascending across both.
+pub fn two_stores_open_on_one_location_see_each_others_saves_and_deletes(h: &dyn Harness) {
+    let a = h.open();
+    let b = h.open();
+    let first = session(&*a);
+    assert_eq!(b.get_session(first).unwrap().map(|s| s.id), Some(first));
+    let mut ids = Vec::new();
+    for n in 1..=6 {
+        let (saver, other) = if n % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        ids.push(saver.save_lap_data(&lap(first, D1, n)).unwrap());
+        let seen = other.get_session_laps(first).unwrap();
+        assert_eq!(ids_of_laps(&seen), ids, "the other store sees every acknowledged save");
+    }
+    assert_eq!(ids, (1..=6).collect::<Vec<Id>>(), "ids ascend across both stores");
+    let batch: Vec<NewLap> = (7..=9).map(|n| lap(first, D2, n)).collect();
+    ids.extend(a.save_laps(&batch).unwrap());
+    let second = session(&*b);
+    assert_eq!(second, first + 1);
+    b.save_prediction(&prediction(second)).unwrap();
+    assert_eq!(ids_of_laps(&b.get_session_laps(first).unwrap()), ids);
+    assert_eq!(a.counts().unwrap(), b.counts().unwrap());
+    let summaries = a.session_summaries(&SessionQuery::default()).unwrap();
+    assert_eq!(summaries[0].counts.laps(), 9);
+    assert_eq!(summaries[1].counts.get(Collection::Predictions), 1);
+    b.delete_session(first).unwrap();
+    assert!(a.get_session(first).unwrap().is_none());
+    assert!(a.get_session_laps(first).unwrap().is_empty());
+    assert_eq!(a.save_lap_data(&lap(second, D1, 1)).unwrap(), 10, "no lap id given twice");
+    assert_eq!(b.get_session_laps(second).unwrap().len(), 1);
+    a.close().unwrap();
+    b.close().unwrap();
+}
+
+fn ids_of_laps(laps: &[Lap]) -> Vec<Id> {
+    ids(laps, |l| l.id)
 }
 
 /// After `close`, every call (a second close included) fails with Closed.

@@ -55,6 +55,9 @@ use crate::model::{
 /// - **Persistence.** What a call acknowledged is there after the store is closed (or dropped)
 ///   and opened again.
 /// - **Threads.** Calls from many threads at once lose nothing, and each save gets its own id.
+/// - **Several stores.** Stores open on one location at once (in one process or in several)
+///   share it: each sees a save another acknowledged on its next read, a delete too, and ids
+///   stay unique and ascending across all of them.
 /// - **Export and import.** [`export_page`](RaceStoreExt::export_page) pages through one collection
 ///   in id order, records whose session is gone included. [`import`](RaceStore::import) stores
 ///   records exactly as given, ids and timestamps included, all or nothing: the ids must ascend
