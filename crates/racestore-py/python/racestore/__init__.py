@@ -88,8 +88,8 @@ class Store(NativeStore):
 
     ``Store(url)`` opens the store ``url`` names (``json:DIR``, ``sqlite:FILE``,
     ``postgres://USER@HOST/DB?schema=NAME``; ``None`` is ``$RACESTORE_URL`` or ``json:storage``).
-    Every open of the same location in one process shares one store, so a second open is never
-    a lock error; the store closes when every handle on it is closed (or collected). One object
+    Every open of the same location in one process shares one store (one index in memory), and
+    other processes may have it open too, each seeing the others' saves; the store closes when every handle on it is closed (or collected). One object
     may be used from many threads at once: calls release the GIL while the store works. A store
     opened before a ``fork`` cannot be used in the child (:class:`UsedAfterFork`).
 

@@ -50,7 +50,7 @@ class NotFound(Error, LookupError):
 
 
 class StoreLocked(Error):
-    """Another process holds the store for writing (a JSON directory has one writer process).
+    """Another process holds the store (no backend refuses a second process today).
 
     ``path`` is the store, ``holder`` who holds it (process id, program, since when).
     """
