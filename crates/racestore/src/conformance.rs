@@ -1123,7 +1123,11 @@ pub fn two_stores_open_on_one_location_see_each_others_saves_and_deletes(h: &dyn
         let (saver, other) = if n % 2 == 0 { (&a, &b) } else { (&b, &a) };
         ids.push(saver.save_lap_data(&lap(first, D1, n)).unwrap());
         let seen = other.get_session_laps(first).unwrap();
-        assert_eq!(ids_of_laps(&seen), ids, "the other store sees every acknowledged save");
+        assert_eq!(
+            ids_of_laps(&seen),
+            ids,
+            "the other store sees every acknowledged save"
+        );
     }
     assert_eq!(ids, (1..=6).collect::<Vec<Id>>(), "ids ascend across both stores");
     let batch: Vec<NewLap> = (7..=9).map(|n| lap(first, D2, n)).collect();
@@ -1139,7 +1143,11 @@ pub fn two_stores_open_on_one_location_see_each_others_saves_and_deletes(h: &dyn
     b.delete_session(first).unwrap();
     assert!(a.get_session(first).unwrap().is_none());
     assert!(a.get_session_laps(first).unwrap().is_empty());
-    assert_eq!(a.save_lap_data(&lap(second, D1, 1)).unwrap(), 10, "no lap id given twice");
+    assert_eq!(
+        a.save_lap_data(&lap(second, D1, 1)).unwrap(),
+        10,
+        "no lap id given twice"
+    );
     assert_eq!(b.get_session_laps(second).unwrap().len(), 1);
     a.close().unwrap();
     b.close().unwrap();
