@@ -363,7 +363,7 @@ impl JsonStore {
             Coordination::for_writing(&dir)?
         };
         let (state, repairs) = coordination.while_opening(|| {
-            let (state, repairs) = load_state(&dir, options, io)?;
+            let (state, repairs) = load_state(&dir, *options, io)?;
             let rewrote = !repairs.is_empty();
             Ok(((state, repairs), rewrote))
         })?;
@@ -417,7 +417,7 @@ impl JsonStore {
                 }
             }
         }
-        let (fresh, repairs) = load_state(&self.dir, &self.options, state.io.clone())?;
+        let (fresh, repairs) = load_state(&self.dir, self.options, state.io.clone())?;
         for repair in &repairs {
             tracing::warn!("{repair}");
         }
@@ -498,7 +498,7 @@ fn panicked() -> Error {
 /// Reads the directory into a fresh [`State`], as opening does (the caller holds the
 /// directory's lock): finishes or undoes an interrupted write and cuts torn tails unless
 /// read-only. Returns the state and the repairs made.
-fn load_state(dir: &Path, options: &OpenOptions, io: Io) -> Result<(State, Vec<Repair>)> {
+fn load_state(dir: &Path, options: OpenOptions, io: Io) -> Result<(State, Vec<Repair>)> {
     let read_only = options.read_only;
     let sync = !read_only && options.durability == Durability::PowerLoss;
     let existed = dir.join(journal::META_FILE).exists()
