@@ -532,14 +532,14 @@ fn offset_of(data: &[u8], line: usize, column: usize) -> usize {
     (line_start + column).min(data.len())
 }
 
-fn skip_ws(data: &[u8], mut at: usize) -> usize {
+pub(super) fn skip_ws(data: &[u8], mut at: usize) -> usize {
     while at < data.len() && matches!(data[at], b' ' | b'\n' | b'\r' | b'\t') {
         at += 1;
     }
     at
 }
 
-fn corrupt_at(path: &Path, bytes: &[u8], offset: usize, message: String) -> Error {
+pub(super) fn corrupt_at(path: &Path, bytes: &[u8], offset: usize, message: String) -> Error {
     let before = &bytes[..offset.min(bytes.len())];
     let line = before.iter().filter(|b| **b == b'\n').count() as u64 + 1;
     let column = (before.len() - before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)) as u64 + 1;

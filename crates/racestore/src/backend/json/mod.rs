@@ -22,6 +22,8 @@ mod inspect;
 mod journal;
 mod location;
 mod lock;
+#[allow(dead_code)] // until opening uses it instead of parsing every record
+mod structure;
 
 pub use fsio::{Fault, FaultInjector, FileOp};
 pub use location::JsonLocation;
