@@ -33,6 +33,8 @@ fn main() {
             "json-saver" => json_saver(&dir),
             "json-reader" => json_reader(&dir, false),
             "json-ro-reader" => json_reader(&dir, true),
+            "json-ro-watcher" => json_ro_watcher(&dir),
+            "watched-saver" => watched_saver(&dir),
             "sqlite-writer" => sqlite_writer(&dir),
             "postgres-writer" => postgres_writer(&arg),
             "import" => crash_child_import(&dir),
@@ -43,7 +45,11 @@ fn main() {
         }
         return;
     }
-    let scenarios: [(&str, fn()); 7] = [
+    let scenarios: [(&str, fn()); 8] = [
+        (
+            "a_read_only_store_beside_two_writer_processes_sees_their_saves_in_bounded_memory",
+            read_only_beside_two_writers,
+        ),
         (
             "four_writer_processes_and_two_readers_share_one_json_directory_exactly",
             four_writers_two_readers_share_json,
@@ -390,6 +396,114 @@ fn writers_and_readers_on_json(kill_after: Option<usize>) {
         "  {} laps from 4 saver processes beside 2 readers in {:.1} s",
         laps.len(),
         elapsed.as_secs_f64()
+    );
+}
+
+/// How many laps the store a read-only process watches holds before the writers start.
+const WATCHED_LAPS: i64 = 300_000;
+
+/// Child: opens the store read-only, then reads until it has seen every save of two saver
+/// processes (`WATCHED_LAPS` + 2 × `SAVES_PER_WATCHED` laps), and prints its peak memory.
+fn json_ro_watcher(dir: &Path) {
+    let store = racestore::open(&format!("json:{}?mode=ro", dir.display())).unwrap();
+    println!("ready");
+    let wanted = WATCHED_LAPS as u64 + 2 * SAVES_PER_WATCHED as u64;
+    let started = Instant::now();
+    let mut reads = 0;
+    loop {
+        let laps = store.counts().unwrap().laps();
+        // The newest laps, read from the file, are whole and as saved.
+        for lap in store.get_session_laps(2).unwrap().iter().rev().take(50) {
+            assert_eq!(lap.lap_time, shared_lap_time(lap.lap_number), "{lap:?}");
+        }
+        reads += 1;
+        if laps >= wanted {
+            assert_eq!(laps, wanted);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "saw only {laps} of {wanted} laps"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let peak_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    println!("reads {reads} peak {peak_kb}");
+}
+
+/// How many single saves each of the two savers beside the read-only watcher makes.
+const SAVES_PER_WATCHED: i64 = 1_000;
+
+/// Child: `SAVES_PER_WATCHED` single saves into session 2.
+fn watched_saver(dir: &Path) {
+    let writer = std::env::var("RACESTORE_TEST_WRITER").unwrap();
+    let store = JsonStore::open(dir, Durability::Process).unwrap();
+    println!("ready");
+    for n in 0..SAVES_PER_WATCHED {
+        store
+            .save_lap_data(&NewLap::new(2, format!("writer-{writer}"), n, shared_lap_time(n)))
+            .unwrap();
+    }
+    println!("done");
+}
+
+fn read_only_beside_two_writers() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("storage");
+    {
+        let store = JsonStore::open(&dir, Durability::Process).unwrap();
+        let first = store
+            .create_session(&NewSession::new("Barber Motorsports Park"))
+            .unwrap();
+        store.create_session(&NewSession::new("Sonoma Raceway")).unwrap();
+        for batch in 0..WATCHED_LAPS / 10_000 {
+            let laps: Vec<NewLap> = (0..10_000)
+                .map(|k| {
+                    let n = batch * 10_000 + k;
+                    NewLap::new(first, format!("GR86-{:03}", n % 20), n / 20, shared_lap_time(n))
+                })
+                .collect();
+            store.save_laps(&laps).unwrap();
+        }
+        store.close().unwrap();
+    }
+    let file_bytes = std::fs::metadata(dir.join("lap_data.json")).unwrap().len();
+    let watcher = Watched::start("json-ro-watcher", &dir, &[]);
+    while !watcher.printed("ready") {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let savers: Vec<Watched> = (0..2)
+        .map(|k| Watched::start("watched-saver", &dir, &[("RACESTORE_TEST_WRITER", k.to_string())]))
+        .collect();
+    for saver in savers {
+        let lines = saver.finish("a saver");
+        assert_eq!(lines.last().map(String::as_str), Some("done"));
+    }
+    let lines = watcher.finish("the read-only watcher");
+    let report = lines.last().cloned().unwrap_or_default();
+    let peak_kb: u64 = report
+        .split_whitespace()
+        .last()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no peak in {report:?}"));
+    let peak = peak_kb * 1024;
+    println!(
+        "  read-only store beside 2 savers: {report}; peak {} MiB for a {} MiB lap file",
+        peak >> 20,
+        file_bytes >> 20
+    );
+    // Memory holds the index, not the records: well under the file itself, within the target.
+    assert!(peak < 100 << 20, "peak {} MiB", peak >> 20);
+    assert!(
+        peak < file_bytes,
+        "peak {} MiB, lap file {} MiB",
+        peak >> 20,
+        file_bytes >> 20
     );
 }
 

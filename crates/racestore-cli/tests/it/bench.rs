@@ -139,13 +139,6 @@ fn assert_read_files_and_concurrent_saves(report: &Value, name: &str) {
 
     let concurrent = &b["single_save"]["concurrent"];
     assert_eq!(number(report, &at("/single_save/concurrent/processes")), 2.0);
-    // Until the JSON directory lets several processes write at once, it refuses the second,
-    // and the report says so instead of a rate.
-    if name == "json" && concurrent["saves_per_second"].is_null() {
-        let locked = concurrent["locked"].as_str().unwrap_or_default();
-        assert!(locked.contains(" is in use by "), "{concurrent:#}");
-        return;
-    }
     let rate = positive(report, &at("/single_save/concurrent/saves_per_second"));
     let runs = concurrent["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 2, "{name}: {concurrent:#}");

@@ -127,13 +127,6 @@ fn damage_before_the_tail_is_refused_naming_file_and_offset_and_nothing_is_chang
         ("not an array", b"{\"id\": 1}".to_vec()),
         ("empty file", Vec::new()),
         ("only zeros", vec![0; 64]),
-        (
-            "wrong type",
-            String::from_utf8(whole.clone())
-                .unwrap()
-                .replacen("\"lap_time\": 91.1", "\"lap_time\": \"fast\"", 1)
-                .into_bytes(),
-        ),
     ];
     for (what, damaged) in cases {
         std::fs::write(&path, &damaged).unwrap();
@@ -174,6 +167,62 @@ fn damage_before_the_tail_is_refused_naming_file_and_offset_and_nothing_is_chang
             sessions_before
         );
     }
+}
+
+/// Opening checks each file's structure, not each record's fields: a record whose field has
+/// the wrong type opens, and reading it is the error, naming the file and offset; `check`
+/// reads every record and reports it.
+#[test]
+fn a_field_of_the_wrong_type_is_an_error_naming_file_and_offset_when_read_and_check_reports_it() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = store_with_laps(temp.path(), 5);
+    let damaged = String::from_utf8(std::fs::read(&path).unwrap())
+        .unwrap()
+        .replacen("\"lap_time\": 91.2", "\"lap_time\": \"fast\"", 1);
+    std::fs::write(&path, &damaged).unwrap();
+    let store = open(temp.path()).unwrap();
+    assert_eq!(store.counts().unwrap().laps(), 5);
+    let record_at = damaged[..damaged.find("\"fast\"").unwrap()].rfind('{').unwrap() as u64;
+    match store.get_session_laps(1) {
+        Err(Error::CorruptFile {
+            path: bad,
+            offset,
+            message,
+            ..
+        }) => {
+            assert_eq!(bad, path);
+            assert!(
+                offset >= record_at && offset <= damaged.find("\"fast\"").unwrap() as u64 + 6,
+                "offset {offset}, record at {record_at}"
+            );
+            assert!(message.contains("lap_data.json"), "{message}");
+        }
+        other => panic!("expected CorruptFile, got {other:?}"),
+    }
+    // The records around it read as they are.
+    assert_eq!(
+        store
+            .export_page(racestore::Collection::Laps, 0, 1)
+            .unwrap()
+            .len(),
+        1
+    );
+    drop(store);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        damaged,
+        "nothing was changed"
+    );
+    let url = format!("json:{}", temp.path().display());
+    let report = racestore::check::check(&url, &racestore::check::CheckOptions::default()).unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.location.contains("lap_data.json")),
+        "{:?}",
+        report.problems
+    );
 }
 
 #[test]

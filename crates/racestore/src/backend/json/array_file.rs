@@ -171,45 +171,6 @@ fn scan_records<T: Record>(
     }
 }
 
-/// Parses records another process appended: `appended` holds the file's bytes from `tail`
-/// (this process's tail) to its end, `after_record` says records precede `tail`, and
-/// `previous_id` is the last one's id. Spans and tail come back as file offsets. Anything but
-/// whole records ending in the closing `]` is an error: the caller then reads the file afresh.
-pub(super) fn scan_appended<T: Record>(
-    path: &Path,
-    appended: &[u8],
-    tail: u64,
-    after_record: bool,
-    previous_id: Option<Id>,
-) -> Result<Scanned<T>> {
-    let scanned = Scanned::<T> {
-        records: Vec::new(),
-        spans: Vec::new(),
-        tail: 0,
-        torn: None,
-        lenient: 0,
-    };
-    let mut scanned = scan_records(path, appended, scanned, after_record)?;
-    let ascending = match (previous_id, scanned.records.first()) {
-        (Some(previous), Some(first)) => first.id() > previous,
-        _ => true,
-    };
-    if scanned.torn.is_some() || !ascending {
-        return Err(Error::invalid(
-            "file",
-            format!(
-                "{} did not grow by whole records past byte {tail}",
-                path.display()
-            ),
-        ));
-    }
-    for span in &mut scanned.spans {
-        span.offset += tail;
-    }
-    scanned.tail += tail;
-    Ok(scanned)
-}
-
 /// Parses one record's bytes, read from `offset` of the file at `path`, as opening once did:
 /// strictly, or as Python's `json.dump` may have written it (see [`python_record`]). A record
 /// that does not parse is [`Error::CorruptFile`] naming the file and offset.
@@ -257,6 +218,7 @@ fn corrupt_in_file(path: &Path, offset: u64, message: String) -> Error {
 /// JSON strings cannot hold a raw newline) and the parts are parsed at once. The result is
 /// exactly [`scan`]'s: a part that does not end cleanly at its cut, any damage, or ids that do
 /// not ascend across a cut, and the file is scanned again in one pass, which then reports it.
+#[cfg(test)] // the reference the structural scan is checked against
 pub(super) fn scan_parallel<T: Record>(path: &Path, bytes: &[u8]) -> Result<Scanned<T>> {
     const MIN_PART: usize = 4 << 20;
     let threads = std::thread::available_parallelism()
@@ -266,6 +228,7 @@ pub(super) fn scan_parallel<T: Record>(path: &Path, bytes: &[u8]) -> Result<Scan
 }
 
 /// [`scan_parallel`] with the number of parts given.
+#[cfg(test)]
 fn scan_in_parts<T: Record>(path: &Path, bytes: &[u8], parts: usize) -> Result<Scanned<T>> {
     let mut cuts: Vec<usize> = Vec::new();
     for k in 1..parts {

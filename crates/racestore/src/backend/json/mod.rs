@@ -22,7 +22,6 @@ mod inspect;
 mod journal;
 mod location;
 mod lock;
-#[allow(dead_code)] // until opening uses it instead of parsing every record
 mod structure;
 
 pub use fsio::{Fault, FaultInjector, FileOp};
@@ -32,10 +31,11 @@ use std::any::Any;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::marker::PhantomData;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use array_file::{scan, ArrayFile, Span};
+use array_file::{ArrayFile, Span};
 use fsio::Io;
 use group_commit::{GroupCommit, Ticket};
 use journal::{AppendSpan, Intent, Journal, Meta};
@@ -226,17 +226,42 @@ impl<T: Record> AnyTable for Table<T> {
         let Some(appended) = self.file.read_appended()? else {
             return Ok(Vec::new());
         };
-        let scanned = array_file::scan_appended::<T>(
+        let session_key = Self::indexed().then_some("session_id");
+        let scanned = structure::scan_structure_from(
             &self.file.path,
             &appended,
-            self.file.tail(),
+            0,
             !self.file.spans.is_empty(),
             self.ids.last().copied(),
+            session_key,
         )?;
-        let sessions: BTreeSet<Id> = scanned.records.iter().map(Record::session_id).collect();
+        if scanned.torn.is_some() {
+            return Err(Error::invalid(
+                "file",
+                format!(
+                    "{} did not grow by whole records past byte {}",
+                    self.file.path.display(),
+                    self.file.tail()
+                ),
+            ));
+        }
+        let tail = self.file.tail();
+        let spans = scanned
+            .spans
+            .into_iter()
+            .map(|span| Span {
+                offset: span.offset + tail,
+                len: span.len,
+            })
+            .collect();
+        let sessions: BTreeSet<Id> = if Self::indexed() {
+            scanned.session_ids.iter().copied().collect()
+        } else {
+            scanned.ids.iter().copied().collect()
+        };
         self.file
-            .extend_caught_up(scanned.spans, scanned.tail, appended.len() as u64);
-        self.index(&scanned.records);
+            .extend_caught_up(spans, tail + scanned.tail, appended.len() as u64);
+        self.index_structure(scanned.ids, scanned.session_ids);
         Ok(sessions.into_iter().collect())
     }
     fn as_any(&self) -> &dyn Any {
@@ -1011,25 +1036,30 @@ impl<T: Record> Table<T> {
             .write(!read_only)
             .open(&path)
             .map_err(|e| Error::io("opening", &path, e))?;
-        let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+        let len = file.metadata().map_err(|e| Error::io("reading", &path, e))?.len();
+        let session_key = Self::indexed().then_some("session_id");
         let rollback = pending.filter(|(_, landed)| !landed).map(|(span, _)| span.start);
-        let mut scanned = match (array_file::scan_parallel::<T>(&path, &bytes), rollback) {
+        let mut scanned = match (
+            structure::scan_file(&path, &file, u64::MAX, session_key),
+            rollback,
+        ) {
             // Damage inside a batch that never finished is that batch's torn tail.
             (Err(Error::CorruptFile { offset, .. }), Some(start)) if offset >= start => {
-                scan::<T>(&path, &bytes[..to_index(start, bytes.len())])?
+                structure::scan_file(&path, &file, start, session_key)?
             }
             (scanned, _) => scanned?,
         };
         if let Some(start) = rollback {
             if scanned.tail > start || scanned.torn.is_some() {
                 let keep = scanned.spans.iter().take_while(|s| s.offset < start).count();
-                scanned.records.truncate(keep);
+                scanned.ids.truncate(keep);
+                scanned.session_ids.truncate(keep.min(scanned.session_ids.len()));
                 scanned.spans.truncate(keep);
                 scanned.tail = scanned.tail.min(start);
                 scanned.torn = Some(Repair {
                     file: path.clone(),
                     offset: start,
-                    removed_bytes: (bytes.len() as u64).saturating_sub(start),
+                    removed_bytes: len.saturating_sub(start),
                     detail:
                         "rolled back a batch of records that a crash interrupted (a batch is all or nothing)"
                             .into(),
@@ -1040,31 +1070,44 @@ impl<T: Record> Table<T> {
         // they name existed.
         let (torn_id, torn_session) = match &scanned.torn {
             Some(_) => {
-                let rest = &bytes[to_index(scanned.tail, bytes.len())..];
+                let mut rest = vec![0; usize::try_from(len.saturating_sub(scanned.tail)).unwrap_or(0)];
+                file.read_exact_at(&mut rest, scanned.tail)
+                    .map_err(|e| Error::io("reading", &path, e))?;
                 (
-                    array_file::highest_number_after(rest, b"\"id\":"),
-                    array_file::highest_number_after(rest, b"\"session_id\":"),
+                    array_file::highest_number_after(&rest, b"\"id\":"),
+                    array_file::highest_number_after(&rest, b"\"session_id\":"),
                 )
             }
             None => (0, 0),
         };
-        let max_in_file = scanned.records.last().map_or(0, Record::id);
+        let max_in_file = scanned.ids.last().copied().unwrap_or(0);
         let max_ever = meta.max_ids.get(&file_name).copied().unwrap_or(0);
         let mut table = Table::new(
-            ArrayFile::new(
-                path,
-                file,
-                io.clone(),
-                bytes.len() as u64,
-                scanned.tail,
-                scanned.spans,
-            ),
+            ArrayFile::new(path, file, io.clone(), len, scanned.tail, scanned.spans),
             max_in_file.max(max_ever).max(torn_id) + 1,
         );
         table.torn = scanned.torn;
         table.torn_session = torn_session;
-        table.index(&scanned.records);
+        table.index_structure(scanned.ids, scanned.session_ids);
         Ok(table)
+    }
+
+    /// Indexes records a structural scan found (their spans already in the file's).
+    fn index_structure(&mut self, ids: Vec<Id>, session_ids: Vec<Id>) {
+        if let Some(last) = ids.last() {
+            self.next_id = self.next_id.max(last + 1);
+        }
+        if Self::indexed() {
+            let first = self.ids.len();
+            for (k, session_id) in session_ids.iter().enumerate() {
+                self.by_session
+                    .entry(*session_id)
+                    .or_default()
+                    .push((first + k) as u32);
+            }
+            self.session_ids.extend(session_ids);
+        }
+        self.ids.extend(ids);
     }
 
     /// Whether records are indexed by session (every collection but sessions, which are their own).
@@ -1160,9 +1203,15 @@ impl<T: Record> Table<T> {
                 let mut selected = Vec::new();
                 let mut next = start;
                 while next < self.ids.len() && selected.len() < limit {
-                    let end = (next + READ_CHUNK).min(self.ids.len());
-                    let indices: Vec<usize> = (next..end).collect();
                     let wanted = limit - selected.len();
+                    // Without filters, exactly the records wanted: none past them is parsed.
+                    let chunk = if query.filters.is_empty() {
+                        wanted.min(READ_CHUNK)
+                    } else {
+                        READ_CHUNK
+                    };
+                    let end = (next + chunk).min(self.ids.len());
+                    let indices: Vec<usize> = (next..end).collect();
                     selected.extend(
                         self.read_at(&indices)?
                             .into_iter()
@@ -1186,11 +1235,6 @@ impl<T: Record> Table<T> {
         self.forget_flagged(keep);
         Ok(removed)
     }
-}
-
-/// `offset` as an index into a buffer of `len` bytes.
-fn to_index(offset: u64, len: usize) -> usize {
-    usize::try_from(offset).map_or(len, |o| o.min(len))
 }
 
 /// Reads one collection for a query.

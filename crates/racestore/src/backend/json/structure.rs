@@ -8,10 +8,12 @@
 //! record is read. Torn tails and damage are reported as [`scan`](super::array_file::scan)
 //! reports them: the same spans, ids, tail and repair for every file it accepts.
 
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::array_file::{corrupt_at, skip_ws, Span};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Id;
 use crate::store::Repair;
 
@@ -694,6 +696,138 @@ fn integer(data: &[u8], at: usize) -> std::result::Result<(Id, usize), Stop> {
         _ => {}
     }
     Ok((value, i))
+}
+
+/// [`scan_structure`] of the file `file` at `path`, up to `limit` bytes (`u64::MAX`: all of it),
+/// read a part at a time: memory holds a part and the index, never the whole file.
+///
+/// Each part after the first starts at the tail the parts before it reached (just past a
+/// whole record), so a record cut by a part's end is read whole with the next part; a record
+/// longer than a part makes the part grow. The outcome is [`scan_structure`]'s on the whole file.
+pub(super) fn scan_file(
+    path: &Path,
+    file: &File,
+    limit: u64,
+    session_key: Option<&str>,
+) -> Result<Structure> {
+    const PART: u64 = 16 << 20;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("reading", path, e))?
+        .len()
+        .min(limit);
+    let read = |at: u64, end: u64| -> Result<Vec<u8>> {
+        let mut bytes = vec![0; usize::try_from(end - at).unwrap_or(usize::MAX)];
+        file.read_exact_at(&mut bytes, at)
+            .map_err(|e| Error::io("reading", path, e))?;
+        Ok(bytes)
+    };
+    if len <= PART {
+        return scan_structure_parallel(path, &read(0, len)?, session_key);
+    }
+    let mut found = Structure {
+        spans: Vec::new(),
+        ids: Vec::new(),
+        session_ids: Vec::new(),
+        tail: 0,
+        torn: None,
+    };
+    let mut part = PART;
+    let mut first = true;
+    loop {
+        let base = found.tail;
+        let end = base.saturating_add(part).min(len);
+        let last = end == len;
+        let bytes = read(base, end)?;
+        let scanned = if first {
+            scan_structure_parallel(path, &bytes, session_key)
+        } else {
+            continue_scan(
+                path,
+                &bytes,
+                !found.spans.is_empty(),
+                found.ids.last().copied(),
+                session_key,
+            )
+        };
+        let mut scanned = match scanned {
+            Ok(scanned) => scanned,
+            // Damage just before a part's end may be a token the end cut: read on to be sure.
+            Err(Error::CorruptFile { offset, .. }) if !last && offset + 64 >= bytes.len() as u64 => {
+                part = part.saturating_mul(2);
+                continue;
+            }
+            Err(Error::CorruptFile { offset, message, .. }) => {
+                return Err(corrupt_in_file(path, file, base + offset, message));
+            }
+            Err(other) => return Err(other),
+        };
+        for span in &mut scanned.spans {
+            span.offset += base;
+        }
+        let progressed = !scanned.spans.is_empty();
+        found.spans.append(&mut scanned.spans);
+        found.ids.append(&mut scanned.ids);
+        found.session_ids.append(&mut scanned.session_ids);
+        found.tail = base + scanned.tail;
+        if last {
+            found.torn = scanned.torn.map(|mut torn| {
+                torn.offset += base;
+                torn
+            });
+            return Ok(found);
+        }
+        first = false;
+        if !progressed {
+            part = part.saturating_mul(2);
+        }
+    }
+}
+
+/// Scans a part that starts at a tail (`bytes` from there): on several threads when the part
+/// goes on with `,` and more records, as [`scan_structure_from`] otherwise. Offsets come back
+/// relative to the part.
+fn continue_scan(
+    path: &Path,
+    bytes: &[u8],
+    after_record: bool,
+    previous_id: Option<Id>,
+    session_key: Option<&str>,
+) -> Result<Structure> {
+    let at = skip_ws(bytes, 0);
+    if after_record && bytes.get(at) == Some(&b',') {
+        // The part read as an array of its own: its `,` stands for the `[`.
+        let mut array = bytes.to_vec();
+        array[at] = b'[';
+        if let Ok(scanned) = scan_structure_parallel(path, &array, session_key) {
+            let ascending = match (previous_id, scanned.ids.first()) {
+                (Some(previous), Some(first)) => *first > previous,
+                _ => true,
+            };
+            // Nothing whole in it, or ids falling back: the exact scan says what it is.
+            if ascending && !scanned.spans.is_empty() {
+                return Ok(scanned);
+            }
+        }
+    }
+    scan_structure_from(path, bytes, 0, after_record, previous_id, session_key)
+}
+
+/// [`Error::CorruptFile`] at `offset` of `file`, its line and column counted from the file.
+fn corrupt_in_file(path: &Path, file: &File, offset: u64, message: String) -> Error {
+    let mut before = vec![0; usize::try_from(offset).unwrap_or(0)];
+    if file.read_exact_at(&mut before, 0).is_err() {
+        before.clear();
+    }
+    let line = before.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+    let column = (before.len() - before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)) as u64 + 1;
+    Error::CorruptFile {
+        path: path.to_owned(),
+        offset,
+        line,
+        column,
+        message,
+    }
 }
 
 #[cfg(test)]
