@@ -213,21 +213,8 @@ fn corrupt_in_file(path: &Path, offset: u64, message: String) -> Error {
     }
 }
 
-/// [`scan`], on several threads when the file is large: the file is cut where one top-level
-/// record ends (`\n  },\n  {`, which only occurs between records in the original's format, as
-/// JSON strings cannot hold a raw newline) and the parts are parsed at once. The result is
-/// exactly [`scan`]'s: a part that does not end cleanly at its cut, any damage, or ids that do
-/// not ascend across a cut, and the file is scanned again in one pass, which then reports it.
-#[cfg(test)] // the reference the structural scan is checked against
-pub(super) fn scan_parallel<T: Record>(path: &Path, bytes: &[u8]) -> Result<Scanned<T>> {
-    const MIN_PART: usize = 4 << 20;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(8);
-    scan_in_parts(path, bytes, threads.min(bytes.len() / MIN_PART))
-}
-
-/// [`scan_parallel`] with the number of parts given.
+/// [`scan`] on `parts` threads, the file cut where one record ends: the reference the
+/// structural scan's parallel parts are checked against.
 #[cfg(test)]
 fn scan_in_parts<T: Record>(path: &Path, bytes: &[u8], parts: usize) -> Result<Scanned<T>> {
     let mut cuts: Vec<usize> = Vec::new();
