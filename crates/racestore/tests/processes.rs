@@ -595,12 +595,21 @@ fn kill_9_loses_nothing() {
         let laps = store.get_laps(&LapQuery::all()).unwrap();
         let ids: Vec<Id> = laps.iter().map(|l| l.id).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascend, each once");
-        // Gaps only where a torn record showed its id: that id is never given again.
+        // Gaps only where a torn record showed its id: that id is never given again. A kill
+        // can tear a batch's one write part-way (the kernel stops a write between pages for a
+        // fatal signal), and the ids its rolled-back bytes show are never given either: at
+        // most a batch's worth per reopen that repaired something.
+        let allowed_gaps = torn_ids + 40 * Id::from(repaired_rounds);
         assert!(
-            ids.len() as Id >= ids.last().copied().unwrap_or(0) - torn_ids,
-            "more gaps than torn records: {} laps, highest id {:?}",
+            ids.len() as Id >= ids.last().copied().unwrap_or(0) - allowed_gaps,
+            "more gaps than torn records: {} laps, highest id {:?}, missing {:?} (allowed {allowed_gaps}, acknowledged up to {:?})",
             ids.len(),
-            ids.last()
+            ids.last(),
+            {
+                let have: std::collections::BTreeSet<Id> = ids.iter().copied().collect();
+                (1..=ids.last().copied().unwrap_or(0)).filter(|i| !have.contains(i)).collect::<Vec<_>>()
+            },
+            acknowledged.iter().max()
         );
         for lap in &laps {
             let expected = self::lap(1, lap.lap_number);
