@@ -174,7 +174,7 @@ fn scan_records<T: Record>(
 /// Parses one record's bytes, read from `offset` of the file at `path`, as opening once did:
 /// strictly, or as Python's `json.dump` may have written it (see [`python_record`]). A record
 /// that does not parse is [`Error::CorruptFile`] naming the file and offset.
-pub(super) fn parse_record<T: Record>(path: &Path, offset: u64, bytes: &[u8]) -> Result<T> {
+pub(super) fn parse_record<T: Record>(path: &Path, file: &File, offset: u64, bytes: &[u8]) -> Result<T> {
     let error = match serde_json::from_slice::<T>(bytes) {
         Ok(record) => return Ok(record),
         Err(error) => error,
@@ -186,6 +186,7 @@ pub(super) fn parse_record<T: Record>(path: &Path, offset: u64, bytes: &[u8]) ->
             let at = offset_of(bytes, error.line(), error.column()).saturating_sub(1);
             Err(corrupt_in_file(
                 path,
+                file,
                 offset + at as u64,
                 format!("{} record: {error}", T::COLLECTION.file_name()),
             ))
@@ -193,23 +194,28 @@ pub(super) fn parse_record<T: Record>(path: &Path, offset: u64, bytes: &[u8]) ->
     }
 }
 
-/// [`Error::CorruptFile`] at `offset` of the file at `path`, its line and column counted from
-/// the file (read up to there; an error is rare, so its cost does not matter).
-fn corrupt_in_file(path: &Path, offset: u64, message: String) -> Error {
-    let before = std::fs::read(path)
-        .map(|mut bytes| {
-            bytes.truncate(usize::try_from(offset).unwrap_or(usize::MAX));
-            bytes
-        })
-        .unwrap_or_default();
-    let line = before.iter().filter(|b| **b == b'\n').count() as u64 + 1;
-    let column = (before.len() - before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)) as u64 + 1;
-    Error::CorruptFile {
-        path: path.to_owned(),
-        offset,
-        line,
-        column,
-        message,
+/// [`Error::CorruptFile`] at `offset` of the open `file` at `path`, its line and column counted
+/// from the bytes before it (read only then: an error is rare, so its cost does not matter).
+pub(super) fn corrupt_in_file(path: &Path, file: &File, offset: u64, message: String) -> Error {
+    let mut before = vec![0; usize::try_from(offset).unwrap_or(0)];
+    if file.read_exact_at(&mut before, 0).is_err() {
+        before.clear();
+    }
+    match corrupt_at(path, &before, before.len(), message) {
+        // The offset stands even when the bytes before it could not be read (line 1, column 1).
+        Error::CorruptFile {
+            line,
+            column,
+            message,
+            ..
+        } => Error::CorruptFile {
+            path: path.to_owned(),
+            offset,
+            line,
+            column,
+            message,
+        },
+        other => other,
     }
 }
 
@@ -791,7 +797,7 @@ impl ArrayFile {
             for span in &spans[first..=last] {
                 let at = (span.offset - start) as usize;
                 let bytes = &buffer[at..at + span.len as usize];
-                records.push(parse_record::<T>(&self.path, span.offset, bytes)?);
+                records.push(parse_record::<T>(&self.path, &self.file, span.offset, bytes)?);
             }
             first = last + 1;
         }

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use super::array_file::{corrupt_at, skip_ws, Span};
+use super::array_file::{corrupt_at, corrupt_in_file, skip_ws, Span};
 use crate::error::{Error, Result};
 use crate::model::Id;
 use crate::store::Repair;
@@ -811,23 +811,6 @@ fn continue_scan(
         }
     }
     scan_structure_from(path, bytes, 0, after_record, previous_id, session_key)
-}
-
-/// [`Error::CorruptFile`] at `offset` of `file`, its line and column counted from the file.
-fn corrupt_in_file(path: &Path, file: &File, offset: u64, message: String) -> Error {
-    let mut before = vec![0; usize::try_from(offset).unwrap_or(0)];
-    if file.read_exact_at(&mut before, 0).is_err() {
-        before.clear();
-    }
-    let line = before.iter().filter(|b| **b == b'\n').count() as u64 + 1;
-    let column = (before.len() - before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)) as u64 + 1;
-    Error::CorruptFile {
-        path: path.to_owned(),
-        offset,
-        line,
-        column,
-        message,
-    }
 }
 
 #[cfg(test)]
