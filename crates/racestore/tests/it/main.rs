@@ -11,6 +11,7 @@ mod faults;
 mod import_alkamel;
 mod import_ergast;
 mod import_mapped;
+mod index_cache;
 mod integrity;
 mod layers;
 mod model_check;

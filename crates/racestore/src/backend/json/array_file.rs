@@ -13,13 +13,14 @@ use std::path::{Path, PathBuf};
 use super::format::write_array_element;
 use super::fsio::{temp_path, Io};
 use super::group_commit::{GroupCommit, Ticket};
+use super::index::Spans;
 use super::journal::AppendSpan;
 use crate::error::{Error, Result};
 use crate::model::{Id, Record};
 use crate::store::Repair;
 
 /// Where one record's bytes (`{` to `}`) sit in the file.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Span {
     pub offset: u64,
     pub len: u64,
@@ -580,21 +581,29 @@ pub(super) struct ArrayFile {
     tail: u64,
     /// The file's length (with saves queued for a group commit counted in).
     len: u64,
-    pub spans: Vec<Span>,
+    /// Where each record sits.
+    pub spans: Spans,
     /// In power-loss mode, the queue single saves share writes and fsyncs through.
     group: Option<std::sync::Arc<GroupCommit>>,
 }
 
 impl ArrayFile {
     /// Wraps an opened file whose contents `scan` has read (and whose torn tail, if any, is repaired).
-    pub(super) fn new(path: PathBuf, file: File, io: Io, len: u64, tail: u64, spans: Vec<Span>) -> Self {
+    pub(super) fn new(
+        path: PathBuf,
+        file: File,
+        io: Io,
+        len: u64,
+        tail: u64,
+        spans: impl Into<Spans>,
+    ) -> Self {
         ArrayFile {
             path,
             file,
             io,
             tail,
             len,
-            spans,
+            spans: spans.into(),
             group: None,
         }
     }
@@ -722,6 +731,21 @@ impl ArrayFile {
     }
 
     /// Where the next append writes.
+    /// [`Error::CorruptFile`] at `offset` of this file, with its line and column.
+    pub(super) fn corrupt_at_offset(&self, offset: u64, message: String) -> Error {
+        corrupt_in_file(&self.path, &self.file, offset, message)
+    }
+
+    /// The open file.
+    pub(super) fn handle(&self) -> &File {
+        &self.file
+    }
+
+    /// How long the file is, as far as this process knows.
+    pub(super) fn len(&self) -> u64 {
+        self.len
+    }
+
     pub(super) fn tail(&self) -> u64 {
         self.tail
     }
@@ -851,7 +875,7 @@ impl ArrayFile {
             let mut raw = Vec::new();
             out.push(b'[');
             for (span, _) in self.spans.iter().zip(keep).filter(|(_, keep)| **keep) {
-                self.read_span(*span, &mut raw)?;
+                self.read_span(span, &mut raw)?;
                 out.extend_from_slice(if spans.is_empty() { b"\n  " } else { b",\n  " });
                 spans.push(Span {
                     offset: written + out.len() as u64,
@@ -885,7 +909,7 @@ impl ArrayFile {
         }
         self.len = tail + if spans.is_empty() { 1 } else { 2 };
         self.tail = tail;
-        self.spans = spans;
+        self.spans = Spans::from(spans);
         if self.group.is_some() {
             self.group = Some(std::sync::Arc::new(GroupCommit::new(
                 &file,

@@ -291,6 +291,11 @@ impl Coordination {
         Ok(WriteTurn { staleness })
     }
 
+    /// Forgets what this process last saw, so its next catch-up reads the directory afresh.
+    pub(super) fn forget_seen(&self) {
+        self.turn().seen = Stamp::STALE;
+    }
+
     /// Notes that the write in progress replaced or cut a data file (or the metadata).
     pub(super) fn note_rewrite(&self) {
         self.turn().rewrote = true;

@@ -18,6 +18,8 @@ mod array_file;
 mod format;
 mod fsio;
 mod group_commit;
+mod index;
+mod index_cache;
 mod inspect;
 mod journal;
 mod location;
@@ -31,6 +33,7 @@ use std::any::Any;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::marker::PhantomData;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -38,6 +41,8 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use array_file::{ArrayFile, Span};
 use fsio::Io;
 use group_commit::{GroupCommit, Ticket};
+use index::Runs;
+use index_cache::{FileIndex, IndexCache, IndexView};
 use journal::{AppendSpan, Intent, Journal, Meta};
 use lock::{Coordination, Staleness};
 
@@ -112,15 +117,22 @@ type Durable = Option<(Arc<GroupCommit>, Ticket)>;
 struct Table<T> {
     file: ArrayFile,
     /// Each record's id, ascending.
-    ids: Vec<Id>,
+    ids: Runs,
     /// Each record's session (children only: a session's is its id).
-    session_ids: Vec<Id>,
-    by_session: HashMap<Id, Vec<u32>>,
+    session_ids: Runs,
+    /// Per session, the ranges of record indices holding its records, ascending.
+    by_session: HashMap<Id, Vec<Range<usize>>>,
     next_id: Id,
     /// A torn tail found on opening and not cut yet: the file ends past `file.tail()`.
     torn: Option<Repair>,
     /// The highest `session_id` a torn tail's bytes name, which proves that session existed.
     torn_session: Id,
+    /// Whether the index came from `racestore.index` rather than a scan of the file: then a
+    /// record that does not read as the index says sends the store back to scanning, and no
+    /// rewrite copies records by it.
+    from_cache: bool,
+    /// How many bytes of the file `racestore.index` is known to cover (0: none).
+    cache_covers: u64,
     records: PhantomData<fn() -> T>,
 }
 
@@ -149,6 +161,11 @@ trait AnyTable: std::fmt::Debug + Send + Sync {
     /// Indexes the records other processes appended since this one last looked, and returns
     /// the sessions they belong to. An error when the file did not just grow by whole records.
     fn catch_up(&mut self) -> Result<Vec<Id>>;
+    /// The index, as `racestore.index` keeps it.
+    fn index_view(&self) -> IndexView<'_>;
+    fn indexed_from_cache(&self) -> bool;
+    fn cache_covers(&self) -> u64;
+    fn set_cache_covers(&mut self, covers: u64);
     fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -171,7 +188,9 @@ impl<T: Record> AnyTable for Table<T> {
     }
     fn count_of_session(&self, session_id: Id) -> u64 {
         if Self::indexed() {
-            self.by_session.get(&session_id).map_or(0, |v| v.len() as u64)
+            self.by_session.get(&session_id).map_or(0, |ranges| {
+                ranges.iter().map(ExactSizeIterator::len).sum::<usize>() as u64
+            })
         } else {
             u64::from(self.position(session_id).is_some())
         }
@@ -180,20 +199,16 @@ impl<T: Record> AnyTable for Table<T> {
         if Self::indexed() && !self.by_session.contains_key(&session_id) {
             return Ok(0);
         }
-        let keep: Vec<bool> = (0..self.ids.len())
-            .map(|i| self.session_of(i) != session_id)
-            .collect();
+        let keep: Vec<bool> = self.sessions().map(|s| s != session_id).collect();
         self.keep_only(&keep, sync)
     }
     fn forget_session(&mut self, session_id: Id) {
-        let keep: Vec<bool> = (0..self.ids.len())
-            .map(|i| self.session_of(i) != session_id)
-            .collect();
-        self.file.spans = keep_flagged(std::mem::take(&mut self.file.spans), &keep);
+        let keep: Vec<bool> = self.sessions().map(|s| s != session_id).collect();
+        self.file.spans = self.file.spans.keep_flagged(&keep);
         self.forget_flagged(&keep);
     }
     fn last_id(&self) -> Id {
-        self.ids.last().copied().unwrap_or(0)
+        self.ids.last().unwrap_or(0)
     }
     fn highest_session_named(&self) -> Id {
         let named = self.by_session.keys().copied().max().unwrap_or(0);
@@ -204,7 +219,12 @@ impl<T: Record> AnyTable for Table<T> {
             .by_session
             .iter()
             .filter(|(id, _)| **id > above)
-            .map(|(id, records)| (*id, records.len() as u64))
+            .map(|(id, ranges)| {
+                (
+                    *id,
+                    ranges.iter().map(ExactSizeIterator::len).sum::<usize>() as u64,
+                )
+            })
             .collect();
         named.sort_unstable();
         named
@@ -232,7 +252,7 @@ impl<T: Record> AnyTable for Table<T> {
             &appended,
             0,
             !self.file.spans.is_empty(),
-            self.ids.last().copied(),
+            self.ids.last(),
             session_key,
         )?;
         if scanned.torn.is_some() {
@@ -264,21 +284,30 @@ impl<T: Record> AnyTable for Table<T> {
         self.index_structure(scanned.ids, scanned.session_ids);
         Ok(sessions.into_iter().collect())
     }
+    fn index_view(&self) -> IndexView<'_> {
+        IndexView {
+            len: self.file.len(),
+            tail: self.file.tail(),
+            spans: &self.file.spans,
+            ids: &self.ids,
+            session_ids: &self.session_ids,
+        }
+    }
+    fn indexed_from_cache(&self) -> bool {
+        self.from_cache
+    }
+    fn cache_covers(&self) -> u64 {
+        self.cache_covers
+    }
+    fn set_cache_covers(&mut self, covers: u64) {
+        self.cache_covers = covers;
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
-}
-
-/// The items of `items` whose flag in `keep` is set.
-fn keep_flagged<X>(items: Vec<X>, keep: &[bool]) -> Vec<X> {
-    items
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(item, keep)| keep.then_some(item))
-        .collect()
 }
 
 impl std::fmt::Debug for JsonStore {
@@ -312,6 +341,8 @@ struct OpenTable<'a> {
     /// Recreate a data file the store lost, empty (`check --repair --recreate-missing`).
     recreate_missing: bool,
     repairs: &'a mut Vec<Repair>,
+    /// The on-disk index, whose entry for this file is used if it still holds.
+    cache: &'a mut IndexCache,
 }
 
 impl CollectionVisitor for OpenTable<'_> {
@@ -390,7 +421,7 @@ impl JsonStore {
             Coordination::for_writing(&dir)?
         };
         let (state, repairs) = coordination.while_opening(|| {
-            let (state, repairs) = load_state(&dir, *options, io)?;
+            let (state, repairs) = load_state(&dir, *options, io, IndexSource::Cache)?;
             let rewrote = !repairs.is_empty();
             Ok(((state, repairs), rewrote))
         })?;
@@ -431,11 +462,36 @@ impl JsonStore {
         let mut guard = self.state.write().map_err(|_| panicked())?;
         let state = guard.as_mut().ok_or(Error::Closed)?;
         self.coordination
-            .catch_up(|staleness| self.catch_up(state, staleness))
+            .catch_up(|staleness| self.catch_up(state, staleness, IndexSource::Cache))
     }
 
-    /// Catches `state` up; returns whether doing so replaced or cut a file (a repair).
-    fn catch_up(&self, state: &mut State, staleness: Staleness) -> Result<bool> {
+    /// Reads the directory afresh, scanning every file: after `racestore.index` was found not
+    /// to fit one (a writable store removes it, and writes it anew from the scan).
+    fn rescan(&self) -> Result<()> {
+        let mut guard = self.state.write().map_err(|_| panicked())?;
+        let state = guard.as_mut().ok_or(Error::Closed)?;
+        if !self.read_only {
+            index_cache::remove(&self.dir);
+        }
+        self.coordination.forget_seen();
+        self.coordination
+            .catch_up(|_| self.catch_up(state, Staleness::Rewritten, IndexSource::Scan))
+    }
+
+    /// Makes sure no table's index came from `racestore.index` before a rewrite copies records
+    /// by it (the caller holds the directory's lock): a rewrite trusts only a scan.
+    fn scanned_for_rewrite(&self, state: &mut State) -> Result<()> {
+        if state.tables.iter().any(|t| t.indexed_from_cache())
+            && self.catch_up(state, Staleness::Rewritten, IndexSource::Scan)?
+        {
+            self.coordination.note_rewrite();
+        }
+        Ok(())
+    }
+
+    /// Catches `state` up (reading the directory afresh from `source` when needed); returns
+    /// whether doing so replaced or cut a file (a repair).
+    fn catch_up(&self, state: &mut State, staleness: Staleness, source: IndexSource) -> Result<bool> {
         if staleness == Staleness::Appended {
             match state.catch_up_appends() {
                 Ok(()) => return Ok(false),
@@ -444,7 +500,7 @@ impl JsonStore {
                 }
             }
         }
-        let (fresh, repairs) = load_state(&self.dir, self.options, state.io.clone())?;
+        let (fresh, repairs) = load_state(&self.dir, self.options, state.io.clone(), source)?;
         for repair in &repairs {
             tracing::warn!("{repair}");
         }
@@ -454,11 +510,29 @@ impl JsonStore {
         Ok(!repairs.is_empty())
     }
 
-    fn read<R>(&self, f: impl FnOnce(&State) -> Result<R>) -> Result<R> {
+    /// Runs a read on a view caught up with other processes. A record that does not read as an
+    /// index from `racestore.index` says (the file changed behind racestore's back) makes the
+    /// store scan its files and read again.
+    fn read<R>(&self, mut f: impl FnMut(&State) -> Result<R>) -> Result<R> {
         self.refresh()?;
-        // Only a writer that panicked poisons the lock; what it left in memory is not to be trusted.
-        let guard = self.state.read().map_err(|_| panicked())?;
-        f(guard.as_ref().ok_or(Error::Closed)?)
+        let (outcome, from_cache) = {
+            // Only a writer that panicked poisons the lock; what it left in memory is not to be trusted.
+            let guard = self.state.read().map_err(|_| panicked())?;
+            let state = guard.as_ref().ok_or(Error::Closed)?;
+            (f(state), state.tables.iter().any(|t| t.indexed_from_cache()))
+        };
+        match outcome {
+            Err(error @ Error::CorruptFile { .. }) if from_cache => {
+                tracing::warn!(
+                    "{error}; scanning the files instead of trusting {}",
+                    index_cache::INDEX_FILE
+                );
+                self.rescan()?;
+                let guard = self.state.read().map_err(|_| panicked())?;
+                f(guard.as_ref().ok_or(Error::Closed)?)
+            }
+            outcome => outcome,
+        }
     }
 
     /// Runs a write holding the directory's lock, after catching up with other processes;
@@ -484,7 +558,7 @@ impl JsonStore {
         let turn = self.coordination.begin_write()?;
         let caught_up = match turn.staleness {
             Staleness::Current => Ok(false),
-            staleness => self.catch_up(state, staleness),
+            staleness => self.catch_up(state, staleness, IndexSource::Cache),
         };
         let caught_up_fine = caught_up.is_ok();
         let outcome = caught_up.and_then(|rewrote| {
@@ -522,10 +596,24 @@ fn panicked() -> Error {
     )
 }
 
+/// Where opening takes each file's index from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IndexSource {
+    /// `racestore.index` where it still fits the file, a scan elsewhere.
+    Cache,
+    /// A scan of every file.
+    Scan,
+}
+
+/// How many bytes of the data files `racestore.index` may leave unindexed (scanned on every
+/// open) before a writable store writes it anew. Below it, a store needs no cache at all.
+const INDEX_CACHE_SLACK: u64 = 1 << 20;
+
 /// Reads the directory into a fresh [`State`], as opening does (the caller holds the
 /// directory's lock): finishes or undoes an interrupted write and cuts torn tails unless
-/// read-only. Returns the state and the repairs made.
-fn load_state(dir: &Path, options: OpenOptions, io: Io) -> Result<(State, Vec<Repair>)> {
+/// read-only, and writes `racestore.index` anew when it left much to scan (unless read-only).
+/// Returns the state and the repairs made.
+fn load_state(dir: &Path, options: OpenOptions, io: Io, source: IndexSource) -> Result<(State, Vec<Repair>)> {
     let read_only = options.read_only;
     let sync = !read_only && options.durability == Durability::PowerLoss;
     let existed = dir.join(journal::META_FILE).exists()
@@ -538,6 +626,12 @@ fn load_state(dir: &Path, options: OpenOptions, io: Io) -> Result<(State, Vec<Re
         (Some(journal), pending)
     };
     let mut repairs = Vec::new();
+    // A write a crash interrupted is finished or undone by what a scan finds.
+    let mut cache = if source == IndexSource::Cache && pending.is_none() {
+        IndexCache::load(dir)
+    } else {
+        IndexCache::default()
+    };
     let appends = match &pending {
         Some(intent) => intent.appends(),
         None => Vec::new(),
@@ -565,6 +659,7 @@ fn load_state(dir: &Path, options: OpenOptions, io: Io) -> Result<(State, Vec<Re
             existed,
             recreate_missing: options.recreate_missing,
             repairs: &mut repairs,
+            cache: &mut cache,
         })?);
     }
     // A session id some record names was given, even if the session's own record is gone.
@@ -630,8 +725,35 @@ fn load_state(dir: &Path, options: OpenOptions, io: Io) -> Result<(State, Vec<Re
             meta.store(&state.io, dir, sync)?;
             state.meta = meta;
         }
+        refresh_index_cache(dir, &mut state.tables);
     }
     Ok((state, repairs))
+}
+
+/// Writes `racestore.index` anew when it leaves [`INDEX_CACHE_SLACK`] bytes or more of the
+/// data files to scan. A cache that cannot be written costs only time: opening scans.
+fn refresh_index_cache(dir: &Path, tables: &mut [Box<dyn AnyTable>]) {
+    let unindexed: u64 = tables
+        .iter()
+        .map(|t| t.file().len().saturating_sub(t.cache_covers()))
+        .sum();
+    if unindexed < INDEX_CACHE_SLACK {
+        return;
+    }
+    let files: Vec<(String, &File, IndexView<'_>)> = Collection::ALL
+        .iter()
+        .zip(tables.iter())
+        .map(|(collection, table)| (collection.file_name(), table.file().handle(), table.index_view()))
+        .collect();
+    match index_cache::store(dir, &files) {
+        Ok(()) => {
+            for table in tables {
+                let len = table.file().len();
+                table.set_cache_covers(len);
+            }
+        }
+        Err(error) => tracing::warn!("{error} (it only speeds opening up: the files are scanned instead)"),
+    }
 }
 
 impl State {
@@ -976,12 +1098,14 @@ impl<T: Record> Table<T> {
     fn new(file: ArrayFile, next_id: Id) -> Self {
         Table {
             file,
-            ids: Vec::new(),
-            session_ids: Vec::new(),
+            ids: Runs::ids(),
+            session_ids: Runs::sessions(),
             by_session: HashMap::new(),
             next_id,
             torn: None,
             torn_session: 0,
+            from_cache: false,
+            cache_covers: 0,
             records: PhantomData,
         }
     }
@@ -997,6 +1121,7 @@ impl<T: Record> Table<T> {
             existed,
             recreate_missing,
             repairs,
+            cache,
         } = args;
         let file_name = T::COLLECTION.file_name();
         let path = dir.join(&file_name);
@@ -1037,6 +1162,15 @@ impl<T: Record> Table<T> {
             .open(&path)
             .map_err(|e| Error::io("opening", &path, e))?;
         let len = file.metadata().map_err(|e| Error::io("reading", &path, e))?.len();
+        // After a crash in the middle of a batch, the file is scanned: the rollback needs it.
+        if pending.is_none() {
+            if let Some(index) = cache.take(&file_name, &path, &file) {
+                match Self::from_index(&path, &file, io, meta, len, index) {
+                    Ok(table) => return Ok(table),
+                    Err(error) => tracing::debug!("{file_name} is scanned: {error}"),
+                }
+            }
+        }
         let session_key = Self::indexed().then_some("session_id");
         let rollback = pending.filter(|(_, landed)| !landed).map(|(span, _)| span.start);
         let mut scanned = match (
@@ -1092,6 +1226,53 @@ impl<T: Record> Table<T> {
         Ok(table)
     }
 
+    /// The table `racestore.index` describes (the file's first `index.len` bytes), caught up
+    /// with the records appended to the file since, which are scanned. An error when they are
+    /// too many to read at once or do not scan as whole records: then the whole file is scanned.
+    fn from_index(
+        path: &Path,
+        file: &File,
+        io: &Io,
+        meta: &Meta,
+        len: u64,
+        index: FileIndex,
+    ) -> Result<Self> {
+        // What a catch-up reads in one piece; a longer unindexed tail is scanned part by part.
+        const MOST_APPENDED: u64 = 64 << 20;
+        if len - index.len > MOST_APPENDED {
+            return Err(Error::invalid(
+                "racestore.index",
+                format!("covers {} of {len} bytes", index.len),
+            ));
+        }
+        let sessions_expected = if Self::indexed() { index.ids.len() } else { 0 };
+        if index.session_ids.len() != sessions_expected {
+            return Err(Error::invalid(
+                "racestore.index",
+                "holds no session for every record",
+            ));
+        }
+        let file = file.try_clone().map_err(|e| Error::io("opening", path, e))?;
+        let max_ever = meta.max_ids.get(&T::COLLECTION.file_name()).copied().unwrap_or(0);
+        let covers = index.len;
+        let mut table = Table::new(
+            ArrayFile::new(
+                path.to_owned(),
+                file,
+                io.clone(),
+                index.len,
+                index.tail,
+                index.spans,
+            ),
+            max_ever + 1,
+        );
+        table.index_runs(index.ids, index.session_ids);
+        table.catch_up()?;
+        table.from_cache = true;
+        table.cache_covers = covers;
+        Ok(table)
+    }
+
     /// Indexes records a structural scan found (their spans already in the file's).
     fn index_structure(&mut self, ids: Vec<Id>, session_ids: Vec<Id>) {
         if let Some(last) = ids.last() {
@@ -1100,14 +1281,53 @@ impl<T: Record> Table<T> {
         if Self::indexed() {
             let first = self.ids.len();
             for (k, session_id) in session_ids.iter().enumerate() {
-                self.by_session
-                    .entry(*session_id)
-                    .or_default()
-                    .push((first + k) as u32);
+                self.note_in_session(*session_id, first + k);
             }
             self.session_ids.extend(session_ids);
         }
         self.ids.extend(ids);
+    }
+
+    /// Indexes what `racestore.index` holds (into an empty table), a run at a time.
+    fn index_runs(&mut self, ids: Runs, session_ids: Runs) {
+        if let Some(last) = ids.last() {
+            self.next_id = self.next_id.max(last + 1);
+        }
+        self.ids = ids;
+        if Self::indexed() {
+            self.session_ids = session_ids;
+            self.index_sessions();
+        }
+    }
+
+    /// Builds the index by session from the session of each record, a run at a time.
+    fn index_sessions(&mut self) {
+        self.by_session.clear();
+        for (session_id, start, count) in self.session_ids.runs() {
+            let ranges = self.by_session.entry(session_id).or_default();
+            match ranges.last_mut() {
+                Some(range) if range.end == start => range.end += count,
+                _ => ranges.push(start..start + count),
+            }
+        }
+    }
+
+    /// Notes that the record at `index` (the last indexed) belongs to `session_id`.
+    fn note_in_session(&mut self, session_id: Id, index: usize) {
+        let ranges = self.by_session.entry(session_id).or_default();
+        match ranges.last_mut() {
+            Some(range) if range.end == index => range.end += 1,
+            _ => ranges.push(index..index + 1),
+        }
+    }
+
+    /// Each record's session, in order.
+    fn sessions(&self) -> Box<dyn Iterator<Item = Id> + '_> {
+        if Self::indexed() {
+            Box::new(self.session_ids.iter())
+        } else {
+            Box::new(self.ids.iter())
+        }
     }
 
     /// Whether records are indexed by session (every collection but sessions, which are their own).
@@ -1118,9 +1338,9 @@ impl<T: Record> Table<T> {
     /// The session of the record at `index`.
     fn session_of(&self, index: usize) -> Id {
         if Self::indexed() {
-            self.session_ids[index]
+            self.session_ids.get(index)
         } else {
-            self.ids[index]
+            self.ids.get(index)
         }
     }
 
@@ -1129,10 +1349,7 @@ impl<T: Record> Table<T> {
         for record in records {
             self.next_id = self.next_id.max(record.id() + 1);
             if Self::indexed() {
-                self.by_session
-                    .entry(record.session_id())
-                    .or_default()
-                    .push(self.ids.len() as u32);
+                self.note_in_session(record.session_id(), self.ids.len());
                 self.session_ids.push(record.session_id());
             }
             self.ids.push(record.id());
@@ -1142,27 +1359,41 @@ impl<T: Record> Table<T> {
     /// Keeps only the index entries `keep` flags (the file's spans are the caller's), and
     /// indexes the sessions again.
     fn forget_flagged(&mut self, keep: &[bool]) {
-        self.ids = keep_flagged(std::mem::take(&mut self.ids), keep);
+        self.ids = self.ids.keep_flagged(keep);
         if Self::indexed() {
-            self.session_ids = keep_flagged(std::mem::take(&mut self.session_ids), keep);
-        }
-        self.by_session.clear();
-        if Self::indexed() {
-            for (index, session_id) in self.session_ids.iter().enumerate() {
-                self.by_session.entry(*session_id).or_default().push(index as u32);
-            }
+            self.session_ids = self.session_ids.keep_flagged(keep);
+            self.index_sessions();
         }
     }
 
     /// Where the record with `id` is, if there is one.
     fn position(&self, id: Id) -> Option<usize> {
-        self.ids.binary_search(&id).ok()
+        self.ids.position(id)
     }
 
     /// The records at `indices` (ascending), read from the file: neighbours in one read.
+    ///
+    /// Each must carry the id and session the index gives it; one that does not is a
+    /// [`Error::CorruptFile`] (an index from `racestore.index` that no longer fits the file,
+    /// which sends the store back to scanning).
     fn read_at(&self, indices: &[usize]) -> Result<Vec<T>> {
-        let spans: Vec<Span> = indices.iter().map(|i| self.file.spans[*i]).collect();
-        self.file.read_records(&spans)
+        let spans = self.file.spans.at(indices);
+        let records: Vec<T> = self.file.read_records(&spans)?;
+        for ((record, index), span) in records.iter().zip(indices).zip(&spans) {
+            if record.id() != self.ids.get(*index) || record.session_id() != self.session_of(*index) {
+                return Err(self.file.corrupt_at_offset(
+                    span.offset,
+                    format!(
+                        "the record here is not the one the index says (id {} in session {}, not id {} in session {}): the file changed behind racestore's back",
+                        record.id(),
+                        record.session_id(),
+                        self.ids.get(*index),
+                        self.session_of(*index)
+                    ),
+                ));
+            }
+        }
+        Ok(records)
     }
 
     fn get(&self, id: Id) -> Result<Option<T>> {
@@ -1178,7 +1409,7 @@ impl<T: Record> Table<T> {
             .get(&session_id)
             .into_iter()
             .flatten()
-            .map(|i| *i as usize)
+            .flat_map(Clone::clone)
             .collect();
         self.read_at(&indices)
     }
@@ -1199,7 +1430,7 @@ impl<T: Record> Table<T> {
                 .into_iter()
                 .collect()),
             None => {
-                let start = self.ids.partition_point(|id| *id <= query.after_id);
+                let start = self.ids.count_at_most(query.after_id);
                 let mut selected = Vec::new();
                 let mut next = start;
                 while next < self.ids.len() && selected.len() < limit {
@@ -1231,6 +1462,8 @@ impl<T: Record> Table<T> {
         if removed == 0 {
             return Ok(0);
         }
+        // A new file: whatever racestore.index said of the old one is of no use.
+        self.cache_covers = 0;
         self.file.rewrite_keeping(keep, sync)?;
         self.forget_flagged(keep);
         Ok(removed)
@@ -1322,6 +1555,7 @@ impl RaceStore for JsonStore {
     fn delete_session(&self, session_id: Id) -> Result<Counts> {
         self.write(|state| {
             state.require_session(session_id)?;
+            self.scanned_for_rewrite(state)?;
             self.coordination.note_rewrite();
             let result = state.delete_session(&self.dir, session_id);
             if let Err(error) = &result {
@@ -1388,10 +1622,11 @@ impl RaceStore for JsonStore {
     }
 
     fn read_snapshot(&self, each: &mut dyn FnMut(&Records) -> Result<()>) -> Result<IdMarks> {
-        // The read lock keeps writers out for the whole walk: one moment.
+        // The read lock keeps writers out for the whole walk: one moment. Where the walk got
+        // to is kept outside the read, so one repeated after a rescan goes on from there.
+        let (mut collection_index, mut after) = (0, 0);
         JsonStore::read(self, |state| {
-            for collection in Collection::ALL {
-                let mut after = 0;
+            while let Some(&collection) = Collection::ALL.get(collection_index) {
                 loop {
                     let page = collection.visit(Select {
                         state,
@@ -1401,6 +1636,7 @@ impl RaceStore for JsonStore {
                     each(&page)?;
                     after = last;
                 }
+                (collection_index, after) = (collection_index + 1, 0);
             }
             Ok(state.given_ids())
         })
@@ -1439,6 +1675,8 @@ impl RaceStore for JsonStore {
         for table in &state.tables {
             table.file().sync()?;
         }
+        let mut tables = state.tables;
+        refresh_index_cache(&self.dir, &mut tables);
         Ok(())
     }
 
@@ -1448,6 +1686,7 @@ impl RaceStore for JsonStore {
 
     fn delete_orphans(&self) -> Result<Counts> {
         self.write(|state| {
+            self.scanned_for_rewrite(state)?;
             self.coordination.note_rewrite();
             let sessions = state.table::<Session>();
             let mut orphaned = BTreeSet::new();
