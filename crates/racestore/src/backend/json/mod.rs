@@ -4,12 +4,13 @@
 //! `lap_data.json`, `predictions.json`, `simulations.json`), each a pretty-printed JSON array
 //! exactly as the original wrote them, plus `racestore.lock` and `racestore.changes` (how the
 //! processes sharing the directory take turns and hear of each other's saves),
-//! `racestore.meta.json` (id high-water marks) and `racestore.journal` (the multi-step write in
-//! progress). See `docs/storage-format.md`.
+//! `racestore.meta.json` (id high-water marks), `racestore.journal` (the multi-step write in
+//! progress) and `racestore.index` (a cache of the index, for opening fast). See `docs/storage-format.md`.
 //!
 //! Memory holds an index, not the records: per record its id, session and place in its file,
-//! per session its records. Opening checks each file's structure; a read parses the records
-//! it returns from the file. Saves append in place (see `array_file.rs`); only a delete
+//! per session its records, kept compact (`index.rs`). Opening takes it from the on-disk cache
+//! `racestore.index` where that still fits the file (`index_cache.rs`), and otherwise checks
+//! each file's structure; a read parses the records it returns from the file. Saves append in place (see `array_file.rs`); only a delete
 //! rewrites a file. Several processes may open one directory: each write takes the directory's
 //! lock, first reading what others appended since (see `lock.rs`). Nothing here names a
 //! collection: each is a table of its record type, reached through the model's registry.
