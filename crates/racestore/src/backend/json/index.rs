@@ -108,6 +108,17 @@ impl Runs {
         (self.len > 0).then(|| self.get(self.len - 1))
     }
 
+    /// Keeps the first `len` values.
+    pub(super) fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        let runs = self.starts.partition_point(|start| *start < len);
+        self.starts.truncate(runs);
+        self.firsts.truncate(runs);
+        self.len = len;
+    }
+
     /// Each run: its first value, its first index and how many values it holds.
     pub(super) fn runs(&self) -> impl Iterator<Item = (Id, usize, usize)> + '_ {
         (0..self.starts.len()).map(|run| {
@@ -351,6 +362,7 @@ mod tests {
         #[test]
         fn runs_answer_as_the_plain_column_would(
             steps in proptest::collection::vec((0i64..3, 1usize..5), 0..40),
+            cut in 0usize..200,
             probe in 0i64..300,
         ) {
             let mut plain = Vec::new();
@@ -374,6 +386,9 @@ mod tests {
             let keep: Vec<bool> = (0..plain.len()).map(|i| i % 3 != 1).collect();
             let kept: Vec<Id> = plain.iter().zip(&keep).filter(|(_, k)| **k).map(|(v, _)| *v).collect();
             prop_assert_eq!(ids.keep_flagged(&keep).iter().collect::<Vec<_>>(), kept);
+            ids.truncate(cut);
+            plain.truncate(cut);
+            prop_assert_eq!(ids.iter().collect::<Vec<_>>(), plain.clone());
             prop_assert_eq!(ids.last(), plain.last().copied());
             let mut sessions = Runs::sessions();
             for (value, count) in [(3, 2), (3, 1), (5, 4), (2, 1)] {

@@ -1215,7 +1215,7 @@ impl<T: Record> Table<T> {
             }
             None => (0, 0),
         };
-        let max_in_file = scanned.ids.last().copied().unwrap_or(0);
+        let max_in_file = scanned.ids.last().unwrap_or(0);
         let max_ever = meta.max_ids.get(&file_name).copied().unwrap_or(0);
         let mut table = Table::new(
             ArrayFile::new(path, file, io.clone(), len, scanned.tail, scanned.spans),
@@ -1223,7 +1223,7 @@ impl<T: Record> Table<T> {
         );
         table.torn = scanned.torn;
         table.torn_session = torn_session;
-        table.index_structure(scanned.ids, scanned.session_ids);
+        table.index_runs(scanned.ids, scanned.session_ids);
         Ok(table)
     }
 

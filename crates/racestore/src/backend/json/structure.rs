@@ -13,6 +13,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::array_file::{corrupt_at, corrupt_in_file, skip_ws, Span};
+use super::index::Runs;
 use crate::error::{Error, Result};
 use crate::model::Id;
 use crate::store::Repair;
@@ -29,6 +30,33 @@ pub(super) struct Structure {
     pub tail: u64,
     /// Set when the file ends in a torn tail: cut it at `tail` and close the array.
     pub torn: Option<Repair>,
+}
+
+/// What a structural scan of a whole data file found, ids and sessions kept as runs (a file of a
+/// million laps has a few thousand), so that memory holds little more than the spans.
+pub(super) struct FileStructure {
+    pub spans: Vec<Span>,
+    pub ids: Runs,
+    /// Empty unless a session key was asked for.
+    pub session_ids: Runs,
+    pub tail: u64,
+    pub torn: Option<Repair>,
+}
+
+impl From<Structure> for FileStructure {
+    fn from(found: Structure) -> FileStructure {
+        let mut ids = Runs::ids();
+        ids.extend(found.ids);
+        let mut session_ids = Runs::sessions();
+        session_ids.extend(found.session_ids);
+        FileStructure {
+            spans: found.spans,
+            ids,
+            session_ids,
+            tail: found.tail,
+            torn: found.torn,
+        }
+    }
 }
 
 /// Scans a whole data file: its structure, each record's span, id and (with `session_key`,
@@ -709,7 +737,7 @@ pub(super) fn scan_file(
     file: &File,
     limit: u64,
     session_key: Option<&str>,
-) -> Result<Structure> {
+) -> Result<FileStructure> {
     const PART: u64 = 16 << 20;
     let len = file
         .metadata()
@@ -723,12 +751,12 @@ pub(super) fn scan_file(
         Ok(bytes)
     };
     if len <= PART {
-        return scan_structure_parallel(path, &read(0, len)?, session_key);
+        return scan_structure_parallel(path, &read(0, len)?, session_key).map(FileStructure::from);
     }
-    let mut found = Structure {
+    let mut found = FileStructure {
         spans: Vec::new(),
-        ids: Vec::new(),
-        session_ids: Vec::new(),
+        ids: Runs::ids(),
+        session_ids: Runs::sessions(),
         tail: 0,
         torn: None,
     };
@@ -746,7 +774,7 @@ pub(super) fn scan_file(
                 path,
                 &bytes,
                 !found.spans.is_empty(),
-                found.ids.last().copied(),
+                found.ids.last(),
                 session_key,
             )
         };
@@ -767,8 +795,8 @@ pub(super) fn scan_file(
         }
         let progressed = !scanned.spans.is_empty();
         found.spans.append(&mut scanned.spans);
-        found.ids.append(&mut scanned.ids);
-        found.session_ids.append(&mut scanned.session_ids);
+        found.ids.extend(scanned.ids);
+        found.session_ids.extend(scanned.session_ids);
         found.tail = base + scanned.tail;
         if last {
             found.torn = scanned.torn.map(|mut torn| {
