@@ -281,6 +281,19 @@ fn write_text(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
         ),
         ("size on disk (MiB)".into(), Box::new(|m| mib(m.size))),
     ]);
+    if measured().any(|m| m.open_cache_deleted.is_some()) {
+        rows.insert(
+            rows.len() - 1,
+            (
+                format!("peak memory, {CACHE_FILE_PREFIX}* deleted first (MiB, max)"),
+                Box::new(|m| {
+                    m.open_cache_deleted
+                        .as_ref()
+                        .map_or_else(|| "n/a".to_owned(), |o| mib(o.peak_rss()))
+                }),
+            ),
+        );
+    }
     for (label, cell) in &rows {
         let mut cells = vec![label.clone()];
         cells.extend(report.outcomes.iter().map(|o| match &o.result {
