@@ -26,6 +26,7 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::index::{Packed, Runs, Spans, BLOCK};
@@ -166,8 +167,10 @@ pub(super) fn store(dir: &Path, files: &[(String, &File, IndexView<'_>)]) -> Res
     bytes[MAGIC.len()..MAGIC.len() + 8].copy_from_slice(&body_len.to_le_bytes());
     bytes[MAGIC.len() + 8..header].copy_from_slice(&crc.to_le_bytes());
     let path = dir.join(INDEX_FILE);
-    // Several processes may write it at once: each its own temporary file.
-    let temp = dir.join(format!("{INDEX_FILE}.{}.tmp", std::process::id()));
+    // Several processes, and stores within one, may write it at once: each its own temporary file.
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let write = WRITES.fetch_add(1, Ordering::Relaxed);
+    let temp = dir.join(format!("{INDEX_FILE}.{}-{write}.tmp", std::process::id()));
     let written = std::fs::write(&temp, &bytes).and_then(|()| std::fs::rename(&temp, &path));
     if let Err(error) = written {
         let _ = std::fs::remove_file(&temp);
