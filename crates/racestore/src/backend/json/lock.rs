@@ -11,8 +11,20 @@
 //!   appended to (a delete, a repair), which tells the others to read that store afresh
 //!   rather than only the records appended since they last looked.
 //!
-//! A read costs one 16-byte read of the counters when nobody else wrote; a save costs the
-//! lock, the counters read and written twice, and the unlock around its one write.
+//! A read costs one 16-byte read of the counters when nobody else wrote. A save costs six
+//! system calls, each needed:
+//!
+//! 1. `flock` to take the lock: writers take turns.
+//! 2. `pread` of the counters: did others write since this process last looked?
+//! 3. `pwrite` of the odd counter, before the data file is touched: a process that finds it
+//!    odd knows a writer died part-way, and reads the files afresh instead of appending after
+//!    a torn tail it does not know of.
+//! 4. `pwrite` of the record at the data file's tail (`array_file.rs`).
+//! 5. `pwrite` of the even counter: the save is whole, and the others see a change to catch up with.
+//! 6. `flock` to let go.
+//!
+//! The counters are not read again before the last write: under the exclusive lock nobody
+//! else can have changed them.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -313,14 +325,13 @@ impl Coordination {
         if turn.writers > 0 {
             return;
         }
-        let done = self.stamp().and_then(|now| {
-            let done = Stamp {
-                changes: (now.changes | 1) + 1,
-                rewrites: now.rewrites + u64::from(turn.rewrote),
-            };
-            self.store(done)?;
-            Ok(done)
-        });
+        // No need to read the counters again: every writer takes the lock exclusively, so
+        // they stand as `begin_write` read them (`turn.seen`), made odd since.
+        let done = Stamp {
+            changes: (turn.seen.changes | 1) + 1,
+            rewrites: turn.seen.rewrites + u64::from(turn.rewrote),
+        };
+        let done = self.store(done).map(|()| done);
         turn.seen = match done {
             Ok(done) if !turn.stale => done,
             // The counter stays odd if it could not be written: the next writer reads the
