@@ -585,6 +585,8 @@ pub(super) struct ArrayFile {
     pub spans: Spans,
     /// In power-loss mode, the queue single saves share writes and fsyncs through.
     group: Option<std::sync::Arc<GroupCommit>>,
+    /// The bytes of the last single save, kept so the next one encodes without allocating.
+    encoded: Vec<u8>,
 }
 
 impl ArrayFile {
@@ -605,6 +607,7 @@ impl ArrayFile {
             len,
             spans: spans.into(),
             group: None,
+            encoded: Vec::new(),
         }
     }
 
@@ -709,16 +712,27 @@ impl ArrayFile {
         let mut spans = Vec::with_capacity(records.len());
         for (i, record) in records.iter().enumerate() {
             let first_in_file = self.spans.is_empty() && earlier_records == 0 && i == 0;
-            bytes.extend_from_slice(if first_in_file { b"\n  " } else { b",\n  " });
-            let start = bytes.len();
-            write_array_element(&mut bytes, record);
-            spans.push(Span {
-                offset: tail + start as u64,
-                len: (bytes.len() - start) as u64,
-            });
+            spans.push(encode_element(&mut bytes, record, tail, first_in_file));
         }
         bytes.extend_from_slice(b"\n]");
         (bytes, spans)
+    }
+
+    /// Appends one record at the tail, as [`ArrayFile::encode_append_at`] and
+    /// [`ArrayFile::write_append`] do, but encoded into a buffer kept from the last save: a
+    /// single save allocates nothing here. On failure the caller must call [`ArrayFile::restore`].
+    pub(super) fn append_one<T: Record>(&mut self, record: &T) -> Result<()> {
+        // Large enough for any lap; a buffer grown past it by a large record is not kept.
+        const KEPT: usize = 16 << 10;
+        let mut bytes = std::mem::take(&mut self.encoded);
+        bytes.clear();
+        let span = encode_element(&mut bytes, record, self.tail, self.spans.is_empty());
+        bytes.extend_from_slice(b"\n]");
+        let written = self.write_append(&bytes, &[span]);
+        if bytes.capacity() <= KEPT {
+            self.encoded = bytes;
+        }
+        written
     }
 
     /// Cuts the file back to where it stood with `spans` records and its tail at `tail`: the
@@ -751,7 +765,7 @@ impl ArrayFile {
     }
 
     /// Writes encoded records at the tail. On failure the caller must call [`ArrayFile::restore`].
-    pub(super) fn write_append(&mut self, bytes: &[u8], spans: Vec<Span>) -> Result<()> {
+    pub(super) fn write_append(&mut self, bytes: &[u8], spans: &[Span]) -> Result<()> {
         self.flush_queued()?;
         self.io.write_at(&self.file, &self.path, bytes, self.tail)?;
         let end = self.tail + bytes.len() as u64;
@@ -760,7 +774,7 @@ impl ArrayFile {
         }
         self.len = end;
         self.tail = end - 2;
-        self.spans.extend(spans);
+        self.spans.extend(spans.iter().copied());
         Ok(())
     }
 
@@ -919,6 +933,18 @@ impl ArrayFile {
         }
         self.file = file;
         Ok(())
+    }
+}
+
+/// Appends `record` to `bytes` as the next element of an array whose `bytes[0]` is at file
+/// offset `at`: `,\n  {...}` (`\n  {...}` for the `first` element). Returns its span.
+fn encode_element<T: Record>(bytes: &mut Vec<u8>, record: &T, at: u64, first: bool) -> Span {
+    bytes.extend_from_slice(if first { b"\n  " } else { b",\n  " });
+    let start = bytes.len();
+    write_array_element(bytes, record);
+    Span {
+        offset: at + start as u64,
+        len: (bytes.len() - start) as u64,
     }
 }
 

@@ -877,6 +877,12 @@ impl State {
         if total == 0 {
             return Ok(None);
         }
+        if total == 1 && !sync {
+            // A single save: one write, no journal (a crash can only tear the file's tail,
+            // which opening cuts), nothing allocated for the batch bookkeeping below.
+            let group = groups.into_iter().next().expect("one group");
+            return group.visit(AppendOne { state: self });
+        }
         let mut encoded = Vec::with_capacity(groups.len());
         let mut planned: HashMap<Collection, (u64, usize)> = HashMap::new();
         for group in &groups {
@@ -924,7 +930,7 @@ impl State {
         for (collection, bytes, spans) in encoded {
             let table = &mut self.tables[collection.index()];
             let before = (table.file().tail(), table.file().spans.len());
-            if let Err(error) = write_group(table.as_mut(), &bytes, spans, sync) {
+            if let Err(error) = write_group(table.as_mut(), &bytes, &spans, sync) {
                 // Nothing of this batch was acknowledged: cut every file back to where it was.
                 // Only if that fails too is a file's state unknown.
                 match self.undo_appends(&written, collection) {
@@ -1039,7 +1045,7 @@ fn refuse_cutting_proven_sessions(tables: &[Box<dyn AnyTable>]) -> Result<()> {
 }
 
 /// Writes one group's bytes at its file's tail (and syncs them in power-loss mode).
-fn write_group(table: &mut dyn AnyTable, bytes: &[u8], spans: Vec<Span>, sync: bool) -> Result<()> {
+fn write_group(table: &mut dyn AnyTable, bytes: &[u8], spans: &[Span], sync: bool) -> Result<()> {
     let file = table.file_mut();
     file.write_append(bytes, spans)?;
     if sync {
@@ -1079,6 +1085,31 @@ impl RecordsVisitor for QueueOne<'_> {
         table.index(records);
         self.state.count_in(records);
         Ok(Some((group, ticket)))
+    }
+}
+
+/// Appends one record to its table's file (durability=process) and indexes it; on failure puts
+/// the file's closing bracket back, as a failed batch does.
+struct AppendOne<'a> {
+    state: &'a mut State,
+}
+
+impl RecordsVisitor for AppendOne<'_> {
+    type Output = Result<Durable>;
+    fn visit<R: Record>(self, records: &[R]) -> Result<Durable> {
+        let [record] = records else {
+            unreachable!("AppendOne is given exactly one record")
+        };
+        let table = self.state.table_mut::<R>();
+        if let Err(error) = table.file.append_one(record) {
+            if let Err(undo_error) = table.file.restore() {
+                self.state.poisoned = Some(format!("{error}, then {undo_error}"));
+            }
+            return Err(error);
+        }
+        table.index(records);
+        self.state.count_in(records);
+        Ok(None)
     }
 }
 
@@ -1516,11 +1547,12 @@ impl RaceStore for JsonStore {
                 state.require_session(session_id)?;
             }
             let ids = valid.ids();
-            let mut groups = Vec::with_capacity(valid.records.len() + 1);
-            if let Some(session) = valid.session {
-                groups.push(Records::of(vec![session]));
-            }
-            groups.extend(valid.records);
+            let groups = match valid.session {
+                Some(session) => std::iter::once(Records::of(vec![session]))
+                    .chain(valid.records)
+                    .collect(),
+                None => valid.records,
+            };
             let durable = state.append(groups)?;
             Ok((ids, durable))
         })
