@@ -1113,6 +1113,23 @@ impl RecordsVisitor for AppendOne<'_> {
     }
 }
 
+/// Refuses records whose session does not exist (other than the batch's `new_session`).
+struct RequireSessions<'a> {
+    state: &'a State,
+    new_session: Option<Id>,
+}
+
+impl RecordsVisitor for RequireSessions<'_> {
+    type Output = Result<()>;
+    fn visit<R: Record>(self, records: &[R]) -> Result<()> {
+        records
+            .iter()
+            .map(Record::session_id)
+            .filter(|id| Some(*id) != self.new_session)
+            .try_for_each(|id| self.state.require_session(id))
+    }
+}
+
 /// Adds appended records to their table.
 struct Push<'a> {
     state: &'a mut State,
@@ -1543,8 +1560,11 @@ impl RaceStore for JsonStore {
         self.write(|state| {
             let mut next_ids = state.next_ids();
             let valid: ValidBatch = batch.validate(&mut next_ids, &now_timestamp())?;
-            for session_id in valid.sessions_named() {
-                state.require_session(session_id)?;
+            // As `valid.sessions_named()` would, the first missing one in input order, but
+            // without collecting them: a single save allocates no set for its one session.
+            let new_session = valid.session.as_ref().map(|s| s.id);
+            for group in &valid.records {
+                group.visit(RequireSessions { state, new_session })?;
             }
             let ids = valid.ids();
             let groups = match valid.session {
