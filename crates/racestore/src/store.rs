@@ -200,10 +200,17 @@ impl Batch {
                     "a batch creates at most one session, given as Batch::session",
                 ));
             }
-            let mut group = group.clone();
-            if let Some(session) = &session {
-                group.set_session_id(session.id);
-            }
+            // Copied only to attach them to the new session: a single save's input is read as it is.
+            let attached;
+            let group = match &session {
+                Some(session) => {
+                    let mut copy = group.clone();
+                    copy.set_session_id(session.id);
+                    attached = copy;
+                    &attached
+                }
+                None => group,
+            };
             struct Validate<'a> {
                 next_id: &'a mut IdMarks,
                 now: &'a str,
