@@ -230,22 +230,23 @@ fn scan_in_parts(path: &Path, bytes: &[u8], session_key: Option<&str>, parts: us
     let starts: Vec<usize> = std::iter::once(0).chain(cuts.iter().copied()).collect();
     let ends: Vec<usize> = cuts.iter().copied().chain(std::iter::once(bytes.len())).collect();
     let results: Vec<Result<Structure>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = starts
+        // The first part on this thread, the others each on one of their own.
+        let handles: Vec<_> = starts[1..]
             .iter()
-            .zip(&ends)
+            .zip(&ends[1..])
             .map(|(&start, &end)| {
                 scope.spawn(move || {
-                    if start == 0 {
-                        scan_structure(path, &bytes[..end], session_key)
-                    } else {
-                        scan_structure_from(path, &bytes[..end], start as u64, true, None, session_key)
-                    }
+                    scan_structure_from(path, &bytes[..end], start as u64, true, None, session_key)
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a scan thread panicked"))
+        let first = scan_structure(path, &bytes[..ends[0]], session_key);
+        std::iter::once(first)
+            .chain(
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a scan thread panicked")),
+            )
             .collect()
     });
     let last = results.len() - 1;
@@ -738,20 +739,27 @@ pub(super) fn scan_file(
     limit: u64,
     session_key: Option<&str>,
 ) -> Result<FileStructure> {
-    const PART: u64 = 16 << 20;
+    scan_file_in_parts(path, file, limit, session_key, 16 << 20)
+}
+
+/// [`scan_file`], `part_len` bytes at a time.
+fn scan_file_in_parts(
+    path: &Path,
+    file: &File,
+    limit: u64,
+    session_key: Option<&str>,
+    part_len: u64,
+) -> Result<FileStructure> {
     let len = file
         .metadata()
         .map_err(|e| Error::io("reading", path, e))?
         .len()
         .min(limit);
-    let read = |at: u64, end: u64| -> Result<Vec<u8>> {
-        let mut bytes = vec![0; usize::try_from(end - at).unwrap_or(usize::MAX)];
-        file.read_exact_at(&mut bytes, at)
-            .map_err(|e| Error::io("reading", path, e))?;
-        Ok(bytes)
-    };
-    if len <= PART {
-        return scan_structure_parallel(path, &read(0, len)?, session_key).map(FileStructure::from);
+    // One buffer for every part: its pages are faulted in once, not once per part.
+    let mut buffer = Vec::new();
+    if len <= part_len {
+        let bytes = read_part(path, file, &mut buffer, 0, len)?;
+        return scan_structure_parallel(path, bytes, session_key).map(FileStructure::from);
     }
     let mut found = FileStructure {
         spans: Vec::new(),
@@ -760,19 +768,19 @@ pub(super) fn scan_file(
         tail: 0,
         torn: None,
     };
-    let mut part = PART;
+    let mut part = part_len;
     let mut first = true;
     loop {
         let base = found.tail;
         let end = base.saturating_add(part).min(len);
         let last = end == len;
-        let bytes = read(base, end)?;
+        let bytes = read_part(path, file, &mut buffer, base, end)?;
         let scanned = if first {
-            scan_structure_parallel(path, &bytes, session_key)
+            scan_structure_parallel(path, bytes, session_key)
         } else {
             continue_scan(
                 path,
-                &bytes,
+                bytes,
                 !found.spans.is_empty(),
                 found.ids.last(),
                 session_key,
@@ -812,22 +820,43 @@ pub(super) fn scan_file(
     }
 }
 
+/// The file's bytes from `at` to `end`, read into `buffer` (grown if need be, never shrunk).
+fn read_part<'b>(
+    path: &Path,
+    file: &File,
+    buffer: &'b mut Vec<u8>,
+    at: u64,
+    end: u64,
+) -> Result<&'b mut [u8]> {
+    let len = usize::try_from(end - at).unwrap_or(usize::MAX);
+    if buffer.len() < len {
+        // Fresh zeroed pages (no copy of the old contents, which the read replaces anyway).
+        *buffer = vec![0; len];
+    }
+    let bytes = &mut buffer[..len];
+    file.read_exact_at(bytes, at)
+        .map_err(|e| Error::io("reading", path, e))?;
+    Ok(bytes)
+}
+
 /// Scans a part that starts at a tail (`bytes` from there): on several threads when the part
 /// goes on with `,` and more records, as [`scan_structure_from`] otherwise. Offsets come back
-/// relative to the part.
+/// relative to the part. `bytes` is changed while it is scanned, and given back as it was.
 fn continue_scan(
     path: &Path,
-    bytes: &[u8],
+    bytes: &mut [u8],
     after_record: bool,
     previous_id: Option<Id>,
     session_key: Option<&str>,
 ) -> Result<Structure> {
     let at = skip_ws(bytes, 0);
     if after_record && bytes.get(at) == Some(&b',') {
-        // The part read as an array of its own: its `,` stands for the `[`.
-        let mut array = bytes.to_vec();
-        array[at] = b'[';
-        if let Ok(scanned) = scan_structure_parallel(path, &array, session_key) {
+        // The part read as an array of its own: its `,` stands for the `[` (in place, not in
+        // a copy of the part).
+        bytes[at] = b'[';
+        let parallel = scan_structure_parallel(path, bytes, session_key);
+        bytes[at] = b',';
+        if let Ok(scanned) = parallel {
             let ascending = match (previous_id, scanned.ids.first()) {
                 (Some(previous), Some(first)) => *first > previous,
                 _ => true,
@@ -1338,6 +1367,52 @@ mod tests {
             .err()
             .unwrap();
         assert!(error.to_string().contains("ids must ascend"), "{error}");
+    }
+
+    #[test]
+    fn a_file_scanned_part_by_part_gives_what_one_pass_over_it_gives() {
+        let clean = indented(&laps(200));
+        let mut cases = vec![("clean", clean.clone())];
+        cases.push(("torn tail", clean[..clean.len() - 50].to_vec()));
+        let mut zeros = clean.clone();
+        zeros.extend_from_slice(&[0; 100]);
+        cases.push(("zeros after the end", zeros));
+        for (what, at) in [
+            ("damage early", clean.len() / 5),
+            ("damage late", clean.len() * 4 / 5),
+        ] {
+            let mut damaged = clean.clone();
+            let quote = at + damaged[at..].iter().position(|b| *b == b'"').unwrap();
+            damaged[quote] = b'#';
+            cases.push((what, damaged));
+        }
+        cases.push((
+            "ids falling back",
+            replaced(&clean, "\"id\": 150,", "\"id\": 15,", 1),
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        for (what, bytes) in cases {
+            let file_path = dir.path().join("lap_data.json");
+            std::fs::write(&file_path, &bytes).unwrap();
+            let file = File::open(&file_path).unwrap();
+            let one_pass = structural(&file_path, scan_structure(&file_path, &bytes, Some("session_id")));
+            // Parts shorter than a record, a few records long, and the whole file.
+            for part_len in [100, 333, 1000, 4096, 1 << 20] {
+                let parts = scan_file_in_parts(&file_path, &file, u64::MAX, Some("session_id"), part_len)
+                    .map(|found| Structure {
+                        spans: found.spans,
+                        ids: found.ids.iter().collect(),
+                        session_ids: found.session_ids.iter().collect(),
+                        tail: found.tail,
+                        torn: found.torn,
+                    });
+                assert_eq!(
+                    structural(&file_path, parts),
+                    one_pass,
+                    "{what}, parts of {part_len}"
+                );
+            }
+        }
     }
 
     #[test]
