@@ -755,12 +755,14 @@ fn scan_file_in_parts(
         .map_err(|e| Error::io("reading", path, e))?
         .len()
         .min(limit);
-    // One buffer for every part: its pages are faulted in once, not once per part.
-    let mut buffer = Vec::new();
     if len <= part_len {
-        let bytes = read_part(path, file, &mut buffer, 0, len)?;
+        let mut buffer = Vec::new();
+        let bytes = read_part(path, file, &mut buffer, 0, 0, len)?;
         return scan_structure_parallel(path, bytes, session_key).map(FileStructure::from);
     }
+    // Room before a part read ahead for the end of the part before it (the start of a record
+    // that part's end cut), so the two join without copying the part.
+    let slack = usize::try_from((part_len / 4).min(1 << 20)).unwrap_or(usize::MAX);
     let mut found = FileStructure {
         spans: Vec::new(),
         ids: Runs::ids(),
@@ -770,11 +772,30 @@ fn scan_file_in_parts(
     };
     let mut part = part_len;
     let mut first = true;
-    loop {
-        let base = found.tail;
-        let end = base.saturating_add(part).min(len);
+    // Two buffers, each reused for every other part: their pages are faulted in once. The part
+    // being scanned is `buffer[at..at + end - base]`, the file's bytes from `base` to `end`.
+    let (mut buffer, mut spare) = (Vec::new(), Vec::new());
+    let (mut at, mut base, mut end) = (0, 0, 0);
+    let mut read_ahead = false;
+    std::thread::scope(move |scope| loop {
+        if !read_ahead {
+            base = found.tail;
+            end = base.saturating_add(part).min(len);
+            at = 0;
+            read_part(path, file, &mut buffer, at, base, end)?;
+        }
         let last = end == len;
-        let bytes = read_part(path, file, &mut buffer, base, end)?;
+        // The next part's new bytes, read on another thread while this part is scanned.
+        let ahead = (!last).then(|| {
+            let mut next = std::mem::take(&mut spare);
+            let (from, to) = (end, end.saturating_add(part).min(len));
+            let reader = scope.spawn(move || {
+                let read = read_part(path, file, &mut next, slack, from, to).map(|_| ());
+                (next, read)
+            });
+            (reader, to)
+        });
+        let bytes = &mut buffer[at..at + usize::try_from(end - base).unwrap_or(usize::MAX)];
         let scanned = if first {
             scan_structure_parallel(path, bytes, session_key)
         } else {
@@ -786,17 +807,35 @@ fn scan_file_in_parts(
                 session_key,
             )
         };
-        let mut scanned = match scanned {
-            Ok(scanned) => scanned,
+        let scanned = match scanned {
+            Ok(scanned) => Ok(scanned),
             // Damage just before a part's end may be a token the end cut: read on to be sure.
             Err(Error::CorruptFile { offset, .. }) if !last && offset + 64 >= bytes.len() as u64 => {
                 part = part.saturating_mul(2);
-                continue;
+                Err(None)
             }
             Err(Error::CorruptFile { offset, message, .. }) => {
-                return Err(corrupt_in_file(path, file, base + offset, message));
+                Err(Some(corrupt_in_file(path, file, base + offset, message)))
             }
-            Err(other) => return Err(other),
+            Err(other) => Err(Some(other)),
+        };
+        // Waited for whatever comes next, so that its buffer is not lost.
+        let ahead = ahead.map(|(reader, to)| {
+            let (next, read) = reader.join().expect("the read-ahead thread panicked");
+            (next, read, to)
+        });
+        let mut scanned = match scanned {
+            Ok(scanned) => scanned,
+            Err(error) => {
+                if let Some((next, _, _)) = ahead {
+                    spare = next;
+                }
+                read_ahead = false;
+                match error {
+                    None => continue,
+                    Some(error) => return Err(error),
+                }
+            }
         };
         for span in &mut scanned.spans {
             span.offset += base;
@@ -817,24 +856,40 @@ fn scan_file_in_parts(
         if !progressed {
             part = part.saturating_mul(2);
         }
-    }
+        let (mut next, read, to) = ahead.expect("a part before the last reads the next ahead");
+        // What this part's end cut off: the next part starts with it.
+        let carried = usize::try_from(end - found.tail).unwrap_or(usize::MAX);
+        read_ahead = progressed && read.is_ok() && carried <= slack;
+        if read_ahead {
+            let from = at + usize::try_from(found.tail - base).unwrap_or(usize::MAX);
+            next[slack - carried..slack].copy_from_slice(&buffer[from..from + carried]);
+            spare = std::mem::replace(&mut buffer, next);
+            (at, base, end) = (slack - carried, found.tail, to);
+        } else {
+            // A record longer than the room before the part, or a failed read (which reading
+            // again reports): the next part is read whole from the tail.
+            spare = next;
+        }
+    })
 }
 
-/// The file's bytes from `at` to `end`, read into `buffer` (grown if need be, never shrunk).
+/// The file's bytes from `from` to `to`, read into `buffer` from `at` on (the buffer grown if
+/// need be, never shrunk).
 fn read_part<'b>(
     path: &Path,
     file: &File,
     buffer: &'b mut Vec<u8>,
-    at: u64,
-    end: u64,
+    at: usize,
+    from: u64,
+    to: u64,
 ) -> Result<&'b mut [u8]> {
-    let len = usize::try_from(end - at).unwrap_or(usize::MAX);
+    let len = at + usize::try_from(to - from).unwrap_or(usize::MAX);
     if buffer.len() < len {
         // Fresh zeroed pages (no copy of the old contents, which the read replaces anyway).
         *buffer = vec![0; len];
     }
-    let bytes = &mut buffer[..len];
-    file.read_exact_at(bytes, at)
+    let bytes = &mut buffer[at..len];
+    file.read_exact_at(bytes, from)
         .map_err(|e| Error::io("reading", path, e))?;
     Ok(bytes)
 }
