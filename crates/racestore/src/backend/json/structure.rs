@@ -875,6 +875,16 @@ fn scan_file_in_parts(
             });
             return Ok(found);
         }
+        if first && progressed {
+            // Room for the whole file's spans, as many as the first part suggests (and a
+            // sixteenth more), so they do not grow by doubling: copying, and holding the old
+            // and the new at once at the peak of memory.
+            let estimate = found.spans.len() as u64 * (len / found.tail.max(1) + 1);
+            let more = usize::try_from(estimate + estimate / 16)
+                .unwrap_or(0)
+                .saturating_sub(found.spans.len());
+            found.spans.reserve_exact(more);
+        }
         first = false;
         if !progressed {
             part = part.saturating_mul(2);
