@@ -333,3 +333,32 @@ fn deleting_a_session_of_a_store_opened_from_its_index_keeps_every_other_record(
     }
     store.close().unwrap();
 }
+
+#[test]
+fn a_temporary_index_a_killed_process_left_is_removed_by_the_next_writable_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("storage");
+    let store = open(&path);
+    save_sessions(&store, 1, 10);
+    store.close().unwrap();
+    // A process that has exited: its id names no process now.
+    let mut exited = std::process::Command::new("true").spawn().unwrap();
+    let gone = exited.id();
+    exited.wait().unwrap();
+    let abandoned = path.join(format!("{INDEX}.{gone}-0.tmp"));
+    let in_progress = path.join(format!("{INDEX}.{}-7.tmp", std::process::id()));
+    std::fs::write(&abandoned, b"half an index").unwrap();
+    std::fs::write(&in_progress, b"an index being written").unwrap();
+
+    let reader = JsonStore::open_with(&path, &OpenOptions::read_only(), None).unwrap();
+    reader.close().unwrap();
+    assert!(abandoned.exists(), "a read-only open removes nothing");
+
+    let writer = open(&path);
+    writer.close().unwrap();
+    assert!(!abandoned.exists(), "what a process that is gone left is removed");
+    assert!(
+        in_progress.exists(),
+        "a live process's write in progress is left alone"
+    );
+}

@@ -628,6 +628,9 @@ fn load_state(dir: &Path, options: OpenOptions, io: Io, source: IndexSource) -> 
     };
     let mut repairs = Vec::new();
     // A write a crash interrupted is finished or undone by what a scan finds.
+    if !read_only {
+        index_cache::remove_abandoned(dir);
+    }
     let mut cache = if source == IndexSource::Cache && pending.is_none() {
         IndexCache::load(dir)
     } else {
