@@ -187,7 +187,17 @@ impl Coordination {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| Error::io("opening", &path, e))?;
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::ReadOnlyFilesystem => Error::io(
+                    "opening for writing",
+                    dir,
+                    std::io::Error::new(
+                        e.kind(),
+                        "the store is on a read-only filesystem, so nothing can be saved or deleted there; reading works (commands that only read open it read-only, or add ?mode=ro to its URL)",
+                    ),
+                ),
+                _ => Error::io("opening", &path, e),
+            })?;
         Ok(Coordination {
             dir: dir.to_owned(),
             writable: true,
