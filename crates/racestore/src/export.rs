@@ -309,33 +309,13 @@ const TEMP_PREFIX: &str = ".racestore-export-";
 /// of running exports, and anything not named by [`TEMP_PREFIX`] and a process id, are kept.
 /// Best effort: a file that cannot be removed stays, and the export goes on.
 fn remove_leftovers_of_killed_exports(dir: &Path) {
-    let Ok(files) = std::fs::read_dir(dir) else {
-        return;
+    let writer = |name: &str| {
+        let (pid, _) = name.strip_prefix(TEMP_PREFIX)?.split_once('-')?;
+        pid.parse().ok()
     };
-    for file in files.flatten() {
-        let name = file.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|name| name.strip_prefix(TEMP_PREFIX))
-            .and_then(|rest| rest.split_once('-'))
-            .and_then(|(pid, _)| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if !process_runs(pid) && std::fs::remove_file(file.path()).is_ok() {
-            tracing::info!(file = %file.path().display(), "removed a killed export's temporary file");
-        }
+    for file in crate::leftovers::remove_files_of_gone_processes(dir, writer) {
+        tracing::info!(file = %file.display(), "removed a killed export's temporary file");
     }
-}
-
-/// Whether process `pid` runs, as far as this system can tell (Linux: `/proc/PID`); where it
-/// cannot tell, every process is taken as running, so nothing is removed.
-fn process_runs(pid: u32) -> bool {
-    let proc = Path::new("/proc");
-    if !proc.join("self").exists() {
-        return true;
-    }
-    pid == std::process::id() || proc.join(pid.to_string()).exists()
 }
 
 /// The selected records of one collection, a page at a time, as JSON objects in id order.

@@ -35,6 +35,7 @@
 // `use` graph keeps it so): errors and redaction; the model; the store trait; the backends;
 // the URL factory; whole-store operations; import and analysis.
 mod error;
+mod leftovers;
 mod redact;
 
 pub mod model;

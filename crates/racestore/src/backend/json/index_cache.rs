@@ -180,30 +180,16 @@ pub(super) fn store(dir: &Path, files: &[(String, &File, IndexView<'_>)]) -> Res
 }
 
 /// Removes the temporary files of cache writes whose process is gone (killed between writing
-/// and renaming): each is named after its process. Where `/proc` cannot tell (not Linux),
-/// nothing is removed.
+/// and renaming): each is named after its process.
 pub(super) fn remove_abandoned(dir: &Path) {
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+    let writer = |name: &str| {
+        let rest = name
+            .strip_prefix(INDEX_FILE)?
+            .strip_prefix('.')?
+            .strip_suffix(".tmp")?;
+        rest.split('-').next()?.parse().ok()
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(&format!("{INDEX_FILE}.")))
-            .and_then(|rest| rest.strip_suffix(".tmp"))
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
+    crate::leftovers::remove_files_of_gone_processes(dir, writer);
 }
 
 /// Removes the cache (when it described a file wrongly); a missing one is fine.
