@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, u32)] = &[
     ("error", 0),
     ("redact", 0),
+    ("leftovers", 0),
     ("model", 1),
     ("store", 2),
     ("backend::sql", 3),
